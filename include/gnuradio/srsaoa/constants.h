@@ -1,0 +1,46 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 gr-srsaoa authors.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#ifndef INCLUDED_SRSAOA_CONSTANTS_H
+#define INCLUDED_SRSAOA_CONSTANTS_H
+
+#include <gnuradio/srsaoa/api.h>
+#include <pmt/pmt.h>
+
+namespace gr {
+namespace srsaoa {
+
+/*!
+ * \brief PDU metadata keys and message port names shared by all blocks.
+ *
+ * The same names are defined in python/srsaoa/constants.py; a test checks that both
+ * lists agree. See DESIGN section 6 for what each key carries.
+ */
+namespace keys {
+SRSAOA_API const pmt::pmt_t& srs_occasion();
+SRSAOA_API const pmt::pmt_t& sample_index();
+SRSAOA_API const pmt::pmt_t& rx_time();
+SRSAOA_API const pmt::pmt_t& shape();
+SRSAOA_API const pmt::pmt_t& subcarriers();
+SRSAOA_API const pmt::pmt_t& scs_hz();
+SRSAOA_API const pmt::pmt_t& snr_db();
+SRSAOA_API const pmt::pmt_t& cfo_hz();
+SRSAOA_API const pmt::pmt_t& num_snapshots();
+SRSAOA_API const pmt::pmt_t& occasions();
+SRSAOA_API const pmt::pmt_t& forward_backward();
+} // namespace keys
+
+namespace ports {
+SRSAOA_API const pmt::pmt_t& cfr();
+SRSAOA_API const pmt::pmt_t& covariance();
+SRSAOA_API const pmt::pmt_t& reset();
+} // namespace ports
+
+} // namespace srsaoa
+} // namespace gr
+
+#endif /* INCLUDED_SRSAOA_CONSTANTS_H */

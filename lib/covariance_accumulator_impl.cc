@@ -1,0 +1,120 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 gr-srsaoa authors.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "covariance_accumulator_impl.h"
+#include "pdu_utils.h"
+#include <gnuradio/io_signature.h>
+#include <gnuradio/srsaoa/constants.h>
+#include <stdexcept>
+#include <string>
+
+namespace gr {
+namespace srsaoa {
+
+covariance_accumulator::sptr covariance_accumulator::make(int num_elements,
+                                                          int n_occasions,
+                                                          bool forward_backward,
+                                                          double forgetting)
+{
+    return gnuradio::make_block_sptr<covariance_accumulator_impl>(
+        num_elements, n_occasions, forward_backward, forgetting);
+}
+
+covariance_accumulator_impl::covariance_accumulator_impl(int num_elements,
+                                                         int n_occasions,
+                                                         bool forward_backward,
+                                                         double forgetting)
+    : gr::block("covariance_accumulator",
+                gr::io_signature::make(0, 0, 0),
+                gr::io_signature::make(0, 0, 0)),
+      d_kernel(num_elements, forward_backward, forgetting), d_n_occasions(n_occasions),
+      d_since_output(0), d_bad_burst(0)
+{
+    if (n_occasions < 1) {
+        throw std::invalid_argument(
+            "covariance_accumulator: n_occasions must be >= 1, got " +
+            std::to_string(n_occasions));
+    }
+    message_port_register_in(ports::cfr());
+    message_port_register_in(ports::reset());
+    message_port_register_out(ports::covariance());
+    set_msg_handler(ports::cfr(), [this](const pmt::pmt_t& msg) { handle_cfr(msg); });
+    set_msg_handler(ports::reset(), [this](const pmt::pmt_t& msg) { handle_reset(msg); });
+}
+
+void covariance_accumulator_impl::handle_reset(const pmt::pmt_t&)
+{
+    d_kernel.reset();
+    d_since_output = 0;
+    d_logger->info("reset: covariance sums cleared");
+}
+
+void covariance_accumulator_impl::handle_cfr(const pmt::pmt_t& msg)
+{
+    pmt::pmt_t meta;
+    const gr_complex* data = nullptr;
+    std::size_t n = 0;
+    std::vector<std::int64_t> shape;
+    try {
+        split_c32_pdu(msg, meta, data, n);
+        pmt::pmt_t shape_pmt = pmt::dict_ref(meta, keys::shape(), pmt::PMT_NIL);
+        if (pmt::is_null(shape_pmt) && !pmt::dict_has_key(meta, keys::shape()))
+            throw pdu_error("CFR PDU has no 'shape' in its meta");
+        shape = to_int_list(shape_pmt, "'shape'");
+        if (shape.size() != 3)
+            throw pdu_error("'shape' must be [M, S, K], got " +
+                            std::to_string(shape.size()) + " dimensions");
+        if (shape[0] != d_kernel.num_elements())
+            throw pdu_error("CFR has M = " + std::to_string(shape[0]) +
+                            " elements, block expects num_elements = " +
+                            std::to_string(d_kernel.num_elements()));
+        if (shape[1] < 1 || shape[2] < 1 ||
+            static_cast<std::int64_t>(n) != shape[0] * shape[1] * shape[2])
+            throw pdu_error("vector length " + std::to_string(n) +
+                            " does not match shape [" + std::to_string(shape[0]) + ", " +
+                            std::to_string(shape[1]) + ", " + std::to_string(shape[2]) +
+                            "]");
+    } catch (const pdu_error& e) {
+        d_logger->error("dropping malformed CFR PDU: {}", e.what());
+        return;
+    }
+
+    if (!d_kernel.add(data, n, shape[1], shape[2])) {
+        if (d_bad_burst == 0) {
+            d_logger->warn("dropping CFR PDU with non-finite values (further drops in "
+                           "this burst are not logged)");
+        }
+        d_bad_burst++;
+        return;
+    }
+    if (d_bad_burst > 0) {
+        d_logger->info("non-finite burst ended after {} dropped CFR PDU(s)", d_bad_burst);
+        d_bad_burst = 0;
+    }
+
+    if (++d_since_output < d_n_occasions)
+        return;
+    d_since_output = 0;
+
+    const double snapshots = d_kernel.num_snapshots();
+    const auto occasions = d_kernel.num_occasions();
+    std::vector<gr_complex> r = d_kernel.read_out();
+    const int m = d_kernel.num_elements();
+    pmt::pmt_t out_meta = meta;
+    out_meta = pmt::dict_add(
+        out_meta, keys::shape(), pmt::init_s32vector(2, std::vector<int32_t>{ m, m }));
+    out_meta =
+        pmt::dict_add(out_meta, keys::num_snapshots(), pmt::from_double(snapshots));
+    out_meta = pmt::dict_add(out_meta, keys::occasions(), pmt::from_uint64(occasions));
+    out_meta = pmt::dict_add(
+        out_meta, keys::forward_backward(), pmt::from_bool(d_kernel.forward_backward()));
+    message_port_pub(ports::covariance(),
+                     pmt::cons(out_meta, pmt::init_c32vector(r.size(), r)));
+}
+
+} // namespace srsaoa
+} // namespace gr

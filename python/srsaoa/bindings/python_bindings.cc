@@ -1,0 +1,21 @@
+/*
+ * Copyright 2026 gr-srsaoa authors.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+void bind_covariance_kernel(py::module& m);
+void bind_covariance_accumulator(py::module& m);
+
+PYBIND11_MODULE(srsaoa_python, m)
+{
+    // The GNU Radio runtime types (basic_block, block) must be known to pybind first.
+    py::module::import("gnuradio.gr");
+
+    bind_covariance_kernel(m);
+    bind_covariance_accumulator(m);
+}

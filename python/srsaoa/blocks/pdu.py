@@ -1,0 +1,109 @@
+"""Build and parse the PDUs of DESIGN section 6 (pmt <-> dict + numpy).
+
+Shared by the Python blocks and the tests so every PDU is made one way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pmt
+
+from .. import constants as K
+
+
+class PduError(ValueError):
+    """A message that does not follow DESIGN section 6."""
+
+
+def to_pmt_value(v: Any) -> pmt.pmt_t:
+    """Python/numpy value -> pmt, with integer arrays as s32/s64 vectors and floats as f32/f64."""
+    if isinstance(v, np.ndarray):
+        if v.dtype == np.complex64:
+            return pmt.init_c32vector(v.size, v.ravel().tolist())
+        if v.dtype == np.complex128:
+            return pmt.init_c64vector(v.size, v.ravel().tolist())
+        if v.dtype == np.float32:
+            return pmt.init_f32vector(v.size, v.ravel().tolist())
+        if v.dtype == np.float64:
+            return pmt.init_f64vector(v.size, v.ravel().tolist())
+        if v.dtype == np.int32:
+            return pmt.init_s32vector(v.size, v.ravel().tolist())
+        if np.issubdtype(v.dtype, np.integer):
+            return pmt.init_s64vector(v.size, v.ravel().astype(np.int64).tolist())
+    if isinstance(v, (bool, np.bool_)):
+        return pmt.from_bool(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return pmt.from_long(int(v))
+    if isinstance(v, (float, np.floating)):
+        return pmt.from_double(float(v))
+    if isinstance(v, pmt.pmt_t):
+        return v
+    return pmt.to_pmt(v)
+
+
+def from_pmt_value(v: pmt.pmt_t) -> Any:
+    """pmt -> Python, with uniform vectors as numpy arrays of their own dtype."""
+    if pmt.is_uniform_vector(v):
+        return np.asarray(pmt.to_python(v))
+    return pmt.to_python(v)
+
+
+def make_pdu(meta: dict[str, Any], vector: np.ndarray | None) -> pmt.pmt_t:
+    """pmt.cons(meta dict, c32 vector); None gives an empty c32 vector."""
+    d = pmt.make_dict()
+    for k, v in meta.items():
+        d = pmt.dict_add(d, pmt.intern(k), to_pmt_value(v))
+    vec = (
+        np.zeros(0, np.complex64) if vector is None else np.ascontiguousarray(vector, np.complex64)
+    )
+    return pmt.cons(d, pmt.init_c32vector(vec.size, vec.ravel()))
+
+
+def parse_pdu(msg: pmt.pmt_t) -> tuple[dict[str, Any], np.ndarray]:
+    """(meta dict, complex64 vector) of a PDU; PduError if it is not one."""
+    if not pmt.is_pair(msg):
+        raise PduError("message is not a PDU (meta . vector) pair")
+    meta_p, vec_p = pmt.car(msg), pmt.cdr(msg)
+    if not pmt.is_dict(meta_p):
+        raise PduError("PDU meta is not a dict")
+    meta: dict[str, Any] = {}
+    items = pmt.dict_items(meta_p)
+    while pmt.is_pair(items):
+        kv = pmt.car(items)
+        meta[pmt.symbol_to_string(pmt.car(kv))] = from_pmt_value(pmt.cdr(kv))
+        items = pmt.cdr(items)
+    if not pmt.is_c32vector(vec_p):
+        raise PduError("PDU vector is not c32")
+    return meta, np.asarray(pmt.c32vector_elements(vec_p), dtype=np.complex64)
+
+
+def make_cfr_pdu(h: np.ndarray, meta: dict[str, Any] | None = None) -> pmt.pmt_t:
+    """CFR PDU from H [M, S, K]; ``shape`` is filled in from H."""
+    h = np.asarray(h, dtype=np.complex64)
+    if h.ndim != 3:
+        raise PduError(f"CFR must be [M, S, K], got shape {h.shape}")
+    m = dict(meta or {})
+    m[K.SHAPE] = np.asarray(h.shape, dtype=np.int32)
+    return make_pdu(m, h)
+
+
+def cfr_from_pdu(msg: pmt.pmt_t) -> tuple[dict[str, Any], np.ndarray]:
+    """(meta, H [M, S, K]) of a CFR PDU, checking ``shape`` against the vector."""
+    meta, vec = parse_pdu(msg)
+    if K.SHAPE not in meta:
+        raise PduError("CFR PDU has no 'shape' in its meta")
+    shape = tuple(int(x) for x in np.atleast_1d(meta[K.SHAPE]))
+    if len(shape) != 3 or int(np.prod(shape)) != vec.size:
+        raise PduError(f"CFR shape {list(shape)} does not match vector length {vec.size}")
+    return meta, vec.reshape(shape)
+
+
+def covariance_from_pdu(msg: pmt.pmt_t) -> tuple[dict[str, Any], np.ndarray]:
+    """(meta, R [M, M]) of a covariance PDU."""
+    meta, vec = parse_pdu(msg)
+    m = int(round(np.sqrt(vec.size)))
+    if m * m != vec.size or m == 0:
+        raise PduError(f"covariance vector length {vec.size} is not a square M*M")
+    return meta, vec.reshape(m, m)

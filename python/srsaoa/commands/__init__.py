@@ -1,0 +1,1 @@
+"""Subcommands of the ``srsaoa`` command: one module each, with ``register(subparsers)``."""

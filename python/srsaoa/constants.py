@@ -1,0 +1,35 @@
+"""PDU metadata keys, tag keys and port names (DESIGN section 6).
+
+The C++ side defines the same names in include/gnuradio/srsaoa/constants.h;
+tests/test_constants.py checks that the two lists agree.
+"""
+
+# PDU meta keys
+SRS_OCCASION = "srs_occasion"
+SAMPLE_INDEX = "sample_index"
+RX_TIME = "rx_time"
+SHAPE = "shape"
+SUBCARRIERS = "subcarriers"
+SCS_HZ = "scs_hz"
+SNR_DB = "snr_db"
+CFO_HZ = "cfo_hz"
+NUM_SNAPSHOTS = "num_snapshots"
+OCCASIONS = "occasions"
+FORWARD_BACKWARD = "forward_backward"
+METHOD = "method"
+ORDER = "order"
+AOA_DEG = "aoa_deg"
+DELAY_S = "delay_s"
+POWER = "power"
+CRB_DEG = "crb_deg"
+
+# Stream tags
+TAG_SRS_START = "srs_start"
+TAG_OCCASION = "occasion"
+TAG_METRIC = "metric"
+
+# Message ports
+PORT_CFR = "cfr"
+PORT_COVARIANCE = "covariance"
+PORT_RESET = "reset"
+PORT_ESTIMATE = "estimate"
