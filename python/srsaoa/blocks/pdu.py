@@ -17,7 +17,7 @@ class PduError(ValueError):
     """A message that does not follow DESIGN section 6."""
 
 
-def to_pmt_value(v: Any) -> pmt.pmt_t:
+def to_pmt_value(v: Any) -> Any:
     """Python/numpy value -> pmt, with integer arrays as s32/s64 vectors and floats as f32/f64."""
     if isinstance(v, np.ndarray):
         if v.dtype == np.complex64:
@@ -38,19 +38,19 @@ def to_pmt_value(v: Any) -> pmt.pmt_t:
         return pmt.from_long(int(v))
     if isinstance(v, (float, np.floating)):
         return pmt.from_double(float(v))
-    if isinstance(v, pmt.pmt_t):
+    if isinstance(v, type(pmt.PMT_NIL)):
         return v
     return pmt.to_pmt(v)
 
 
-def from_pmt_value(v: pmt.pmt_t) -> Any:
+def from_pmt_value(v: Any) -> Any:
     """pmt -> Python, with uniform vectors as numpy arrays of their own dtype."""
     if pmt.is_uniform_vector(v):
         return np.asarray(pmt.to_python(v))
     return pmt.to_python(v)
 
 
-def make_pdu(meta: dict[str, Any], vector: np.ndarray | None) -> pmt.pmt_t:
+def make_pdu(meta: dict[str, Any], vector: np.ndarray | None) -> Any:
     """pmt.cons(meta dict, c32 vector); None gives an empty c32 vector."""
     d = pmt.make_dict()
     for k, v in meta.items():
@@ -61,7 +61,7 @@ def make_pdu(meta: dict[str, Any], vector: np.ndarray | None) -> pmt.pmt_t:
     return pmt.cons(d, pmt.init_c32vector(vec.size, vec.ravel()))
 
 
-def parse_pdu(msg: pmt.pmt_t) -> tuple[dict[str, Any], np.ndarray]:
+def parse_pdu(msg: Any) -> tuple[dict[str, Any], np.ndarray]:
     """(meta dict, complex64 vector) of a PDU; PduError if it is not one."""
     if not pmt.is_pair(msg):
         raise PduError("message is not a PDU (meta . vector) pair")
@@ -79,7 +79,7 @@ def parse_pdu(msg: pmt.pmt_t) -> tuple[dict[str, Any], np.ndarray]:
     return meta, np.asarray(pmt.c32vector_elements(vec_p), dtype=np.complex64)
 
 
-def make_cfr_pdu(h: np.ndarray, meta: dict[str, Any] | None = None) -> pmt.pmt_t:
+def make_cfr_pdu(h: np.ndarray, meta: dict[str, Any] | None = None) -> Any:
     """CFR PDU from H [M, S, K]; ``shape`` is filled in from H."""
     h = np.asarray(h, dtype=np.complex64)
     if h.ndim != 3:
@@ -89,7 +89,7 @@ def make_cfr_pdu(h: np.ndarray, meta: dict[str, Any] | None = None) -> pmt.pmt_t
     return make_pdu(m, h)
 
 
-def cfr_from_pdu(msg: pmt.pmt_t) -> tuple[dict[str, Any], np.ndarray]:
+def cfr_from_pdu(msg: Any) -> tuple[dict[str, Any], np.ndarray]:
     """(meta, H [M, S, K]) of a CFR PDU, checking ``shape`` against the vector."""
     meta, vec = parse_pdu(msg)
     if K.SHAPE not in meta:
@@ -100,7 +100,7 @@ def cfr_from_pdu(msg: pmt.pmt_t) -> tuple[dict[str, Any], np.ndarray]:
     return meta, vec.reshape(shape)
 
 
-def covariance_from_pdu(msg: pmt.pmt_t) -> tuple[dict[str, Any], np.ndarray]:
+def covariance_from_pdu(msg: Any) -> tuple[dict[str, Any], np.ndarray]:
     """(meta, R [M, M]) of a covariance PDU."""
     meta, vec = parse_pdu(msg)
     m = int(round(np.sqrt(vec.size)))

@@ -1,0 +1,202 @@
+"""covariance_accumulator: the C++ block against its Python twin (issue 2, item 5).
+
+Tolerance: the C++ kernel and the twin both accumulate the float32 CFR in double
+precision and round R once to complex64, so they differ by at most about one float32
+ulp of the largest entry: |dR| <= 4 * eps32 * max|R| leaves room for the double
+summation order (N * eps64, negligible) and the final rounding of both.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pmt
+import pytest
+from gnuradio import blocks, gr, srsaoa
+from gnuradio.srsaoa import constants as K
+from gnuradio.srsaoa.blocks.pdu import covariance_from_pdu, make_cfr_pdu, make_pdu
+from gnuradio.srsaoa.estimation.covariance import CovarianceAccumulator, sample_covariance
+
+EPS32 = np.finfo(np.float32).eps
+
+
+def _random_cfr(rng, m, s, k):
+    return (rng.standard_normal((m, s, k)) + 1j * rng.standard_normal((m, s, k))).astype(
+        np.complex64
+    )
+
+
+def _run(block, messages, expect, timeout=10.0):
+    """Post PDUs to the block inside a running flowgraph, collect `expect` outputs."""
+    tb = gr.top_block()
+    dbg = blocks.message_debug()
+    tb.msg_connect((block, K.PORT_COVARIANCE), (dbg, "store"))
+    tb.start()
+    for port, msg in messages:
+        block.to_basic_block()._post(pmt.intern(port), msg)
+    deadline = time.monotonic() + timeout
+    while dbg.num_messages() < expect and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)  # anything extra would arrive now
+    tb.stop()
+    tb.wait()
+    return [dbg.get_message(i) for i in range(dbg.num_messages())]
+
+
+def _close(a, b):
+    tol = 4 * EPS32 * max(np.max(np.abs(b)), 1e-30)
+    np.testing.assert_allclose(a, b, rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("fb", [False, True])
+@pytest.mark.parametrize("n_occ", [1, 3])
+def test_block_matches_twin(rng, fb, n_occ):
+    m, s, k = 4, 4, 51
+    blk = srsaoa.covariance_accumulator(m, n_occ, fb, 0.0)
+    twin = CovarianceAccumulator(m, fb, 0.0)
+    cfrs = [_random_cfr(rng, m, s, k) for _ in range(2 * n_occ)]
+    msgs = [
+        ("cfr", make_cfr_pdu(h, {K.SRS_OCCASION: i, K.SAMPLE_INDEX: 15360 * i}))
+        for i, h in enumerate(cfrs)
+    ]
+    out = _run(blk, msgs, expect=2)
+    assert len(out) == 2
+    for j, msg in enumerate(out):
+        for h in cfrs[j * n_occ : (j + 1) * n_occ]:
+            assert twin.add(h)
+        meta, r = covariance_from_pdu(msg)
+        _close(r, twin.read_out())
+        assert meta[K.NUM_SNAPSHOTS] == pytest.approx(n_occ * s * k)
+        assert meta[K.OCCASIONS] == n_occ
+        assert bool(meta[K.FORWARD_BACKWARD]) is fb
+        assert list(meta[K.SHAPE]) == [m, m]
+        # the last CFR's meta is carried through
+        assert meta[K.SRS_OCCASION] == (j + 1) * n_occ - 1
+
+
+def test_twin_matches_direct_formula(rng):
+    """The twin itself against R = (1/N) sum h h^H written out, and FB = (R + J R* J)/2."""
+    h = _random_cfr(rng, 4, 2, 7)
+    x = h.reshape(4, -1).astype(np.complex128)
+    r = sum(np.outer(x[:, n], x[:, n].conj()) for n in range(x.shape[1])) / x.shape[1]
+    np.testing.assert_allclose(sample_covariance(h), r, atol=1e-12)
+    j = np.eye(4)[::-1]
+    np.testing.assert_allclose(
+        sample_covariance(h, fb=True), (r + j @ r.conj() @ j) / 2, atol=1e-12
+    )
+
+
+def test_forgetting_matches_twin(rng):
+    m, s, k, lam = 3, 1, 24, 0.8
+    blk = srsaoa.covariance_accumulator(m, 2, False, lam)
+    twin = CovarianceAccumulator(m, False, lam)
+    cfrs = [_random_cfr(rng, m, s, k) for _ in range(6)]
+    out = _run(blk, [("cfr", make_cfr_pdu(h)) for h in cfrs], expect=3)
+    assert len(out) == 3
+    for j, msg in enumerate(out):
+        for h in cfrs[2 * j : 2 * j + 2]:
+            twin.add(h)
+        meta, r = covariance_from_pdu(msg)
+        _close(r, twin.read_out())
+        # W = sum_i lam^(n-1-i) * S*K over the n occasions so far (never restarted)
+        n = 2 * (j + 1)
+        assert meta[K.NUM_SNAPSHOTS] == pytest.approx(s * k * sum(lam**i for i in range(n)))
+
+
+def test_kernel_binding_matches_twin(rng):
+    kern = srsaoa.covariance_kernel(4, True, 0.0)
+    twin = CovarianceAccumulator(4, True, 0.0)
+    for _ in range(3):
+        h = _random_cfr(rng, 4, 4, 96)
+        assert kern.add(h) and twin.add(h)
+    _close(kern.read_out(), twin.read_out())
+
+
+def test_reset_message_clears_sums(rng):
+    """Exponential mode never restarts by itself, so only a reset can drop occasion a.
+
+    Messages on different ports have no defined order inside GNU Radio, so each step
+    waits until the previous one has been handled.
+    """
+    m = 2
+    blk = srsaoa.covariance_accumulator(m, 1, False, 0.9)
+    a, b = (_random_cfr(rng, m, 1, 8) for _ in range(2))
+    tb = gr.top_block()
+    dbg = blocks.message_debug()
+    tb.msg_connect((blk, K.PORT_COVARIANCE), (dbg, "store"))
+    tb.start()
+    post = blk.to_basic_block()._post
+    post(pmt.intern("cfr"), make_cfr_pdu(a))
+    _wait(dbg, 1)
+    post(pmt.intern("reset"), pmt.PMT_T)
+    time.sleep(0.3)
+    post(pmt.intern("cfr"), make_cfr_pdu(b))
+    _wait(dbg, 2)
+    tb.stop()
+    tb.wait()
+    assert dbg.num_messages() == 2
+    meta, r = covariance_from_pdu(dbg.get_message(1))
+    _close(r, sample_covariance(b).astype(np.complex64))
+    assert meta[K.OCCASIONS] == 1
+
+
+def _wait(dbg, n, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while dbg.num_messages() < n and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_bad_pdus_are_dropped_and_stream_recovers(rng):
+    """Wrong shape, wrong M, wrong length, NaN, Inf, not a PDU: all dropped, later PDUs still work."""
+    m, s, k = 4, 1, 12
+    good = _random_cfr(rng, m, s, k)
+    nan = good.copy()
+    nan[1, 0, 3] = np.nan
+    inf = good.copy()
+    inf[0, 0, 0] = np.inf + 0j
+    bad = [
+        ("cfr", make_pdu({K.SHAPE: np.array([m, s * k], np.int32)}, good)),  # 2-D shape
+        ("cfr", make_pdu({}, good)),  # no shape
+        ("cfr", make_pdu({K.SHAPE: np.array([3, s, k], np.int32)}, good[:3])),  # wrong M
+        ("cfr", make_pdu({K.SHAPE: np.array([m, s, k + 1], np.int32)}, good)),  # length mismatch
+        ("cfr", make_pdu({K.SHAPE: "4,1,12"}, good)),  # shape not integers
+        ("cfr", make_cfr_pdu(nan)),
+        ("cfr", make_cfr_pdu(inf)),
+        ("cfr", pmt.intern("not a pdu")),
+        ("cfr", pmt.cons(pmt.make_dict(), pmt.init_f32vector(2, [1.0, 2.0]))),
+    ]
+    blk = srsaoa.covariance_accumulator(m, 1, False, 0.0)
+    out = _run(blk, [*bad, ("cfr", make_cfr_pdu(good))], expect=1)
+    assert len(out) == 1  # only the good one produced output
+    _close(covariance_from_pdu(out[0])[1], sample_covariance(good).astype(np.complex64))
+
+
+def test_shape_as_list_or_tuple_is_accepted(rng):
+    m, s, k = 2, 1, 4
+    h = _random_cfr(rng, m, s, k)
+    as_list = make_pdu(
+        {K.SHAPE: pmt.list3(pmt.from_long(m), pmt.from_long(s), pmt.from_long(k))}, h
+    )
+    as_tuple = make_pdu(
+        {K.SHAPE: pmt.make_tuple(pmt.from_long(m), pmt.from_long(s), pmt.from_long(k))}, h
+    )
+    blk = srsaoa.covariance_accumulator(m, 1, False, 0.0)
+    out = _run(blk, [("cfr", as_list), ("cfr", as_tuple)], expect=2)
+    assert len(out) == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [(0, 1, False, 0.0), (4, 0, False, 0.0), (4, 1, False, 1.0), (4, 1, False, -0.5)],
+)
+def test_constructor_rejects_bad_parameters(args):
+    with pytest.raises(ValueError):
+        srsaoa.covariance_accumulator(*args)
+
+
+def test_twin_rejects_bad_parameters():
+    with pytest.raises(ValueError):
+        CovarianceAccumulator(0)
+    with pytest.raises(ValueError):
+        CovarianceAccumulator(4, forgetting=1.0)
