@@ -1,1 +1,28 @@
-"""io"""
+"""Recordings: SigMF collections / multi-channel recordings / raw files (DESIGN section 5).
+
+Plain numpy; never imports GNU Radio (DESIGN section 2).
+"""
+
+from .sigmf import (
+    DATATYPES,
+    Recording,
+    carrier_from_dict,
+    ci16_scale_for,
+    config_to_dict,
+    read_raw,
+    read_recording,
+    srs_from_dict,
+    write_recording,
+)
+
+__all__ = [
+    "DATATYPES",
+    "Recording",
+    "carrier_from_dict",
+    "ci16_scale_for",
+    "config_to_dict",
+    "read_raw",
+    "read_recording",
+    "srs_from_dict",
+    "write_recording",
+]

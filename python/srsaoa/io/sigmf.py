@@ -1,0 +1,603 @@
+"""SigMF recordings of the array (DESIGN section 5): reader, writer and validation.
+
+A capture is a SigMF 1.x Collection ``NAME.sigmf-collection`` whose ``core:streams`` list one
+single-channel recording per array element (``NAME_ch<m>.sigmf-meta/.sigmf-data``), or one
+recording with ``core:num_channels = M`` (samples interleaved by channel), or raw GNU Radio
+file-sink output (``.cfile`` / ``.dat``, complex64) with the fields given as arguments.
+
+Written from the SigMF specification (no dependency on the ``sigmf`` package, which needs a
+newer numpy than GNU Radio 3.10.5 allows). Every violation raises :class:`RecordingError` with
+one line saying what is wrong and where.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..array.geometry import ULA
+from ..errors import RecordingError
+
+SIGMF_VERSION = "1.2.0"
+EXTENSION = {"name": "srsaoa", "version": "1.0.0", "optional": True}
+DATATYPES = ("cf32_le", "ci16_le")
+CI16_FULL_SCALE = 32767.0
+RAW_SUFFIXES = (".cfile", ".dat", ".fc32", ".cf32")
+
+
+def _nr():
+    from .. import nr  # imported late: nr is a sibling package
+
+    return nr
+
+
+def carrier_from_dict(d: dict) -> Any:
+    """CarrierConfig from its DESIGN section 4 dict."""
+    cls = _nr().CarrierConfig
+    if hasattr(cls, "from_dict"):
+        return cls.from_dict(dict(d))
+    return cls(**d)
+
+
+def srs_from_dict(d: dict) -> Any:
+    """SRSConfig from its DESIGN section 4 dict."""
+    cls = _nr().SRSConfig
+    if hasattr(cls, "from_dict"):
+        return cls.from_dict(dict(d))
+    d = dict(d)
+    if "srs_period" in d:
+        d["srs_period"] = tuple(d["srs_period"])
+    return cls(**d)
+
+
+def config_to_dict(obj: Any) -> dict:
+    """A CarrierConfig / SRSConfig as the plain JSON dict of DESIGN section 4."""
+    if hasattr(obj, "to_dict"):
+        d = obj.to_dict()
+    else:
+        import dataclasses
+
+        d = dataclasses.asdict(obj)
+    return json.loads(json.dumps(d, default=_json_default))
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (tuple, set)):
+        return list(o)
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def _fft_size(carrier: Any) -> int:
+    return int(carrier.fft_size)
+
+
+def _scs_hz(carrier: Any) -> float:
+    return float(carrier.subcarrier_spacing) * 1e3
+
+
+@dataclass
+class Recording:
+    """An M-channel capture of the array with its configuration and optional ground truth.
+
+    ``samples`` is complex64 [M, N]: row m is array element m (DESIGN section 3).
+    ``truth`` follows DESIGN section 5 (``paths``, ``snr_db``, ``cfo_hz``, ``first_slot_sample``,
+    ``srs_slot_sample_starts`` and the simulator's extra fields) or is None for a real capture.
+    ``annotations`` are SigMF annotation dicts (``core:sample_start``, ``core:sample_count``,
+    ``srsaoa:aoa_deg``, ...). ``datatype`` is the datatype it was read from / is to be written in.
+    """
+
+    samples: NDArray[np.complex64]
+    sample_rate: float
+    center_frequency_hz: float
+    carrier: Any
+    srs: Any
+    array: ULA
+    truth: dict | None = None
+    annotations: list[dict] = field(default_factory=list)
+    datatype: str = "cf32_le"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        s = np.asarray(self.samples)
+        if s.ndim == 1:
+            s = s[np.newaxis, :]
+        if s.ndim != 2:
+            raise ValueError(f"samples must be [M, N], got shape {s.shape}")
+        self.samples = np.ascontiguousarray(s, dtype=np.complex64)
+        if self.datatype not in DATATYPES:
+            raise ValueError(f"datatype must be one of {DATATYPES}, got {self.datatype!r}")
+
+    @property
+    def num_channels(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.samples.shape[1])
+
+    def validate(self, where: str = "recording") -> None:
+        """Raise RecordingError if this recording breaks DESIGN section 5."""
+        _check_consistency(
+            where,
+            self.sample_rate,
+            self.carrier,
+            self.array,
+            self.num_channels,
+        )
+        if not np.all(np.isfinite(self.samples.view(np.float32))):
+            bad = np.nonzero(~np.isfinite(self.samples).all(axis=0))[0]
+            raise RecordingError(
+                f"{where}: {bad.size} non-finite (NaN/Inf) sample(s), first at sample {bad[0]}"
+            )
+
+
+def _check_consistency(where: str, sample_rate: float, carrier: Any, array: ULA, m: int) -> None:
+    expected = _fft_size(carrier) * _scs_hz(carrier)
+    if not np.isclose(float(sample_rate), expected, rtol=0, atol=1e-3):
+        raise RecordingError(
+            f"{where}: sample rate {sample_rate:g} Hz does not match the carrier "
+            f"(fft_size {_fft_size(carrier)} x {_scs_hz(carrier):g} Hz = {expected:g} Hz)"
+        )
+    if array.num_elements != m:
+        raise RecordingError(
+            f"{where}: srsaoa:array says {array.num_elements} elements but there are {m} channels"
+        )
+
+
+# ----------------------------------------------------------------------------------- writing
+
+
+def ci16_scale_for(samples: NDArray[np.complexfloating], backoff_db: float) -> float:
+    """Scale that puts the RMS complex amplitude of the loudest channel ``backoff_db`` dB
+    below the ci16 full scale (32767)."""
+    if not (np.isfinite(backoff_db) and backoff_db >= 0):
+        raise ValueError(f"backoff_db must be >= 0 dB, got {backoff_db}")
+    rms = float(np.sqrt(np.max(np.mean(np.abs(samples) ** 2, axis=-1))))
+    if rms == 0:
+        return 1.0
+    return CI16_FULL_SCALE * 10 ** (-backoff_db / 20) / rms
+
+
+def quantize_ci16(
+    samples: NDArray[np.complexfloating], scale: float
+) -> tuple[NDArray[np.int16], int]:
+    """Interleaved int16 I/Q of ``samples * scale`` (rounded, clipped); (data, clipped count)."""
+    x = np.asarray(samples) * scale
+    iq = np.stack([x.real, x.imag], axis=-1)
+    iq = np.rint(iq)
+    clipped = int(np.count_nonzero(np.abs(iq) > CI16_FULL_SCALE))
+    iq = np.clip(iq, -CI16_FULL_SCALE, CI16_FULL_SCALE).astype("<i2")
+    return iq, clipped
+
+
+def dequantize_ci16(iq: NDArray[np.int16], scale: float) -> NDArray[np.complex64]:
+    iq = np.asarray(iq, dtype=np.float32)
+    return ((iq[..., 0] + 1j * iq[..., 1]) / np.float32(scale)).astype(np.complex64)
+
+
+def _sha512_file(path: Path) -> str:
+    h = hashlib.sha512()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _global(rec: Recording, datatype: str, num_channels: int) -> dict:
+    g: dict[str, Any] = {
+        "core:datatype": datatype,
+        "core:sample_rate": float(rec.sample_rate),
+        "core:version": SIGMF_VERSION,
+        "core:num_channels": int(num_channels),
+        "core:description": rec.description or "gr-srsaoa recording",
+        "core:recorder": "gr-srsaoa",
+        "core:extensions": [dict(EXTENSION)],
+        "srsaoa:carrier": config_to_dict(rec.carrier),
+        "srsaoa:srs": config_to_dict(rec.srs),
+        "srsaoa:array": rec.array.to_dict(),
+    }
+    if rec.truth is not None:
+        g["srsaoa:truth"] = json.loads(json.dumps(rec.truth, default=_json_default))
+    return g
+
+
+def write_recording(
+    path_base: str | os.PathLike,
+    recording: Recording,
+    datatype: str = "cf32_le",
+    *,
+    interleaved: bool = False,
+    ci16_scale: float | None = None,
+    ci16_backoff_db: float = 15.0,
+) -> Path:
+    """Write ``recording`` as a SigMF collection (DESIGN section 5) and return its path.
+
+    ``path_base`` is ``DIR/NAME``: the files are ``NAME.sigmf-collection`` and
+    ``NAME_ch<m>.sigmf-meta/.sigmf-data``. With ``interleaved=True`` a single
+    ``NAME.sigmf-meta/.sigmf-data`` with ``core:num_channels = M`` is written instead (and its
+    meta path returned). ``ci16_le`` scales by ``ci16_scale`` (default: RMS of the loudest
+    channel ``ci16_backoff_db`` below full scale); the scale is stored in
+    ``srsaoa:truth.ci16_scale`` (or ``srsaoa:ci16_scale`` without truth) so the reader gives
+    back the simulator's units.
+    """
+    if datatype not in DATATYPES:
+        raise ValueError(f"datatype must be one of {DATATYPES}, got {datatype!r}")
+    base = Path(path_base)
+    name = base.name
+    if name.endswith(".sigmf-collection"):
+        name = name[: -len(".sigmf-collection")]
+    if not name:
+        raise ValueError(f"path_base {str(path_base)!r} has no file name")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    rec = copy.copy(recording)
+    rec.truth = copy.deepcopy(recording.truth)
+    x = rec.samples
+    m = x.shape[0]
+
+    scale = None
+    clipped = 0
+    if datatype == "ci16_le":
+        if ci16_scale is None and rec.truth is not None and "ci16_scale" in rec.truth:
+            ci16_scale = rec.truth["ci16_scale"]  # already quantised by the simulator
+        scale = float(ci16_scale) if ci16_scale is not None else ci16_scale_for(x, ci16_backoff_db)
+        if not (np.isfinite(scale) and scale > 0):
+            raise ValueError(f"ci16_scale must be > 0, got {scale}")
+        if rec.truth is not None:
+            rec.truth["ci16_scale"] = scale
+
+    def payload(rows: NDArray[np.complex64]) -> bytes:
+        nonlocal clipped
+        # rows [C, N] -> time-major interleaved [N, C] samples
+        t = np.ascontiguousarray(rows.T)
+        if datatype == "cf32_le":
+            return t.astype("<c8").tobytes()
+        iq, c = quantize_ci16(t, scale)
+        clipped += c
+        return iq.tobytes()
+
+    captures = [{"core:sample_start": 0, "core:frequency": float(rec.center_frequency_hz)}]
+    annotations = json.loads(json.dumps(rec.annotations, default=_json_default))
+
+    def write_pair(stem: str, rows: NDArray[np.complex64], channel: int | None) -> Path:
+        data_path = base.parent / f"{stem}.sigmf-data"
+        data_path.write_bytes(payload(rows))
+        g = _global(rec, datatype, rows.shape[0])
+        if channel is not None:
+            g["srsaoa:channel"] = channel
+        if scale is not None and rec.truth is None:
+            g["srsaoa:ci16_scale"] = scale
+        g["core:sha512"] = _sha512_file(data_path)
+        meta = {"global": g, "captures": captures, "annotations": annotations}
+        meta_path = base.parent / f"{stem}.sigmf-meta"
+        meta_path.write_text(json.dumps(meta, indent=2))
+        return meta_path
+
+    if interleaved:
+        return write_pair(name, x, None)
+
+    streams = []
+    for ch in range(m):
+        stem = f"{name}_ch{ch}"
+        meta_path = write_pair(stem, x[ch : ch + 1], ch)
+        streams.append({"name": stem, "hash": _sha512_file(meta_path)})
+    coll = {
+        "collection": {
+            "core:version": SIGMF_VERSION,
+            "core:description": rec.description or "gr-srsaoa recording",
+            "core:extensions": [dict(EXTENSION)],
+            "core:streams": streams,
+        }
+    }
+    coll_path = base.parent / f"{name}.sigmf-collection"
+    coll_path.write_text(json.dumps(coll, indent=2))
+    return coll_path
+
+
+# ----------------------------------------------------------------------------------- reading
+
+
+def _load_json(path: Path, what: str) -> dict:
+    if not path.is_file():
+        raise RecordingError(f"{what} {path} does not exist")
+    try:
+        with open(path) as f:
+            d = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise RecordingError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    if not isinstance(d, dict):
+        raise RecordingError(f"{path}: top level is not a JSON object")
+    return d
+
+
+def _require(d: dict, key: str, path: Path) -> Any:
+    if key not in d:
+        raise RecordingError(f"{path}: missing required field {key!r}")
+    return d[key]
+
+
+class _Meta:
+    """One parsed .sigmf-meta with its data file (not yet read)."""
+
+    def __init__(self, meta_path: Path, expected_hash: str | None = None) -> None:
+        self.meta_path = meta_path
+        if expected_hash is not None and meta_path.is_file():
+            got = _sha512_file(meta_path)
+            if got != expected_hash.lower():
+                raise RecordingError(
+                    f"{meta_path}: sha512 does not match the collection's core:streams hash "
+                    "(the metadata file was changed after the collection was written)"
+                )
+        d = _load_json(meta_path, "channel metadata file")
+        self.g = _require(d, "global", meta_path)
+        self.captures = d.get("captures", []) or []
+        self.annotations = d.get("annotations", []) or []
+        self.datatype = _require(self.g, "core:datatype", meta_path)
+        if self.datatype not in DATATYPES:
+            raise RecordingError(
+                f"{meta_path}: core:datatype {self.datatype!r} is not supported "
+                f"(use one of {', '.join(DATATYPES)})"
+            )
+        self.sample_rate = float(_require(self.g, "core:sample_rate", meta_path))
+        self.num_channels = int(self.g.get("core:num_channels", 1))
+        if self.num_channels < 1:
+            raise RecordingError(f"{meta_path}: core:num_channels must be >= 1")
+        self.data_path = meta_path.with_name(meta_path.name[: -len(".sigmf-meta")] + ".sigmf-data")
+        for key in ("srsaoa:carrier", "srsaoa:srs", "srsaoa:array"):
+            _require(self.g, key, meta_path)
+        self.frequency = None
+        if self.captures and "core:frequency" in self.captures[0]:
+            self.frequency = float(self.captures[0]["core:frequency"])
+
+    def read(self, check_hash: bool = True) -> NDArray[np.complex64]:
+        """Samples [num_channels, N]."""
+        if not self.data_path.is_file():
+            raise RecordingError(
+                f"{self.meta_path.name}: its data file {self.data_path} does not exist"
+            )
+        raw = self.data_path.read_bytes()
+        item = (8 if self.datatype == "cf32_le" else 4) * self.num_channels
+        if len(raw) % item != 0:
+            raise RecordingError(
+                f"{self.data_path}: truncated data: {len(raw)} bytes is not a whole number of "
+                f"{item}-byte samples ({self.datatype} x {self.num_channels} channel(s))"
+            )
+        want = self.g.get("core:sha512")
+        if check_hash and want:
+            got = hashlib.sha512(raw).hexdigest()
+            if got != str(want).lower():
+                raise RecordingError(
+                    f"{self.data_path}: sha512 hash mismatch with core:sha512 in "
+                    f"{self.meta_path.name} (data corrupted or replaced)"
+                )
+        n = len(raw) // item
+        if self.datatype == "cf32_le":
+            x = np.frombuffer(raw, dtype="<c8").reshape(n, self.num_channels)
+            x = x.astype(np.complex64)
+        else:
+            iq = np.frombuffer(raw, dtype="<i2").reshape(n, self.num_channels, 2)
+            scale = self.ci16_scale
+            x = dequantize_ci16(iq, scale)
+        return np.ascontiguousarray(x.T)
+
+    @property
+    def ci16_scale(self) -> float:
+        truth = self.g.get("srsaoa:truth") or {}
+        if "ci16_scale" in truth:
+            return float(truth["ci16_scale"])
+        if "srsaoa:ci16_scale" in self.g:
+            return float(self.g["srsaoa:ci16_scale"])
+        return 32768.0
+
+
+def _configs(meta: _Meta) -> tuple[Any, Any, ULA]:
+    where = meta.meta_path
+    try:
+        carrier = carrier_from_dict(meta.g["srsaoa:carrier"])
+        srs = srs_from_dict(meta.g["srsaoa:srs"])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise RecordingError(f"{where}: invalid srsaoa:carrier / srsaoa:srs: {exc}") from exc
+    try:
+        array = ULA.from_dict(meta.g["srsaoa:array"])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise RecordingError(f"{where}: invalid srsaoa:array: {exc}") from exc
+    return carrier, srs, array
+
+
+def _finish(
+    where: str, samples: NDArray[np.complex64], meta: _Meta, carrier: Any, srs: Any, array: ULA
+) -> Recording:
+    fc = meta.frequency if meta.frequency is not None else array.carrier_frequency_hz
+    truth = meta.g.get("srsaoa:truth")
+    rec = Recording(
+        samples=samples,
+        sample_rate=meta.sample_rate,
+        center_frequency_hz=fc,
+        carrier=carrier,
+        srs=srs,
+        array=array,
+        truth=copy.deepcopy(truth) if truth is not None else None,
+        annotations=list(meta.annotations),
+        datatype=meta.datatype,
+        description=str(meta.g.get("core:description", "")),
+    )
+    rec.validate(where)
+    return rec
+
+
+def _read_collection(path: Path, check_hash: bool) -> Recording:
+    d = _load_json(path, "collection file")
+    coll = _require(d, "collection", path)
+    streams = _require(coll, "core:streams", path)
+    if not isinstance(streams, list) or not streams:
+        raise RecordingError(f"{path}: core:streams is empty")
+    metas: list[_Meta] = []
+    for i, s in enumerate(streams):
+        stem = s.get("name") if isinstance(s, dict) else None
+        if not stem:
+            raise RecordingError(f"{path}: core:streams[{i}] has no name")
+        meta_path = path.parent / f"{stem}.sigmf-meta"
+        if not meta_path.is_file():
+            raise RecordingError(
+                f"{path}: missing channel {i}: metadata file {meta_path.name} does not exist"
+            )
+        metas.append(_Meta(meta_path, s.get("hash") if check_hash else None))
+    first = metas[0]
+    carrier, srs, array = _configs(first)
+    m = len(metas)
+    _check_consistency(str(first.meta_path), first.sample_rate, carrier, array, m)
+    rows = []
+    for i, meta in enumerate(metas):
+        if meta.num_channels != 1:
+            raise RecordingError(
+                f"{meta.meta_path}: a collection stream must have core:num_channels = 1"
+            )
+        if meta.datatype != first.datatype:
+            raise RecordingError(
+                f"{meta.meta_path}: core:datatype {meta.datatype} differs from channel 0's "
+                f"{first.datatype}"
+            )
+        if meta.sample_rate != first.sample_rate:
+            raise RecordingError(
+                f"{meta.meta_path}: sample rate {meta.sample_rate:g} Hz differs from channel "
+                f"0's {first.sample_rate:g} Hz"
+            )
+        for key in ("srsaoa:carrier", "srsaoa:srs", "srsaoa:array"):
+            if meta.g[key] != first.g[key]:
+                raise RecordingError(f"{meta.meta_path}: {key} differs from channel 0's")
+        ch = meta.g.get("srsaoa:channel", i)
+        if int(ch) != i:
+            raise RecordingError(
+                f"{meta.meta_path}: srsaoa:channel is {ch} but it is stream {i} of the collection"
+            )
+        rows.append(meta.read(check_hash)[0])
+    lengths = {r.size for r in rows}
+    if len(lengths) != 1:
+        desc = ", ".join(f"ch{i}={r.size}" for i, r in enumerate(rows))
+        raise RecordingError(f"{path}: channels have unequal lengths ({desc} samples)")
+    return _finish(str(path), np.stack(rows), first, carrier, srs, array)
+
+
+def _read_meta(path: Path, check_hash: bool) -> Recording:
+    meta = _Meta(path)
+    carrier, srs, array = _configs(meta)
+    _check_consistency(str(path), meta.sample_rate, carrier, array, meta.num_channels)
+    return _finish(str(path), meta.read(check_hash), meta, carrier, srs, array)
+
+
+def read_raw(
+    path: str | os.PathLike,
+    *,
+    num_channels: int,
+    carrier: Any,
+    srs: Any,
+    array: ULA | None = None,
+    sample_rate: float | None = None,
+    center_frequency_hz: float | None = None,
+) -> Recording:
+    """Raw complex64 GNU Radio file-sink output, channels interleaved (one file) or a list of
+    per-channel files given as ``path`` = ``[ch0, ch1, ...]``."""
+    if isinstance(path, (list, tuple)):
+        paths = [Path(p) for p in path]
+    else:
+        paths = [Path(path)]
+    if array is None:
+        array = ULA(num_elements=num_channels)
+    if sample_rate is None:
+        sample_rate = _fft_size(carrier) * _scs_hz(carrier)
+    _check_consistency(str(paths[0]), sample_rate, carrier, array, num_channels)
+    rows: list[NDArray[np.complex64]] = []
+    for p in paths:
+        if not p.is_file():
+            raise RecordingError(f"raw recording {p} does not exist")
+        raw = p.read_bytes()
+        per = num_channels if len(paths) == 1 else 1
+        if len(raw) % (8 * per):
+            raise RecordingError(
+                f"{p}: truncated data: {len(raw)} bytes is not a whole number of complex64 "
+                f"samples x {per} channel(s)"
+            )
+        x = np.frombuffer(raw, dtype="<c8").reshape(-1, per).T
+        rows.extend(list(x))
+    if len(rows) != num_channels:
+        raise RecordingError(f"{len(rows)} raw channel file(s) given for {num_channels} channels")
+    lengths = {r.size for r in rows}
+    if len(lengths) != 1:
+        raise RecordingError(f"raw channel files have unequal lengths {sorted(lengths)}")
+    rec = Recording(
+        samples=np.stack(rows),
+        sample_rate=float(sample_rate),
+        center_frequency_hz=float(
+            center_frequency_hz if center_frequency_hz is not None else array.carrier_frequency_hz
+        ),
+        carrier=carrier,
+        srs=srs,
+        array=array,
+        datatype="cf32_le",
+    )
+    rec.validate(str(paths[0]))
+    return rec
+
+
+def read_recording(
+    path: str | os.PathLike,
+    *,
+    check_hash: bool = True,
+    num_channels: int | None = None,
+    carrier: Any = None,
+    srs: Any = None,
+    array: ULA | None = None,
+    sample_rate: float | None = None,
+    center_frequency_hz: float | None = None,
+) -> Recording:
+    """Read a recording: ``NAME.sigmf-collection``, a (multi-channel) ``NAME.sigmf-meta``, or
+    raw ``.cfile`` / ``.dat`` (then ``num_channels``, ``carrier`` and ``srs`` are required).
+
+    ``NAME`` alone (no suffix) finds ``NAME.sigmf-collection`` or ``NAME.sigmf-meta``.
+    Raises RecordingError with one clear line for every kind of bad recording.
+    """
+    p = Path(path)
+    name = p.name
+    if name.endswith(".sigmf-collection"):
+        if not p.is_file():
+            raise RecordingError(f"collection file {p} does not exist")
+        return _read_collection(p, check_hash)
+    if name.endswith(".sigmf-meta"):
+        return _read_meta(p, check_hash)
+    if name.endswith(".sigmf-data"):
+        return _read_meta(p.with_name(name[: -len(".sigmf-data")] + ".sigmf-meta"), check_hash)
+    if p.suffix in RAW_SUFFIXES:
+        if num_channels is None or carrier is None or srs is None:
+            raise RecordingError(
+                f"{p}: a raw file needs the number of channels, the carrier and the SRS "
+                "configuration (they are not stored in it)"
+            )
+        return read_raw(
+            p,
+            num_channels=num_channels,
+            carrier=carrier,
+            srs=srs,
+            array=array,
+            sample_rate=sample_rate,
+            center_frequency_hz=center_frequency_hz,
+        )
+    for suffix in (".sigmf-collection", ".sigmf-meta"):
+        cand = p.with_name(name + suffix)
+        if cand.is_file():
+            return read_recording(cand, check_hash=check_hash)
+    raise RecordingError(
+        f"{p}: no such recording (expected NAME.sigmf-collection, NAME.sigmf-meta, .cfile or .dat)"
+    )

@@ -1,0 +1,274 @@
+"""Simulation scenarios: a documented dict / YAML schema (docs/simulator.md)."""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ..array.geometry import ULA
+from ..array.impairments import ImpairmentProfile, profile_from_spec
+from ..errors import SrsaoaError
+from .channel import DEFAULT_HALF_LENGTH, PHASE_KEY, Path, child_rng
+
+DATATYPES = ("cf32_le", "ci16_le")
+
+KNOWN_KEYS = {
+    "name",
+    "description",
+    "seed",
+    "carrier",
+    "srs",
+    "array",
+    "impairments",
+    "paths",
+    "rician",
+    "snr_db",
+    "cfo_hz",
+    "start_offset_samples",
+    "num_slots",
+    "trajectory",
+    "sweep",
+    "datatype",
+    "ci16_backoff_db",
+    "filter_half_length",
+}
+
+
+class ScenarioError(SrsaoaError, ValueError):
+    """A scenario that does not follow the schema of docs/simulator.md."""
+
+
+@dataclass
+class Scenario:
+    """Everything needed to simulate one recording (see docs/simulator.md for the schema).
+
+    ``paths[0]`` is the LOS path; ``phase_rad = None`` draws a random phase from the seed.
+    ``snr_db = None`` gives a noise-free recording. ``start_offset_samples = None`` draws the
+    first slot start uniformly in [0, one slot) from the seed.
+    """
+
+    carrier: dict = field(default_factory=lambda: {"subcarrier_spacing": 30, "n_size_grid": 51})
+    srs: dict = field(default_factory=lambda: {"c_srs": 12, "n_srs_id": 0})
+    array: dict = field(default_factory=lambda: {"num_elements": 4})
+    impairments: Any = "ideal"
+    paths: list[dict] = field(default_factory=lambda: [{"aoa_deg": 0.0}])
+    rician: dict | None = None
+    snr_db: float | None = 20.0
+    cfo_hz: float = 0.0
+    start_offset_samples: int | None = 0
+    num_slots: int = 10
+    trajectory: dict | None = None
+    sweep: dict | None = None
+    datatype: str = "cf32_le"
+    ci16_backoff_db: float = 15.0
+    filter_half_length: int = DEFAULT_HALF_LENGTH
+    seed: int = 0
+    name: str = "scenario"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        def bad(msg: str) -> ScenarioError:
+            return ScenarioError(f"scenario {self.name!r}: {msg}")
+
+        try:
+            self.carrier_config()
+            self.srs_config()
+        except (TypeError, ValueError) as exc:
+            raise bad(f"carrier/srs: {exc}") from exc
+        try:
+            ula = self.ula()
+        except (TypeError, ValueError, KeyError) as exc:
+            raise bad(f"array: {exc}") from exc
+        try:
+            self.profile(ula)
+        except (TypeError, ValueError, OSError) as exc:
+            raise bad(f"impairments: {exc}") from exc
+        if not isinstance(self.paths, list) or not self.paths:
+            raise bad("paths must be a non-empty list (paths[0] is the LOS path)")
+        for i, p in enumerate(self.paths):
+            if not isinstance(p, dict) or "aoa_deg" not in p:
+                raise bad(f"paths[{i}] must be a dict with at least aoa_deg")
+            unknown = set(p) - {"aoa_deg", "delay_s", "power_db", "phase_rad"}
+            if unknown:
+                raise bad(f"paths[{i}] has unknown keys {sorted(unknown)}")
+            try:
+                Path(p["aoa_deg"], p.get("delay_s", 0.0), p.get("power_db", 0.0), 0.0)
+            except (TypeError, ValueError) as exc:
+                raise bad(f"paths[{i}]: {exc}") from exc
+        if self.snr_db is not None and not np.isfinite(self.snr_db):
+            raise bad(f"snr_db must be a number or null, got {self.snr_db}")
+        if not np.isfinite(self.cfo_hz):
+            raise bad("cfo_hz must be finite")
+        if int(self.num_slots) != self.num_slots or self.num_slots < 1:
+            raise bad(f"num_slots must be an integer >= 1, got {self.num_slots}")
+        if self.start_offset_samples is not None and (
+            int(self.start_offset_samples) != self.start_offset_samples
+            or self.start_offset_samples < 0
+        ):
+            raise bad("start_offset_samples must be an integer >= 0 or null")
+        if self.datatype not in DATATYPES:
+            raise bad(f"datatype must be one of {DATATYPES}, got {self.datatype!r}")
+        if not (np.isfinite(self.ci16_backoff_db) and self.ci16_backoff_db >= 0):
+            raise bad("ci16_backoff_db must be >= 0")
+        if int(self.filter_half_length) != self.filter_half_length or self.filter_half_length < 1:
+            raise bad("filter_half_length must be an integer >= 1")
+        if self.rician is not None:
+            r = self.rician
+            unknown = set(r) - {
+                "k_factor_db",
+                "num_scatterers",
+                "angle_spread_deg",
+                "max_excess_delay_s",
+                "redraw",
+            }
+            if unknown:
+                raise bad(f"rician has unknown keys {sorted(unknown)}")
+            if "k_factor_db" not in r or not np.isfinite(r["k_factor_db"]):
+                raise bad("rician.k_factor_db is required")
+            if int(r.get("num_scatterers", 16)) < 1:
+                raise bad("rician.num_scatterers must be >= 1")
+            if r.get("redraw", "recording") not in ("recording", "occasion"):
+                raise bad("rician.redraw must be 'recording' or 'occasion'")
+            if (
+                float(r.get("angle_spread_deg", 20.0)) < 0
+                or float(r.get("max_excess_delay_s", 200e-9)) < 0
+            ):
+                raise bad("rician spreads must be >= 0")
+        if self.trajectory is not None:
+            t = self.trajectory
+            if "times_s" in t or "aoa_deg" in t:
+                ts = np.asarray(t.get("times_s", []), float)
+                aa = np.asarray(t.get("aoa_deg", []), float)
+                if ts.size < 1 or ts.size != aa.size or np.any(np.diff(ts) <= 0):
+                    raise bad("trajectory needs increasing times_s and as many aoa_deg values")
+                if np.any(np.abs(aa) >= 90):
+                    raise bad("trajectory aoa_deg must stay inside (-90, 90)")
+            elif "rate_deg_per_s" in t:
+                if not np.isfinite(t["rate_deg_per_s"]):
+                    raise bad("trajectory.rate_deg_per_s must be finite")
+            else:
+                raise bad("trajectory needs times_s + aoa_deg, or rate_deg_per_s")
+        if self.sweep is not None:
+            try:
+                self.sweep_angles()
+            except (TypeError, ValueError, KeyError) as exc:
+                raise bad(f"sweep: {exc}") from exc
+
+    # ------------------------------------------------------------------ derived objects
+    def carrier_config(self):
+        from ..io.sigmf import carrier_from_dict
+
+        return carrier_from_dict(self.carrier)
+
+    def srs_config(self):
+        from ..io.sigmf import srs_from_dict
+
+        return srs_from_dict(self.srs)
+
+    def ula(self) -> ULA:
+        a = dict(self.array)
+        a.setdefault("carrier_frequency_hz", 3.5e9)
+        a.setdefault("num_elements", 4)
+        return ULA.from_dict({"geometry": "ula", **a})
+
+    def profile(self, ula: ULA | None = None) -> ImpairmentProfile:
+        ula = ula or self.ula()
+        spec = self.impairments
+        if isinstance(spec, str) and spec not in ("ideal", "default"):
+            if not os.path.isabs(spec) and getattr(self, "_base_dir", None):
+                spec = str(FsPath(self._base_dir) / spec)
+        return profile_from_spec(spec, ula.num_elements, ula.spacing_wavelengths)
+
+    def path_list(self, aoa0_deg: float | None = None) -> list[Path]:
+        """Paths with the seed's random phases filled in; ``aoa0_deg`` overrides paths[0]."""
+        rng = child_rng(self.seed, PHASE_KEY)
+        phases = rng.uniform(0, 2 * np.pi, len(self.paths))
+        out = []
+        for i, p in enumerate(self.paths):
+            ph = p.get("phase_rad")
+            aoa = p["aoa_deg"] if (i > 0 or aoa0_deg is None) else aoa0_deg
+            out.append(
+                Path(
+                    aoa,
+                    p.get("delay_s", 0.0),
+                    p.get("power_db", 0.0),
+                    phases[i] if ph is None else ph,
+                )
+            )
+        return out
+
+    def sweep_angles(self) -> np.ndarray:
+        """The sweep grid in degrees: ``sweep.aoa_deg`` as a list or {start, stop, step}."""
+        if self.sweep is None:
+            raise ValueError("scenario has no sweep")
+        g = self.sweep["aoa_deg"]
+        if isinstance(g, dict):
+            start, stop, step = float(g["start"]), float(g["stop"]), float(g["step"])
+            if step <= 0 or stop < start:
+                raise ValueError("sweep needs start <= stop and step > 0")
+            angles = start + step * np.arange(int(np.floor((stop - start) / step + 1e-9)) + 1)
+        else:
+            angles = np.asarray(g, dtype=float).ravel()
+        if angles.size == 0 or np.any(np.abs(angles) >= 90):
+            raise ValueError("sweep angles must be non-empty and inside (-90, 90)")
+        return angles
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict:
+        d = {k: copy.deepcopy(getattr(self, k)) for k in KNOWN_KEYS}
+        if isinstance(d["impairments"], ImpairmentProfile):
+            d["impairments"] = d["impairments"].to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict, base_dir: str | None = None) -> Scenario:
+        if not isinstance(d, dict):
+            raise ScenarioError("a scenario must be a mapping")
+        unknown = set(d) - KNOWN_KEYS
+        if unknown:
+            raise ScenarioError(
+                f"scenario {d.get('name', '?')!r}: unknown key(s) {sorted(unknown)}; "
+                f"known: {sorted(KNOWN_KEYS)}"
+            )
+        d = copy.deepcopy(d)
+        imp = d.get("impairments", "ideal")
+        if isinstance(imp, ImpairmentProfile):
+            d["impairments"] = imp.to_dict()
+        if isinstance(imp, str) and imp not in ("ideal", "default") and base_dir:
+            if not os.path.isabs(imp):
+                d["impairments"] = str(FsPath(base_dir) / imp)
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise ScenarioError(f"scenario: {exc}") from exc
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> Scenario:
+        p = FsPath(path)
+        if not p.is_file():
+            raise ScenarioError(f"scenario file {p} does not exist")
+        try:
+            d = yaml.safe_load(p.read_text())
+        except yaml.YAMLError as exc:
+            raise ScenarioError(f"{p}: not valid YAML: {exc}") from exc
+        if isinstance(d, dict):
+            d.setdefault("name", p.stem)
+        return cls.from_dict(d, base_dir=str(p.parent))
+
+    def to_yaml(self, path: str | os.PathLike) -> None:
+        FsPath(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    def copy(self, **changes: Any) -> Scenario:
+        d = self.to_dict()
+        d.update(changes)
+        return Scenario.from_dict(d)
