@@ -80,3 +80,65 @@ class CovarianceAccumulator:
         if self.forgetting == 0.0:
             self.reset()
         return r.astype(np.complex64)
+
+
+def spatial_smoothing(r: ArrayLike, subarray_size: int, fb: bool = False) -> NDArray[np.complex128]:
+    """Spatially smoothed covariance (Shan, Wax and Kailath 1985).
+
+    The M-element ULA is split into L = M - M_s + 1 overlapping subarrays of M_s elements;
+    R_s = (1/L) sum_l R[l:l+M_s, l:l+M_s]. Each subarray sees the same steering vectors up to a
+    phase factor per source, so averaging decorrelates coherent paths: up to L coherent paths
+    (2L with ``fb``, forward-backward averaging of R_s) become resolvable, at the price of an
+    M_s-element aperture.
+    """
+    r = np.asarray(r, dtype=np.complex128)
+    if r.ndim != 2 or r.shape[0] != r.shape[1]:
+        raise ValueError(f"covariance must be square M x M, got shape {r.shape}")
+    m = r.shape[0]
+    ms = int(subarray_size)
+    if ms != subarray_size or not (1 <= ms <= m):
+        raise ValueError(f"subarray_size must be an integer in [1, {m}], got {subarray_size}")
+    n_sub = m - ms + 1
+    rs = sum(r[i : i + ms, i : i + ms] for i in range(n_sub)) / n_sub
+    return forward_backward(rs) if fb else rs
+
+
+def effective_snapshots(
+    n_snapshots: float, num_elements: int, subarray_size: int | None = None, fb: bool = False
+) -> float:
+    """Number of snapshot vectors averaged into a (smoothed, forward-backward) covariance.
+
+    N snapshots of an M-element array smoothed over L = M - M_s + 1 subarrays give N*L
+    subarray snapshots, doubled by forward-backward averaging. These vectors are not
+    independent, so this is an upper bound of the statistically independent count; it is
+    the N that AIC/MDL (``estimation.order``) use for a smoothed covariance.
+    """
+    n = float(n_snapshots)
+    ms = num_elements if subarray_size is None else int(subarray_size)
+    if not (1 <= ms <= num_elements):
+        raise ValueError(f"subarray_size must be in [1, {num_elements}], got {subarray_size}")
+    return n * (num_elements - ms + 1) * (2.0 if fb else 1.0)
+
+
+def covariance_from_cfr(
+    cfr: ArrayLike, fb: bool = False, subarray_size: int | None = None
+) -> tuple[NDArray[np.complex128], float]:
+    """(R, N_eff) from one CFR H [M, S, K] (or [M, N]): every column is one snapshot.
+
+    ``subarray_size`` M_s < M applies spatial smoothing (R is then M_s x M_s); ``fb`` applies
+    forward-backward averaging. N_eff follows ``effective_snapshots``. Non-finite CFR values
+    raise ValueError.
+    """
+    h = np.asarray(cfr)
+    if h.ndim < 2:
+        raise ValueError(f"CFR must have at least 2 dimensions [M, ...], got shape {h.shape}")
+    if not np.all(np.isfinite(h)):
+        raise ValueError("CFR contains NaN or Inf")
+    m = h.shape[0]
+    n = int(np.prod(h.shape[1:]))
+    r = sample_covariance(h, fb=False)
+    if subarray_size is not None and int(subarray_size) < m:
+        r = spatial_smoothing(r, int(subarray_size), fb=fb)
+    elif fb:
+        r = forward_backward(r)
+    return r, effective_snapshots(n, m, subarray_size, fb)
