@@ -12,6 +12,7 @@ from .ofdm import (
     resource_grid,
     srs_grid,
     srs_slot_waveform,
+    srs_stream,
     subcarrier_bins,
 )
 from .sequences import base_sequence, low_papr_sequence, pseudo_random
@@ -42,6 +43,7 @@ __all__ = [
     "srs_grid",
     "srs_indices",
     "srs_slot_waveform",
+    "srs_stream",
     "srs_symbols",
     "start_subcarriers",
     "subcarrier_bins",

@@ -88,3 +88,27 @@ def srs_slot_waveform(carrier: CarrierConfig, srs: SRSConfig) -> np.ndarray:
     if srs.num_srs_ports == 1:
         wave = wave[:, 0]
     return wave.astype(np.complex64)
+
+
+def srs_stream(
+    carrier: CarrierConfig, srs: SRSConfig, num_slots: int
+) -> tuple[np.ndarray, list[int]]:
+    """``num_slots`` consecutive slots from (carrier.n_frame, carrier.n_slot): the SRS slot
+    waveform in SRS slots (periodicity/offset), zeros elsewhere; what srs_source streams.
+
+    Returns (complex64 [T] or [T, ports], first sample of every SRS slot).
+    """
+    if isinstance(num_slots, bool) or int(num_slots) != num_slots or num_slots < 1:
+        raise ValueError(f"num_slots must be a positive integer, got {num_slots!r}")
+    parts, starts, pos = [], [], 0
+    for t in range(int(num_slots)):
+        c = carrier.advanced(t)
+        n = c.samples_per_slot()
+        if srs.is_srs_slot(c):
+            parts.append(srs_slot_waveform(c, srs).reshape(n, srs.num_srs_ports))
+            starts.append(pos)
+        else:
+            parts.append(np.zeros((n, srs.num_srs_ports), np.complex64))
+        pos += n
+    wave = np.concatenate(parts)
+    return (wave[:, 0] if srs.num_srs_ports == 1 else wave), starts

@@ -1,0 +1,165 @@
+"""``srsaoa waveform``: write the SRS of a UE as a SigMF recording and a raw .cfile.
+
+    srsaoa waveform --config srs.yaml --out DIR/NAME [--slots N] [--peak 0.7]
+
+The config file (YAML or JSON) holds ``{"carrier": CarrierConfig dict, "srs": SRSConfig
+dict}`` (DESIGN section 4; missing fields take their defaults). Writes
+``NAME.sigmf-meta`` / ``NAME.sigmf-data`` (one SigMF recording, cf32_le, ``core:num_channels``
+= SRS ports, samples interleaved by port, ``srsaoa:carrier`` / ``srsaoa:srs`` /
+``srsaoa:scale`` in the global, one annotation per SRS slot) and ``NAME.cfile`` (one port)
+or ``NAME_port<p>.cfile`` (several): raw complex64 for UHD's tx_samples_from_file
+(``--type float``) and GNU Radio's file source, to be replayed in a loop.
+
+The minimal SigMF writer here is local on purpose: io.write_recording describes receive
+captures of an array (``srsaoa:array`` is required there); a transmit waveform has none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SrsaoaError
+
+SIGMF_VERSION = "1.2.0"
+
+
+def load_config(path: str | Path):
+    """(CarrierConfig, SRSConfig) from a YAML/JSON file with ``carrier`` and ``srs`` maps."""
+    import yaml
+
+    from .. import nr
+
+    p = Path(path)
+    text = p.read_text()  # OSError (missing file) is reported by the cli as one line
+    try:
+        doc = yaml.safe_load(text) if p.suffix.lower() != ".json" else json.loads(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise SrsaoaError(f"{p}: not valid YAML/JSON: {str(exc).splitlines()[0]}") from None
+    doc = doc or {}
+    if not isinstance(doc, dict) or set(doc) - {"carrier", "srs"}:
+        raise SrsaoaError(f"{p}: expected a map with keys 'carrier' and 'srs'")
+    try:
+        carrier = nr.CarrierConfig.from_dict(dict(doc.get("carrier") or {}))
+        srs = nr.SRSConfig.from_dict(dict(doc.get("srs") or {}))
+    except (ValueError, TypeError) as exc:
+        raise SrsaoaError(f"{p}: {exc}") from None
+    return carrier, srs
+
+
+def write_waveform(
+    out: str | Path,
+    carrier,
+    srs,
+    num_slots: int = 1,
+    peak: float = 0.7,
+    center_frequency_hz: float | None = None,
+) -> dict:
+    """Write NAME.sigmf-meta/-data and the .cfile(s); return paths, scale and SRS starts."""
+    from .. import nr
+
+    if not (np.isfinite(peak) and peak >= 0):
+        raise ValueError(f"peak must be >= 0 (0 = no scaling), got {peak}")
+    wave, starts = nr.srs_stream(carrier, srs, num_slots)
+    wave = wave.reshape(len(wave), -1)
+    top = float(np.max(np.abs(np.concatenate([wave.real.ravel(), wave.imag.ravel()]))))
+    scale = 1.0 if peak == 0 or top == 0 else peak / top
+    wave = (wave * np.float32(scale)).astype(np.complex64)
+
+    base = Path(out)
+    name = base.name
+    for suffix in (".sigmf-meta", ".sigmf-data", ".cfile"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    if not name:
+        raise ValueError(f"--out {str(out)!r} has no file name")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    data_path = base.parent / f"{name}.sigmf-data"
+    data_path.write_bytes(np.ascontiguousarray(wave).astype("<c8").tobytes())
+    ports = wave.shape[1]
+    slot_len = [carrier.advanced(t).samples_per_slot() for t in range(num_slots)]
+    bounds = np.concatenate([[0], np.cumsum(slot_len)])
+    annotations = []
+    for occ, s in enumerate(starts):
+        t = int(np.searchsorted(bounds, s))
+        c = carrier.advanced(t)
+        annotations.append(
+            {
+                "core:sample_start": int(s),
+                "core:sample_count": int(slot_len[t]),
+                "core:label": f"SRS occasion {occ}",
+                "srsaoa:n_frame": c.n_frame,
+                "srsaoa:n_slot": c.n_slot,
+            }
+        )
+    capture = {"core:sample_start": 0}
+    if center_frequency_hz is not None:
+        capture["core:frequency"] = float(center_frequency_hz)
+    meta = {
+        "global": {
+            "core:datatype": "cf32_le",
+            "core:sample_rate": float(carrier.sample_rate),
+            "core:version": SIGMF_VERSION,
+            "core:num_channels": ports,
+            "core:description": f"5G NR SRS, {num_slots} slot(s), {ports} port(s) interleaved",
+            "core:recorder": "gr-srsaoa waveform",
+            "core:extensions": [{"name": "srsaoa", "version": "1.0.0", "optional": True}],
+            "core:sha512": hashlib.sha512(data_path.read_bytes()).hexdigest(),
+            "srsaoa:carrier": carrier.to_dict(),
+            "srsaoa:srs": srs.to_dict(),
+            "srsaoa:scale": scale,
+        },
+        "captures": [capture],
+        "annotations": annotations,
+    }
+    meta_path = base.parent / f"{name}.sigmf-meta"
+    meta_path.write_text(json.dumps(meta, indent=2))
+    cfiles = []
+    for p in range(ports):
+        path = base.parent / (f"{name}.cfile" if ports == 1 else f"{name}_port{p}.cfile")
+        path.write_bytes(np.ascontiguousarray(wave[:, p]).astype("<c8").tobytes())
+        cfiles.append(path)
+    return {
+        "meta": meta_path,
+        "data": data_path,
+        "cfiles": cfiles,
+        "scale": scale,
+        "srs_starts": starts,
+        "num_samples": len(wave),
+    }
+
+
+def _run(args: argparse.Namespace) -> int:
+    carrier, srs = load_config(args.config)
+    if args.slots < 1:
+        raise SrsaoaError(f"--slots must be >= 1, got {args.slots}")
+    res = write_waveform(args.out, carrier, srs, args.slots, args.peak, args.frequency)
+    files = ", ".join(str(p) for p in [res["meta"], *res["cfiles"]])
+    print(
+        f"wrote {res['num_samples']} samples at {carrier.sample_rate / 1e6:g} Msps "
+        f"({len(res['srs_starts'])} SRS slot(s), scale {res['scale']:.6g}): {files}"
+    )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "waveform",
+        help="write the SRS waveform (SigMF + .cfile) for a transmitter",
+        description=__doc__.split("\n\n")[0],
+    )
+    p.add_argument("--config", required=True, help="YAML/JSON with 'carrier' and 'srs' maps")
+    p.add_argument("--out", required=True, help="DIR/NAME of the files to write")
+    p.add_argument("--slots", type=int, default=1, help="number of slots (default 1)")
+    p.add_argument(
+        "--peak",
+        type=float,
+        default=0.7,
+        help="scale so the largest |I| or |Q| is this (default 0.7; 0 = unitary-DFT units)",
+    )
+    p.add_argument("--frequency", type=float, default=None, help="carrier frequency in Hz (meta)")
+    p.set_defaults(func=_run)
