@@ -9,9 +9,9 @@ import pmt
 from gnuradio import gr
 
 from .. import constants as K
-from ..nr import CarrierConfig, SRSConfig, srs_slot_waveform, start_subcarriers
+from ..nr import CarrierConfig, SRSConfig, srs_slot_waveform
 
-_CACHE_SLOTS = 64
+_CACHE_BYTES = 64 << 20  # waveform cache budget
 
 
 class srs_source(gr.sync_block):  # noqa: N801 - GNU Radio block naming
@@ -84,14 +84,22 @@ class srs_source(gr.sync_block):  # noqa: N801 - GNU Radio block naming
         self.carrier = carrier
         self.srs = srs
         self.set_scale(scale)
+        spsf = carrier.slots_per_subframe
+        self._slot_len = [carrier.samples_per_slot(n) for n in range(spsf)]
+        self._slots_total = 1024 * carrier.slots_per_frame
+        self._count = carrier.n_frame * carrier.slots_per_frame + carrier.n_slot - 1
+        # frequency hopping repeats after prod_{b = b_hop+1}^{B_SRS} N_b values of n_SRS
+        self._hop_period = 1
+        if srs.frequency_hopping:
+            for b in range(srs.b_hop + 1, srs.b_srs + 1):
+                self._hop_period *= srs.n_b_table(b)
+        slot_bytes = 8 * srs.num_srs_ports * max(self._slot_len)
+        self._cache_max = max(2, _CACHE_BYTES // slot_bytes)
         self._cache: OrderedDict = OrderedDict()
-        self._slot = carrier.copy()  # the slot being streamed
-        self._buf: np.ndarray | None = None
+        self._buf: np.ndarray | None = None  # [ports, T] of the current SRS slot
         self._len = 0
         self._off = 0
         self._occasion = 0
-        self._is_srs = False
-        self._first = True
         self.logger.info(
             f"SRS {srs.m_srs_b()} RB comb {srs.k_tc}, {srs.num_srs_symbols} symbols at "
             f"{srs.symbol_start}, {srs.num_srs_ports} port(s), period {srs.srs_period}, "
@@ -124,33 +132,33 @@ class srs_source(gr.sync_block):  # noqa: N801 - GNU Radio block naming
     def scale(self) -> float:
         return float(self._scale)
 
-    def _waveform(self, carrier: CarrierConfig) -> np.ndarray:
-        """[T, P] complex64 SRS slot, cached on what it depends on."""
-        srs = self.srs
-        slot_key = (
-            carrier.n_slot
-            if srs.group_seq_hopping != "neither"
-            else carrier.n_slot % carrier.slots_per_subframe
-        )
-        key = (slot_key, tuple(start_subcarriers(carrier, srs).ravel().tolist()))
+    def _waveform(self, n_frame: int, n_slot: int) -> np.ndarray:
+        """[ports, T] complex64 SRS of slot (n_frame, n_slot), cached on what it depends on:
+        the slot (group/sequence hopping, long CP) and the frequency-hopping phase."""
+        srs, carrier = self.srs, self.carrier
+        t_srs = srs.srs_period[0]
+        count = n_frame * carrier.slots_per_frame + n_slot - srs.srs_period[1]
+        hop = (count // t_srs) * (srs.num_srs_symbols // srs.repetition) % self._hop_period
+        slot_key = n_slot if srs.group_seq_hopping != "neither" else n_slot % len(self._slot_len)
+        key = (slot_key, hop)
         wave = self._cache.get(key)
         if wave is None:
-            wave = srs_slot_waveform(carrier, srs).reshape(-1, srs.num_srs_ports)
+            c = carrier.copy(n_frame=n_frame, n_slot=n_slot)
+            wave = srs_slot_waveform(c, srs).reshape(-1, srs.num_srs_ports).T.copy()
             self._cache[key] = wave
-            if len(self._cache) > _CACHE_SLOTS:
+            if len(self._cache) > self._cache_max:
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(key)
         return wave
 
     def _load_slot(self) -> None:
-        if self._first:
-            self._first = False
-        else:
-            self._slot = self._slot.advanced(1)
-        self._is_srs = self.srs.is_srs_slot(self._slot)
-        self._len = self._slot.samples_per_slot()
-        self._buf = self._waveform(self._slot) if self._is_srs else None
+        self._count = (self._count + 1) % self._slots_total
+        n_frame, n_slot = divmod(self._count, self.carrier.slots_per_frame)
+        t_srs, t_off = self.srs.srs_period
+        self._len = self._slot_len[n_slot % len(self._slot_len)]
+        is_srs = (self._count - t_off) % t_srs == 0
+        self._buf = self._waveform(n_frame, n_slot) if is_srs else None
         self._off = 0
 
     def work(self, input_items, output_items):
@@ -164,9 +172,12 @@ class srs_source(gr.sync_block):  # noqa: N801 - GNU Radio block naming
                 for out in output_items:
                     out[pos : pos + take] = 0
             else:
-                seg = self._buf[self._off : self._off + take]
+                seg = self._buf[:, self._off : self._off + take]
                 for p, out in enumerate(output_items):
-                    out[pos : pos + take] = seg[:, p] * self._scale
+                    if self._scale == 1:
+                        out[pos : pos + take] = seg[p]
+                    else:
+                        np.multiply(seg[p], self._scale, out=out[pos : pos + take])
                 if self._off == 0:
                     self._tag(self.nitems_written(0) + pos)
             self._off += take
