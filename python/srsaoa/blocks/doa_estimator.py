@@ -1,0 +1,227 @@
+"""doa_estimator: angle (and delay) of arrival from covariance or CFR PDUs."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from .. import constants as K
+from ..estimation import covariance as _cov
+from ..estimation import doa as _doa
+from ..estimation import order as _order
+from . import pdu as _pdu
+
+_PASS_KEYS = (K.SRS_OCCASION, K.SAMPLE_INDEX, K.RX_TIME)
+
+
+class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
+    """One estimate PDU (DESIGN section 6) per covariance or CFR PDU.
+
+    In ``covariance``: covariance PDUs (1-D methods only). In ``cfr``: CFR PDUs; the 1-D
+    methods turn H into R = (1/SK) sum h h^H (forward-backward averaged if
+    ``forward_backward``), 2D-ESPRIT uses H itself with subcarrier frequencies
+    meta ``subcarriers`` * ``scs_hz``. Out ``estimate``: meta ``srs_occasion``,
+    ``sample_index``, ``rx_time`` (when the input has them), ``method``, ``order``,
+    ``aoa_deg`` (f32, strongest path first), ``power`` (f32, per path), ``delay_s`` (f64,
+    2D-ESPRIT only), ``snr_db`` (the input's when it has one, else estimated from R), ``crb_deg``
+    (f32, stochastic CRB of each angle); empty c32 vector.
+
+    ``order`` > 0 fixes the number of paths; 0 takes meta ``order`` (from order_estimator) or
+    else runs ``order_method`` (AIC/MDL) with meta ``num_snapshots`` (S*K for a CFR). Order 0
+    (no path detected) gives an estimate with empty vectors.
+    """
+
+    def __init__(
+        self,
+        method: str = "esprit",
+        spacing_wavelengths: float = 0.5,
+        order: int = 0,
+        order_method: str = "aic",
+        fov_min_deg: float = -90.0,
+        fov_max_deg: float = 90.0,
+        grid_step_deg: float = 0.5,
+        tls: bool = True,
+        forward_backward: bool = False,
+        smoothing: int = 0,
+    ):
+        gr.basic_block.__init__(self, name="doa_estimator", in_sig=None, out_sig=None)
+        self._lock = threading.Lock()
+        self._cfg: dict[str, Any] = {}
+        self.set_method(method)
+        self.set_spacing_wavelengths(spacing_wavelengths)
+        self.set_order(order)
+        self.set_order_method(order_method)
+        self.set_fov(fov_min_deg, fov_max_deg)
+        self.set_grid_step_deg(grid_step_deg)
+        self.set_tls(tls)
+        self.set_forward_backward(forward_backward)
+        self.set_smoothing(smoothing)
+        self._cov_errors = 0
+        self.message_port_register_in(pmt.intern(K.PORT_COVARIANCE))
+        self.message_port_register_in(pmt.intern(K.PORT_CFR))
+        self.message_port_register_out(pmt.intern(K.PORT_ESTIMATE))
+        self.set_msg_handler(pmt.intern(K.PORT_COVARIANCE), self._handle_covariance)
+        self.set_msg_handler(pmt.intern(K.PORT_CFR), self._handle_cfr)
+
+    # ------------------------------------------------------------------ settings
+    def _set(self, **kw: Any) -> None:
+        with self._lock:
+            self._cfg.update(kw)
+
+    def set_method(self, method: str) -> None:
+        m = str(method).lower()
+        if m not in _doa.METHODS:
+            raise ValueError(f"method must be one of {_doa.METHODS}, got {method!r}")
+        self._set(method=m)
+
+    def set_spacing_wavelengths(self, spacing_wavelengths: float) -> None:
+        s = float(spacing_wavelengths)
+        if not (np.isfinite(s) and s > 0):
+            raise ValueError(f"spacing_wavelengths must be > 0, got {spacing_wavelengths}")
+        self._set(spacing=s)
+
+    def set_order(self, order: int) -> None:
+        if isinstance(order, bool) or int(order) != order or order < 0:
+            raise ValueError(f"order must be an integer >= 0 (0 = automatic), got {order!r}")
+        self._set(order=int(order))
+
+    def set_order_method(self, order_method: str) -> None:
+        m = str(order_method).lower()
+        if m not in _order.METHODS:
+            raise ValueError(f"order_method must be one of {_order.METHODS}, got {order_method!r}")
+        self._set(order_method=m)
+
+    def set_fov(self, fov_min_deg: float, fov_max_deg: float) -> None:
+        lo, hi = float(fov_min_deg), float(fov_max_deg)
+        if not (-90.0 <= lo < hi <= 90.0):
+            raise ValueError(f"need -90 <= fov_min_deg < fov_max_deg <= 90, got {lo}, {hi}")
+        self._set(fov=(lo, hi))
+
+    def set_fov_min_deg(self, fov_min_deg: float) -> None:
+        self.set_fov(fov_min_deg, self._cfg["fov"][1])
+
+    def set_fov_max_deg(self, fov_max_deg: float) -> None:
+        self.set_fov(self._cfg["fov"][0], fov_max_deg)
+
+    def set_grid_step_deg(self, grid_step_deg: float) -> None:
+        g = float(grid_step_deg)
+        if not (np.isfinite(g) and 0 < g <= 10):
+            raise ValueError(f"grid_step_deg must be in (0, 10], got {grid_step_deg}")
+        self._set(grid_step=g)
+
+    def set_tls(self, tls: bool) -> None:
+        self._set(tls=bool(tls))
+
+    def set_forward_backward(self, forward_backward: bool) -> None:
+        self._set(fb=bool(forward_backward))
+
+    def set_smoothing(self, smoothing: int) -> None:
+        if isinstance(smoothing, bool) or int(smoothing) != smoothing or smoothing < 0:
+            raise ValueError(f"smoothing must be 0 (automatic) or an integer >= 2, got {smoothing}")
+        if smoothing == 1:
+            raise ValueError("smoothing must be 0 (automatic) or >= 2, got 1")
+        self._set(smoothing=int(smoothing))
+
+    # ------------------------------------------------------------------ handlers
+    def _handle_covariance(self, msg: pmt.pmt_t) -> None:
+        cfg = dict(self._cfg)
+        if cfg["method"] in _doa.CFR_ONLY_METHODS:
+            if self._cov_errors % 100 == 0:
+                self.logger.error(
+                    f"method {cfg['method']!r} needs CFR PDUs on the 'cfr' port, not covariance "
+                    "PDUs: connect the CFR extractor to 'cfr' or pick a 1-D method "
+                    f"({self._cov_errors + 1} covariance PDU(s) dropped)"
+                )
+            self._cov_errors += 1
+            return
+        try:
+            meta, r = _pdu.covariance_from_pdu(msg)
+        except (_pdu.PduError, ValueError) as exc:
+            self.logger.error(f"dropping malformed covariance PDU: {exc}")
+            return
+        n = meta.get(K.NUM_SNAPSHOTS)
+        self._run(
+            cfg, meta, pmt.car(msg), covariance=r, n_snapshots=None if n is None else float(n)
+        )
+
+    def _handle_cfr(self, msg: pmt.pmt_t) -> None:
+        cfg = dict(self._cfg)
+        try:
+            meta, h = _pdu.cfr_from_pdu(msg)
+        except (_pdu.PduError, ValueError) as exc:
+            self.logger.error(f"dropping malformed CFR PDU: {exc}")
+            return
+        freqs = None
+        if cfg["method"] in _doa.CFR_ONLY_METHODS:
+            sub, scs = meta.get(K.SUBCARRIERS), meta.get(K.SCS_HZ)
+            if sub is None or scs is None:
+                self.logger.error("dropping CFR PDU without 'subcarriers' and 'scs_hz' meta")
+                return
+            freqs = np.asarray(sub, dtype=np.float64).ravel() * float(scs)
+            n = h.shape[1] * h.shape[2]
+            self._run(cfg, meta, pmt.car(msg), cfr=h, subcarrier_hz=freqs, n_snapshots=n)
+            return
+        try:
+            r, n = _cov.covariance_from_cfr(h, fb=cfg["fb"])
+        except ValueError as exc:
+            self.logger.warn(f"dropping CFR PDU: {exc}")
+            return
+        self._run(cfg, meta, pmt.car(msg), covariance=r, n_snapshots=n, cfr=h)
+
+    def _resolve_order(self, cfg: dict, meta: dict, r: np.ndarray, n: float | None) -> int:
+        if cfg["order"] > 0:
+            return cfg["order"]
+        if K.ORDER in meta:
+            return int(meta[K.ORDER])
+        if n is None:
+            raise ValueError("order 0 needs meta 'order' or 'num_snapshots' for AIC/MDL")
+        return _order.estimate_order(r, n, cfg["order_method"])
+
+    def _run(self, cfg: dict, meta: dict, kw_meta: pmt.pmt_t, **kw: Any) -> None:
+        try:
+            r = kw.get("covariance")
+            if r is None:
+                r, _ = _cov.covariance_from_cfr(kw["cfr"])
+            m = r.shape[0]
+            d = self._resolve_order(cfg, meta, r, kw.get("n_snapshots"))
+            if cfg["method"] not in _doa.CFR_ONLY_METHODS:
+                d = min(d, m - 1)
+                kw.pop("cfr", None)
+            est = _doa.estimate(
+                cfg["method"],
+                order=d,
+                spacing_wavelengths=cfg["spacing"],
+                fov_deg=cfg["fov"],
+                grid_step_deg=cfg["grid_step"],
+                tls=cfg["tls"],
+                smoothing=cfg["smoothing"] or None,
+                **kw,
+            )
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            self.logger.warn(f"occasion {meta.get(K.SRS_OCCASION)}: no estimate: {exc}")
+            return
+        out: dict[str, Any] = {}
+        out[K.METHOD] = cfg["method"]
+        out[K.ORDER] = int(est.order)
+        out[K.AOA_DEG] = est.aoa_deg.astype(np.float32)
+        out[K.POWER] = est.power.astype(np.float32)
+        if est.delay_s is not None:
+            out[K.DELAY_S] = est.delay_s.astype(np.float64)
+        snr = meta.get(K.SNR_DB, est.snr_db)
+        out[K.SNR_DB] = float(snr)
+        out[K.CRB_DEG] = est.crb_deg.astype(np.float32)
+        self.logger.debug(
+            f"occasion {meta.get(K.SRS_OCCASION)}: {cfg['method']} aoa {np.round(est.aoa_deg, 2)}"
+        )
+        msg = _pdu.make_pdu(out, None)
+        # occasion, sample index and UHD's rx_time go through as the very same pmt values
+        d = pmt.car(msg)
+        for key in _PASS_KEYS:
+            val = pmt.dict_ref(kw_meta, pmt.intern(key), pmt.PMT_NIL)
+            if not pmt.is_null(val) or pmt.dict_has_key(kw_meta, pmt.intern(key)):
+                d = pmt.dict_add(d, pmt.intern(key), val)
+        self.message_port_pub(pmt.intern(K.PORT_ESTIMATE), pmt.cons(d, pmt.cdr(msg)))

@@ -1,0 +1,128 @@
+"""result_sink: estimate PDUs to JSON lines (file or stdout) and the GNU Radio log."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import threading
+from typing import Any
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from .. import constants as K
+from . import pdu as _pdu
+
+LOG_LEVELS = ("off", "debug", "info")
+
+
+def _num(v: Any) -> float | None:
+    f = float(v)
+    return f if math.isfinite(f) else None
+
+
+def _vec(v: Any) -> list[float | None]:
+    return [_num(x) for x in np.atleast_1d(np.asarray(v, dtype=np.float64)).ravel()]
+
+
+def estimate_record(meta: dict[str, Any], sample_rate: float) -> dict[str, Any]:
+    """The DESIGN section 7 JSON object of one estimate PDU's meta (non-finite -> null)."""
+    si = meta.get(K.SAMPLE_INDEX)
+    rec: dict[str, Any] = {
+        "t_s": None if si is None else float(si) / sample_rate,
+        "sample_index": None if si is None else int(si),
+        "srs_occasion": None if meta.get(K.SRS_OCCASION) is None else int(meta[K.SRS_OCCASION]),
+        "method": None if meta.get(K.METHOD) is None else str(meta[K.METHOD]),
+        "order": None if meta.get(K.ORDER) is None else int(meta[K.ORDER]),
+        "aoa_deg": _vec(meta.get(K.AOA_DEG, [])),
+        "delay_s": _vec(meta[K.DELAY_S]) if K.DELAY_S in meta else None,
+        "snr_db": None if meta.get(K.SNR_DB) is None else _num(meta[K.SNR_DB]),
+        "power": _vec(meta.get(K.POWER, [])),
+        "crb_deg": _vec(meta.get(K.CRB_DEG, [])),
+    }
+    rx = meta.get(K.RX_TIME)
+    if isinstance(rx, (tuple, list)) and len(rx) == 2:
+        rec["rx_time"] = float(rx[0]) + float(rx[1])
+    return rec
+
+
+class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
+    """Writes one JSON object per line and per estimate PDU (DESIGN section 7).
+
+    In ``estimate``: estimate PDUs from doa_estimator (or moddnn_doa). Each line holds
+    ``t_s`` = sample_index / sample_rate, ``sample_index``, ``srs_occasion``, ``method``,
+    ``order``, ``aoa_deg``, ``delay_s`` (null unless 2D-ESPRIT), ``snr_db``, ``power``,
+    ``crb_deg`` and ``rx_time`` (seconds, when the radio gave one); non-finite numbers are
+    written as null. ``filename`` "-" is stdout, else the file is created (truncated) and
+    flushed after every line. ``log_level`` "info"/"debug" also logs a one-line summary per
+    estimate at that level, "off" does not.
+    """
+
+    def __init__(self, filename: str = "-", sample_rate: float = 30.72e6, log_level: str = "info"):
+        gr.basic_block.__init__(self, name="result_sink", in_sig=None, out_sig=None)
+        fname = str(filename)
+        if not fname:
+            raise ValueError("filename must be a path or '-' for stdout")
+        if fname != "-":
+            parent = os.path.dirname(os.path.abspath(fname))
+            if not os.path.isdir(parent):
+                raise ValueError(f"directory of {fname!r} does not exist")
+        sr = float(sample_rate)
+        if not (math.isfinite(sr) and sr > 0):
+            raise ValueError(f"sample_rate must be > 0 Hz, got {sample_rate}")
+        self._lock = threading.Lock()
+        self.filename = fname
+        self.sample_rate = sr
+        self.set_log_level(log_level)
+        self.num_written = 0
+        if fname == "-":
+            self._file = sys.stdout
+        else:
+            try:
+                self._file = open(fname, "w", encoding="utf-8")  # noqa: SIM115 - closed in stop
+            except OSError as exc:
+                raise ValueError(f"cannot open {fname!r} for writing: {exc}") from exc
+        self.message_port_register_in(pmt.intern(K.PORT_ESTIMATE))
+        self.set_msg_handler(pmt.intern(K.PORT_ESTIMATE), self._handle)
+
+    def set_log_level(self, log_level: str) -> None:
+        lv = str(log_level).lower()
+        if lv not in LOG_LEVELS:
+            raise ValueError(f"log_level must be one of {LOG_LEVELS}, got {log_level!r}")
+        self._log_level = lv
+
+    def _handle(self, msg: pmt.pmt_t) -> None:
+        try:
+            meta, _ = _pdu.parse_pdu(msg)
+            rec = estimate_record(meta, self.sample_rate)
+        except (ValueError, TypeError) as exc:
+            self.logger.error(f"dropping malformed estimate PDU: {exc}")
+            return
+        line = json.dumps(rec, separators=(", ", ": "))
+        with self._lock:
+            if self._file is None or self._file.closed:
+                if self.filename == "-":
+                    self._file = sys.stdout
+                else:
+                    self._file = open(self.filename, "a", encoding="utf-8")  # noqa: SIM115
+            self._file.write(line + "\n")
+            self._file.flush()
+            self.num_written += 1
+        if self._log_level != "off":
+            aoa = ", ".join(f"{a:.2f}" for a in rec["aoa_deg"] if a is not None)
+            text = (
+                f"occasion {rec['srs_occasion']} t={rec['t_s']} s {rec['method']}: "
+                f"aoa [{aoa}] deg, snr {rec['snr_db']} dB"
+            )
+            (self.logger.info if self._log_level == "info" else self.logger.debug)(text)
+
+    def stop(self) -> bool:
+        with self._lock:
+            if self._file is not None and self._file is not sys.stdout and not self._file.closed:
+                self._file.close()
+            elif self._file is sys.stdout:
+                sys.stdout.flush()
+        return True
