@@ -133,3 +133,16 @@ def test_scale_callback_and_validation():
         srsaoa.srs_source(fft_size=100)
     with pytest.raises(ValueError, match="srs_period"):
         srsaoa.srs_source(srs_period=(3, 0))
+
+
+def test_cached_slots_follow_frequency_hopping():
+    # no group hopping: the block reuses cached slots keyed on the hopping phase
+    # (period N_1 = 4 occasions here), so 10 slots exercise cache hits.
+    carrier = nr.CarrierConfig(n_size_grid=24, n_slot=3)
+    srs = nr.SRSConfig(c_srs=3, b_srs=1, b_hop=0, num_srs_symbols=2, repetition=2, symbol_start=12)
+    want, starts = expected(carrier, srs, 10)
+    out, tags = run(srsaoa.srs_source.from_configs(carrier, srs), len(want), 1)
+    np.testing.assert_array_equal(out, want)
+    check_tags(tags[0], starts)
+    k0 = [int(nr.start_subcarriers(carrier.advanced(t), srs)[0, 0]) for t in range(10)]
+    assert len(set(k0)) == 4 and k0[:4] == k0[4:8]
