@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.linalg import lapack as _lapack
 from scipy.optimize import minimize_scalar
 
 from ..array.geometry import steering_vector
@@ -51,16 +52,43 @@ def default_grid(
 
 def check_covariance(r: ArrayLike) -> NDArray[np.complex128]:
     """Square, finite, non-zero covariance made exactly Hermitian; ValueError otherwise."""
-    r = np.asarray(r)
+    r = np.asarray(r, dtype=np.complex128)
     if r.ndim != 2 or r.shape[0] != r.shape[1] or r.shape[0] < 2:
         raise ValueError(f"covariance must be a square M x M matrix, M >= 2, got {r.shape}")
-    if not np.all(np.isfinite(r)):
+    if not np.isfinite(r).all():
         raise ValueError("covariance contains NaN or Inf")
-    r = r.astype(np.complex128)
     r = 0.5 * (r + r.conj().T)
-    if not np.any(np.abs(r) > 0):
+    if not r.any():
         raise ValueError("covariance is all zeros")
     return r
+
+
+# Small dense linear algebra goes straight to LAPACK: numpy.linalg's per-call overhead
+# dominates for 2 x 2 to 8 x 8 matrices (ESPRIT on a 4 x 4 covariance is latency-bound).
+
+
+def _eigh(a: NDArray) -> tuple[NDArray, NDArray]:
+    """Eigenvalues ascending and eigenvectors of a Hermitian matrix (LAPACK zheevd)."""
+    w, v, info = _lapack.zheevd(np.asarray(a, dtype=np.complex128))
+    if info != 0:
+        raise np.linalg.LinAlgError(f"zheevd failed (info {info})")
+    return w, v
+
+
+def _eigvals(a: NDArray) -> NDArray[np.complex128]:
+    """Eigenvalues of a general complex matrix (LAPACK zgeev)."""
+    w, _, _, info = _lapack.zgeev(np.asarray(a, dtype=np.complex128), compute_vl=0, compute_vr=0)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"zgeev failed (info {info})")
+    return w
+
+
+def _solve(a: NDArray, b: NDArray) -> NDArray[np.complex128]:
+    """X with A X = B (LAPACK zgesv)."""
+    _, _, x, info = _lapack.zgesv(np.asarray(a, dtype=np.complex128), b)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"singular matrix in ESPRIT (zgesv info {info})")
+    return x
 
 
 def _check_order(order: int, limit: int, what: str) -> int:
@@ -83,14 +111,15 @@ def _check_spacing(spacing_wavelengths: float) -> float:
 
 def _subspaces(r: NDArray, order: int) -> tuple[NDArray, NDArray, NDArray]:
     """(eigenvalues descending, signal subspace E_s [M, d], noise subspace E_n [M, M-d])."""
-    w, v = np.linalg.eigh(r)
+    w, v = _eigh(r)
     w, v = w[::-1], v[:, ::-1]
     return w, v[:, :order], v[:, order:]
 
 
 def _phase_to_deg(phase: NDArray, spacing: float) -> NDArray[np.float64]:
-    s = np.clip(phase / (2.0 * np.pi * spacing), -1.0, 1.0)
-    return np.rad2deg(np.arcsin(s))
+    """theta = arcsin(phase / (2 pi d/lambda)) in degrees (|sin| clipped to 1)."""
+    s = np.minimum(np.maximum(phase * (1.0 / (2.0 * np.pi * spacing)), -1.0), 1.0)
+    return np.arcsin(s) * (180.0 / np.pi)
 
 
 def _grid(grid_deg: ArrayLike | None) -> NDArray[np.float64]:
@@ -247,14 +276,22 @@ def root_music(
 
 
 def _rotation(e1: NDArray, e2: NDArray, tls: bool) -> NDArray[np.complex128]:
-    """Psi with E_2 = E_1 Psi, least squares or total least squares (Roy and Kailath 1989)."""
+    """Psi with E_2 = E_1 Psi, least squares or total least squares (Roy and Kailath 1989).
+
+    LS: Psi = (E_1^H E_1)^-1 E_1^H E_2. TLS: with V the eigenvectors of [E_1 E_2]^H [E_1 E_2]
+    (the right singular vectors of [E_1 E_2]) in descending order, partitioned into d x d blocks,
+    Psi = -V_12 V_22^-1.
+    """
     d = e1.shape[1]
     if not tls:
-        return np.linalg.lstsq(e1, e2, rcond=None)[0]
-    _, _, vh = np.linalg.svd(np.hstack([e1, e2]), full_matrices=True)
-    v = vh.conj().T  # columns = right singular vectors, descending singular values
+        e1h = e1.conj().T
+        return _solve(e1h @ e1, e1h @ e2)
+    e = np.hstack([e1, e2])
+    _, v = _eigh(e.conj().T @ e)
+    v = v[:, ::-1]
     v12, v22 = v[:d, d : 2 * d], v[d : 2 * d, d : 2 * d]
-    return -v12 @ np.linalg.inv(v22)
+    # Psi = -V12 V22^-1  <=>  Psi^T = -(V22^T)^-1 V12^T
+    return -_solve(v22.T, v12.T).T
 
 
 def esprit(
@@ -270,7 +307,7 @@ def esprit(
     s = _check_spacing(spacing_wavelengths)
     _, es, _ = _subspaces(r, d)
     psi = _rotation(es[:-1], es[1:], tls)
-    phi = np.linalg.eigvals(psi)
+    phi = _eigvals(psi)
     return _phase_to_deg(np.angle(phi), s)
 
 
