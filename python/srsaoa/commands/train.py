@@ -1,0 +1,186 @@
+"""``srsaoa train``: train a MoD-DNN model on simulated or recorded labelled CFRs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model (defaults: the paper's Table 2 and Section 5)")
+    g.add_argument("--grid-step", type=float, default=0.1, help="angle grid step, deg (0.1)")
+    g.add_argument("--subregions", type=int, default=4, help="P subregions over [-60, 60] deg")
+    g.add_argument("--hidden", type=int, default=16, help="autoencoder hidden units")
+    g.add_argument(
+        "--shared-encoder",
+        action="store_true",
+        help="Autoencoder II (one encoder for all subcarriers)",
+    )
+    g.add_argument("--outer-iterations", type=int, default=3, help="I: CNN/SCG alternations")
+    g.add_argument("--cg-iterations", type=int, default=8, help="SCG iterations per alternation")
+    g.add_argument("--lam", type=float, default=0.1, help="lambda of eq 21")
+    g.add_argument("--eps", type=float, default=0.5, help="epsilon of eq 29")
+    g.add_argument("--mu", type=float, default=1e-3, help="initial sparsity weight mu of eq 26")
+    g.add_argument("--no-sparsity", action="store_true", help="plain CG (no zero attractor)")
+
+
+def _run(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from ..errors import SrsaoaError
+    from ..moddnn import data as D
+    from ..moddnn.config import ModelConfig, TrainConfig
+    from ..moddnn.model import subcarrier_indices
+    from ..moddnn.modelfile import model_paths, save_model
+    from ..moddnn.train import predict, rmse, train
+
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SrsaoaError("--device cuda: PyTorch sees no CUDA device here")
+    torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.WARNING)
+    cfg = ModelConfig(
+        grid_step_deg=args.grid_step,
+        num_subregions=args.subregions,
+        hidden=args.hidden,
+        frequency_diverse=not args.shared_encoder,
+        outer_iterations=args.outer_iterations,
+        cg_iterations=args.cg_iterations,
+        lam=args.lam,
+        eps=args.eps,
+        mu=args.mu,
+        sparsity=not args.no_sparsity,
+    )
+    tcfg = TrainConfig(
+        epochs=args.epochs,
+        autoencoder_epochs=args.ae_epochs,
+        batch_size=args.batch,
+        lr=args.lr,
+        train_step_deg=args.train_step,
+        realisations=args.realisations,
+        val_angles=args.val_angles,
+        snr_db=args.snr_db,
+        seed=args.seed,
+    )
+    rng = np.random.default_rng(args.seed)
+    t0 = time.time()
+    if args.data:
+        full = D.load_dir(args.data)
+        angles = np.unique(np.round(full.aoa_deg, 6))
+        val_ang = rng.choice(angles, size=max(1, int(round(0.2 * angles.size))), replace=False)
+        is_val = np.isin(np.round(full.aoa_deg, 6), val_ang)
+        train_set, val_set = (
+            full.subset(np.flatnonzero(~is_val)),
+            full.subset(np.flatnonzero(is_val)),
+        )
+        source = {"data": str(args.data)}
+    else:
+        if args.scenario in (None, "default"):
+            ula, profile, f = None, None, D.default_srs_subcarriers_hz()
+            source = {
+                "scenario": "default",
+                "profile": f"ImpairmentProfile.default({args.profile_seed}, rho={args.rho})",
+            }
+        else:
+            ula, profile, f = D.scenario_setup(args.scenario)
+            source = {"scenario": str(args.scenario)}
+        f = f[subcarrier_indices(f.size, cfg.num_subcarriers)]
+        tr, va = D.split_angles(
+            cfg.grid_start_deg, cfg.grid_stop_deg, tcfg.train_step_deg, tcfg.val_angles, rng
+        )
+        ang = np.repeat(tr, tcfg.realisations)
+        snr = rng.uniform(
+            tcfg.snr_db - tcfg.snr_jitter_db, tcfg.snr_db + tcfg.snr_jitter_db, ang.size
+        )
+        kw = dict(
+            rho=args.rho, profile_seed=args.profile_seed, ula=ula, subcarriers_hz=f, profile=profile
+        )
+        train_set = D.simulate(ang, snr, rng, **kw)
+        val_set = D.simulate(va, tcfg.snr_db, rng, **kw)
+    wpath, _ = model_paths(args.out)
+    model, hist = train(
+        cfg,
+        tcfg,
+        train_set,
+        val_set,
+        device=args.device,
+        checkpoint=str(wpath) + ".ckpt",
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
+    from ..moddnn.model import prepare_cfr
+
+    val_rmse = (
+        rmse(predict(model, prepare_cfr(val_set.cfr, cfg)), val_set.aoa_deg)
+        if len(val_set)
+        else float("nan")
+    )
+    meta = {
+        "training": {
+            **tcfg.__dict__,
+            **source,
+            "rho": args.rho,
+            "num_train": len(train_set),
+            "num_val": len(val_set),
+            "val_rmse_deg": val_rmse,
+            "seconds": round(time.time() - t0, 1),
+            "command": " ".join(["srsaoa", *sys.argv[1:]]),
+            "history": hist,
+        },
+        "subcarriers_hz": [float(x) for x in train_set.subcarriers_hz],
+        "array": {"num_elements": cfg.num_elements, "spacing_wavelengths": cfg.spacing_wavelengths},
+    }
+    meta["training"].pop("extra", None)
+    w, j = save_model(model, args.out, meta)
+    if args.torchscript:
+        from ..moddnn.modelfile import export_torchscript
+
+        export_torchscript(model, args.torchscript)
+    print(
+        json.dumps(
+            {
+                "weights": str(w),
+                "metadata": str(j),
+                "val_rmse_deg": round(val_rmse, 4),
+                "seconds": meta["training"]["seconds"],
+            }
+        )
+    )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a MoD-DNN model (docs/moddnn.md)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument(
+        "--scenario", help="simulator scenario YAML, or 'default' (the default impaired array)"
+    )
+    src.add_argument(
+        "--data", help="directory of labelled CFR datasets (*.npz: cfr, aoa_deg, subcarriers_hz)"
+    )
+    p.add_argument("--out", required=True, help="model NAME (writes NAME.safetensors, NAME.json)")
+    p.add_argument("--rho", type=float, default=1.0, help="impairment weight rho (eq 34)")
+    p.add_argument(
+        "--profile-seed", type=int, default=2024, help="seed of ImpairmentProfile.default"
+    )
+    p.add_argument("--epochs", type=int, default=12, help="MoDL-SSR epochs")
+    p.add_argument("--ae-epochs", type=int, default=6, help="autoencoder epochs")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument(
+        "--lr", type=float, default=0.01, help="Adam learning rate (halved every 5 epochs)"
+    )
+    p.add_argument("--train-step", type=float, default=0.2, help="training angle step, deg")
+    p.add_argument("--realisations", type=int, default=3, help="CFRs per training angle")
+    p.add_argument("--val-angles", type=int, default=200, help="held-out validation angles")
+    p.add_argument("--snr-db", type=float, default=10.0, help="training SNR (+-3 dB jitter), dB")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads")
+    p.add_argument("--resume", action="store_true", help="continue from NAME.safetensors.ckpt")
+    p.add_argument("--torchscript", help="also export a TorchScript file here")
+    p.add_argument("--no-progress", action="store_true")
+    add_model_args(p)
+    p.set_defaults(func=_run)

@@ -1,0 +1,149 @@
+"""Architecture and training settings of MoD-DNN (the paper's Sections 3-5, Table 2).
+
+Every field is a plain number, string or bool so the config is stored as JSON beside the
+weights (``moddnn.modelfile``). Angles in degrees, spacing in wavelengths.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..estimation.coarray import default_grid_deg
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """MoD-DNN architecture.
+
+    Defaults follow the paper: M = 4 elements at half a wavelength, K = 16 sampled
+    subcarriers, one encoder per subcarrier (Table 2, read in PyTorch's [out x in] weight
+    order: layer 1 = 16 subcarriers x 16 hidden x 2M = 8 inputs, layer 2 = 16 x 8 x 16),
+    P = 4 subregions over a [-60, 60] deg grid of 0.1 deg, a 1-D CNN calibrator with
+    kernel 32 and 4/8/4/1 channels, lambda = 0.1, epsilon = 0.5.
+    """
+
+    num_elements: int = 4
+    spacing_wavelengths: float = 0.5
+    num_subcarriers: int = 16
+    hidden: int = 16
+    frequency_diverse: bool = True  # Autoencoder I (True) or the shared Autoencoder II
+    num_subregions: int = 4
+    grid_start_deg: float = -60.0
+    grid_stop_deg: float = 60.0
+    grid_step_deg: float = 0.1
+    cnn_kernel: int = 32
+    cnn_channels: tuple[int, ...] = (4, 8, 4, 1)
+    outer_iterations: int = 3  # I: CNN <-> SCG alternations, weights shared across them
+    cg_iterations: int = 8  # N_max of Algorithm 1
+    cg_tol: float = 0.0  # gamma_CG of Algorithm 1 (0: always run cg_iterations)
+    lam: float = 0.1  # lambda of eqs 15-21
+    eps: float = 0.5  # epsilon of eqs 28-29
+    mu: float = 1e-3  # initial mu of eqs 23-26 (sparsity weight; trained)
+    sparsity: bool = True  # the zero-attracting step of eq 27
+    rhs: str = "observed"  # b of eq 21: "observed" eta_hat + lam z (eq 15), "iterate" eta^i + lam z
+    peak_halfwidth_deg: float = 1.0  # centroid window around the spectrum peak
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cnn_channels", tuple(int(c) for c in self.cnn_channels))
+        checks = [
+            (
+                int(self.num_elements) == self.num_elements and self.num_elements >= 2,
+                "num_elements >= 2",
+            ),
+            (0 < self.spacing_wavelengths <= 1.0, "0 < spacing_wavelengths <= 1"),
+            (
+                int(self.num_subcarriers) == self.num_subcarriers and self.num_subcarriers >= 1,
+                "num_subcarriers >= 1",
+            ),
+            (int(self.hidden) == self.hidden and self.hidden >= 1, "hidden >= 1"),
+            (
+                int(self.num_subregions) == self.num_subregions and self.num_subregions >= 1,
+                "num_subregions >= 1",
+            ),
+            (
+                -90 < self.grid_start_deg < self.grid_stop_deg < 90,
+                "-90 < grid_start_deg < grid_stop_deg < 90",
+            ),
+            (self.grid_step_deg > 0, "grid_step_deg > 0"),
+            (int(self.cnn_kernel) == self.cnn_kernel and self.cnn_kernel >= 1, "cnn_kernel >= 1"),
+            (
+                len(self.cnn_channels) >= 1
+                and self.cnn_channels[-1] == 1
+                and min(self.cnn_channels) >= 1,
+                "cnn_channels positive, ending in 1",
+            ),
+            (
+                int(self.outer_iterations) == self.outer_iterations and self.outer_iterations >= 1,
+                "outer_iterations >= 1",
+            ),
+            (
+                int(self.cg_iterations) == self.cg_iterations and self.cg_iterations >= 1,
+                "cg_iterations >= 1",
+            ),
+            (self.cg_tol >= 0, "cg_tol >= 0"),
+            (self.lam > 0, "lam > 0"),
+            (self.eps > 0, "eps > 0"),
+            (self.mu > 0, "mu > 0"),
+            (self.peak_halfwidth_deg >= 0, "peak_halfwidth_deg >= 0"),
+            (self.rhs in ("observed", "iterate"), "rhs 'observed' or 'iterate'"),
+        ]
+        for ok, what in checks:
+            if not ok:
+                raise ValueError(f"ModelConfig: need {what}")
+        if self.num_grid_points < 2 * self.num_subregions:
+            raise ValueError("ModelConfig: the grid is too coarse for that many subregions")
+
+    @property
+    def grid_deg(self) -> NDArray[np.float64]:
+        return default_grid_deg(self.grid_start_deg, self.grid_stop_deg, self.grid_step_deg)
+
+    @property
+    def num_grid_points(self) -> int:
+        return int(round((self.grid_stop_deg - self.grid_start_deg) / self.grid_step_deg)) + 1
+
+    def subregion_bounds(self) -> list[tuple[int, int]]:
+        """[start, stop) grid indices of each subregion (Section 3.1: theta_p holds grid points
+        floor(L (p-1) / P) + 1 ... floor(L p / P), 1-based)."""
+        n, p = self.num_grid_points, self.num_subregions
+        edges = [(n * i) // p for i in range(p + 1)]
+        return [(edges[i], edges[i + 1]) for i in range(p)]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["cnn_channels"] = list(self.cnn_channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown ModelConfig fields: {sorted(unknown)}")
+        return cls(**d)
+
+
+@dataclass
+class TrainConfig:
+    """Training recipe (Section 5): Adam, lr 0.01, batch 64, lr halved every 5 epochs.
+
+    Dataset sizes are scaled down so the default run takes minutes on 2 CPU cores; the
+    paper used 1201 angles x 40 realisations and 30 epochs.
+    """
+
+    epochs: int = 12
+    batch_size: int = 64
+    lr: float = 0.01
+    lr_half_every: int = 5
+    autoencoder_epochs: int = 6
+    train_step_deg: float = 0.2  # training angles: every train_step_deg over the grid
+    realisations: int = 3  # CFRs per training angle
+    val_angles: int = 200  # held-out validation angles (off the training grid)
+    snr_db: float = 10.0
+    snr_jitter_db: float = 3.0  # training SNR uniform in snr_db +- jitter
+    seed: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,152 @@
+"""Training and test data for MoD-DNN: labelled CFRs [N, M, S, K] with their AoA.
+
+Two sources share one format (``CfrDataset``): the simulator (the default impaired array,
+frequency-domain CFR snapshots) and directories of labelled recordings (a chamber sweep:
+one recording per known angle, or ``.npz`` files with ``cfr`` [N, M, S, K], ``aoa_deg`` [N]
+and ``subcarriers_hz`` [K]). Train / validation split is by angle (Section 6.2): validation
+angles are never training angles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..array.geometry import ULA
+from ..errors import SrsaoaError
+
+# Default SRS layout of the project (DESIGN section 4 defaults: 30 kHz, 51 RB, comb 2):
+# subcarrier frequencies of the SRS comb relative to the carrier, Hz.
+DEFAULT_SCS_HZ = 30e3
+DEFAULT_NUM_RB = 51
+
+
+def default_srs_subcarriers_hz(
+    num_rb: int = DEFAULT_NUM_RB, scs_hz: float = DEFAULT_SCS_HZ, comb: int = 2
+) -> NDArray[np.float64]:
+    """Baseband frequencies of a full-band comb SRS (grid k at (k - 6 N_RB) scs)."""
+    k = np.arange(0, 12 * num_rb, comb)
+    return (k - 6 * num_rb) * scs_hz
+
+
+@dataclass
+class CfrDataset:
+    """Labelled CFRs: ``cfr`` [N, M, S, K] complex64, ``aoa_deg`` [N], ``snr_db`` [N]."""
+
+    cfr: NDArray[np.complex64]
+    aoa_deg: NDArray[np.float64]
+    snr_db: NDArray[np.float64]
+    subcarriers_hz: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return int(self.aoa_deg.size)
+
+    def subset(self, idx: ArrayLike) -> CfrDataset:
+        i = np.asarray(idx)
+        return CfrDataset(self.cfr[i], self.aoa_deg[i], self.snr_db[i], self.subcarriers_hz)
+
+
+def simulate(
+    aoa_deg: ArrayLike,
+    snr_db: ArrayLike,
+    rng: np.random.Generator,
+    rho: float = 1.0,
+    profile_seed: int = 2024,
+    ula: ULA | None = None,
+    subcarriers_hz: ArrayLike | None = None,
+    num_snapshots: int = 4,
+    profile=None,
+) -> CfrDataset:
+    """One CFR [M, S, K] per angle (single LOS path, random phase) from the project's default
+    impaired array ``ImpairmentProfile.default(profile_seed, rho)`` via ``sim.cfr_snapshots``."""
+    from ..array.impairments import ImpairmentProfile
+    from ..sim import cfr_snapshots
+
+    ula = ula or ULA(num_elements=4)
+    if profile is None:
+        profile = ImpairmentProfile.default(profile_seed, rho, ula.num_elements)
+    f = default_srs_subcarriers_hz() if subcarriers_hz is None else np.asarray(subcarriers_hz)
+    a = np.atleast_1d(np.asarray(aoa_deg, dtype=np.float64))
+    snr = np.broadcast_to(np.asarray(snr_db, dtype=np.float64), a.shape).copy()
+    h = np.stack(
+        [
+            cfr_snapshots(ula, profile, float(t), float(s), f, num_snapshots, rng)
+            for t, s in zip(a, snr)
+        ]
+    ).astype(np.complex64)
+    return CfrDataset(h, a, snr, np.asarray(f, dtype=np.float64))
+
+
+def scenario_setup(path: str | Path):
+    """(ULA, ImpairmentProfile, SRS subcarrier frequencies in Hz) of a simulator scenario YAML
+    (docs/simulator.md): its array, impairments and the first SRS symbol's comb."""
+    from ..nr.srs import srs_indices
+    from ..sim import Scenario
+
+    sc = Scenario.from_yaml(path)
+    ula = sc.ula()
+    carrier, srs = sc.carrier_config(), sc.srs_config()
+    idx = srs_indices(carrier, srs)
+    first = idx[(idx[:, 2] == 0) & (idx[:, 1] == idx[0, 1])]
+    k = np.unique(first[:, 0])
+    f = (k - 6 * carrier.n_size_grid) * carrier.subcarrier_spacing * 1e3
+    return ula, sc.profile(ula), f.astype(np.float64)
+
+
+def split_angles(
+    start_deg: float, stop_deg: float, train_step_deg: float, num_val: int, rng: np.random.Generator
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Training angles every ``train_step_deg``; ``num_val`` validation angles at midpoints
+    between training angles (held out: never a training angle)."""
+    train = start_deg + train_step_deg * np.arange(
+        int(round((stop_deg - start_deg) / train_step_deg)) + 1
+    )
+    mids = train[:-1] + train_step_deg / 2
+    val = np.sort(rng.choice(mids, size=min(num_val, mids.size), replace=False))
+    return train, val
+
+
+def save_npz(ds: CfrDataset, path: str | Path) -> None:
+    np.savez_compressed(
+        path, cfr=ds.cfr, aoa_deg=ds.aoa_deg, snr_db=ds.snr_db, subcarriers_hz=ds.subcarriers_hz
+    )
+
+
+def load_dir(path: str | Path) -> CfrDataset:
+    """All ``*.npz`` datasets (and, when ``io.read_recording`` is available, SigMF
+    collections with ``srsaoa:truth``) in a directory, concatenated."""
+    p = Path(path)
+    if not p.is_dir():
+        raise SrsaoaError(f"training data directory {p} does not exist")
+    parts: list[CfrDataset] = []
+    for f in sorted(p.glob("*.npz")):
+        try:
+            z = np.load(f)
+            snr = z["snr_db"] if "snr_db" in z else np.full(z["aoa_deg"].shape, np.nan)
+            parts.append(
+                CfrDataset(
+                    z["cfr"].astype(np.complex64),
+                    z["aoa_deg"].astype(float),
+                    np.asarray(snr, float),
+                    z["subcarriers_hz"].astype(float),
+                )
+            )
+        except (OSError, KeyError, ValueError) as exc:
+            raise SrsaoaError(
+                f"{f}: not a CFR dataset (need cfr, aoa_deg, subcarriers_hz): {exc}"
+            ) from exc
+    if not parts:
+        raise SrsaoaError(f"no *.npz CFR datasets in {p}")
+    f0 = parts[0].subcarriers_hz
+    for q in parts[1:]:
+        if q.subcarriers_hz.shape != f0.shape or q.cfr.shape[1:] != parts[0].cfr.shape[1:]:
+            raise SrsaoaError(f"datasets in {p} have different CFR shapes or subcarriers")
+    return CfrDataset(
+        np.concatenate([q.cfr for q in parts]),
+        np.concatenate([q.aoa_deg for q in parts]),
+        np.concatenate([q.snr_db for q in parts]),
+        f0,
+    )

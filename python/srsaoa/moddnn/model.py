@@ -1,0 +1,267 @@
+"""MoD-DNN (Liu et al., ACM TOSN 2025, Sections 3-4) in PyTorch.
+
+Pipeline for one CFR H [M, S, K_cfr] (DESIGN section 6):
+
+1. ``prepare_cfr``: take K uniformly spaced SRS subcarriers, refer every snapshot h(k) to
+   element 0's phase and scale it to ||h|| = sqrt(M) (so a noise-free single path gives
+   R = a a^H), and stack real and imaginary parts, h~(k) in R^2M (Section 3.1).
+2. ``MultiTaskAutoencoder``: encoder per subcarrier c(k) = tanh(C_k h~(k) + b_k) (eq 8),
+   P linear decoders h~_p(k) = D_pk c(k) + b_pk (eq 9), trained towards eq 10 (pass h~ into
+   its own subregion, zero elsewhere). ``frequency_diverse=False`` shares one encoder and
+   one decoder set across subcarriers (Autoencoder II of Fig. 4c-d).
+3. ``CoarraySpectrum``: R_p = mean h_p h_p^H, y_p = vec(R_p) (eqs 11-13) and the coarray
+   DBF spectrum eta_hat_p = A~_p^H y_p on the subregion's grid theta_p, with its projection
+   matrix P_p = A~_p^H A~_p (eq 14); both are real for a ULA (a^H R a and |a^H b|^2).
+4. ``MoDLSSR``: I alternations of the CNN calibrator z^i = C_w(eta^i) (eq 30; the same
+   weights at every iteration, one calibrator per subregion) and the SCG layer solving
+   (P + lambda I) eta = b (eq 21, Algorithm 1). Output eta^I is compared with one-hot labels
+   by the MSE of eq 31.
+
+The P subregions run side by side as one batched tensor [B, P, L_max]; the shorter
+subregions are zero-padded (zero rows of A~, so their padding stays exactly zero).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numpy.typing import ArrayLike, NDArray
+from torch import Tensor, nn
+
+from ..estimation.coarray import coarray_manifold, projection_matrix
+from .config import ModelConfig
+from .scg import scg_solve
+
+
+def subcarrier_indices(num_cfr_subcarriers: int, k: int) -> NDArray[np.int64]:
+    """K uniformly spaced column indices of a CFR with ``num_cfr_subcarriers`` columns."""
+    if num_cfr_subcarriers < k:
+        raise ValueError(f"the CFR has {num_cfr_subcarriers} subcarriers, the model needs {k}")
+    return np.round(np.linspace(0, num_cfr_subcarriers - 1, k)).astype(np.int64)
+
+
+def prepare_cfr(h: ArrayLike | Tensor, cfg: ModelConfig) -> Tensor:
+    """CFR [B, M, S, K_cfr] (or one [M, S, K_cfr]) -> real network input [B, S, K, 2M] (float32)."""
+    t = torch.as_tensor(np.asarray(h) if not isinstance(h, Tensor) else h)
+    if t.dim() == 3:
+        t = t.unsqueeze(0)
+    if t.dim() != 4 or t.shape[1] != cfg.num_elements:
+        raise ValueError(
+            f"CFR must be [B, M={cfg.num_elements}, S, K] or [M, S, K], got {tuple(t.shape)}"
+        )
+    t = t.to(torch.complex64)
+    idx = torch.as_tensor(subcarrier_indices(t.shape[-1], cfg.num_subcarriers))
+    x = t[..., idx].permute(0, 2, 3, 1)  # [B, S, K, M]
+    ref = x[..., :1]
+    x = x * torch.conj(ref) / ref.abs().clamp_min(1e-30)
+    norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(1e-30)
+    x = x * (np.sqrt(cfg.num_elements) / norm)
+    return torch.cat([x.real, x.imag], dim=-1).contiguous()
+
+
+class MultiTaskAutoencoder(nn.Module):
+    """Eqs 8-9: per-subcarrier encoder (K x [2M -> hidden]) and P decoders (K x [hidden -> 2M])."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        m2, hdim, p = 2 * cfg.num_elements, cfg.hidden, cfg.num_subregions
+        kk = cfg.num_subcarriers if cfg.frequency_diverse else 1
+        g = torch.Generator().manual_seed(0)
+        self.enc_w = nn.Parameter(torch.randn(kk, m2, hdim, generator=g) / np.sqrt(m2))
+        self.enc_b = nn.Parameter(torch.zeros(kk, hdim))
+        self.dec_w = nn.Parameter(torch.randn(p, kk, hdim, m2, generator=g) / np.sqrt(hdim))
+        self.dec_b = nn.Parameter(torch.zeros(p, kk, m2))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """[B, S, K, 2M] -> [B, P, S, K, 2M]."""
+        c = torch.tanh(torch.einsum("bskm,kmh->bskh", x, self.enc_w) + self.enc_b)
+        return torch.einsum("bskh,pkhm->bpskm", c, self.dec_w) + self.dec_b[None, :, None]
+
+
+class CoarraySpectrum(nn.Module):
+    """Eqs 11-14 per subregion: eta_hat_p = Re(A~_p^H vec(R_p)), P_p = Re(A~_p^H A~_p)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        grid = cfg.grid_deg
+        bounds = cfg.subregion_bounds()
+        lmax = max(e - s for s, e in bounds)
+        m = cfg.num_elements
+        a_conj = np.zeros((len(bounds), m * m, lmax), np.complex64)
+        pm = np.zeros((len(bounds), lmax, lmax), np.float32)
+        mask = np.zeros((len(bounds), lmax), np.float32)
+        for i, (s, e) in enumerate(bounds):
+            a = coarray_manifold(m, cfg.spacing_wavelengths, grid[s:e])
+            a_conj[i, :, : e - s] = a.conj()
+            pm[i, : e - s, : e - s] = projection_matrix(a).real
+            mask[i, : e - s] = 1.0
+        self.num_elements = m
+        self.register_buffer("a_conj", torch.from_numpy(a_conj), persistent=False)
+        self.register_buffer("proj", torch.from_numpy(pm), persistent=False)
+        self.register_buffer("mask", torch.from_numpy(mask), persistent=False)
+
+    def forward(self, hp: Tensor) -> Tensor:
+        """[B, P, S, K, 2M] -> [B, P, L_max]."""
+        m = self.num_elements
+        x = torch.complex(hp[..., :m], hp[..., m:]).flatten(2, 3)  # [B, P, N, M]
+        r = (x.unsqueeze(-1) * x.conj().unsqueeze(-2)).mean(2)  # R_p = mean h h^H, [B, P, M, M]
+        y = r.transpose(-1, -2).flatten(-2)  # vec(R): column stacking, [B, P, M^2]
+        return torch.einsum("bpq,pql->bpl", y, self.a_conj).real
+
+
+class CNNCalibrator(nn.Module):
+    """Eq 30: 1-D CNN (zero padding, batch norm, ReLU except the last layer), one per subregion.
+
+    The P calibrators run as grouped convolutions (groups = P), so they share no weights.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        p, k = cfg.num_subregions, cfg.cnn_kernel
+        self.pad = (k // 2, k - 1 - k // 2)
+        self.convs = nn.ModuleList()
+        self.norms = nn.ModuleList()
+        cin = 1
+        for cout in cfg.cnn_channels:
+            self.convs.append(nn.Conv1d(p * cin, p * cout, k, groups=p, bias=False))
+            self.norms.append(nn.BatchNorm1d(p * cout))
+            cin = cout
+        self.p = p
+
+    def forward(self, eta: Tensor, mask: Tensor) -> Tensor:
+        """[B, P, L] -> [B, P, L]."""
+        x = eta
+        last = len(self.convs) - 1
+        for i, (conv, bn) in enumerate(zip(self.convs, self.norms)):
+            x = bn(conv(F.pad(x, self.pad)))
+            if i < last:
+                x = F.relu(x)
+        return x * mask
+
+
+class MoDLSSR(nn.Module):
+    """Section 4: I alternations of the shared CNN calibrator (20a) and the SCG layer (20b/21)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.calibrator = CNNCalibrator(cfg)
+        self.log_mu = nn.Parameter(torch.tensor(float(np.log(cfg.mu))))
+
+    def forward(self, eta_hat: Tensor, proj: Tensor, mask: Tensor) -> Tensor:
+        cfg = self.cfg
+        eta = eta_hat
+        mu = self.log_mu.exp()
+        for _ in range(cfg.outer_iterations):
+            z = self.calibrator(eta, mask)
+            data = eta_hat if cfg.rhs == "observed" else eta
+            eta = scg_solve(
+                proj,
+                data + cfg.lam * z,
+                cfg.lam,
+                cfg.eps,
+                mu,
+                cfg.cg_iterations,
+                cfg.cg_tol,
+                cfg.sparsity,
+            )
+        return eta
+
+
+class MoDDNN(nn.Module):
+    """The whole network: autoencoder -> coarray spectrum -> MoDL-SSR, per subregion."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.autoencoder = MultiTaskAutoencoder(cfg)
+        self.coarray = CoarraySpectrum(cfg)
+        self.ssr = MoDLSSR(cfg)
+        self.bounds = cfg.subregion_bounds()
+        self.register_buffer(
+            "grid", torch.from_numpy(cfg.grid_deg.astype(np.float32)), persistent=False
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Prepared input [B, S, K, 2M] -> reconstructed spectra eta^I [B, P, L_max]."""
+        hp = self.autoencoder(x)
+        eta_hat = self.coarray(hp)
+        return self.ssr(eta_hat, self.coarray.proj, self.coarray.mask)
+
+    def full_spectrum(self, eta: Tensor) -> Tensor:
+        """[B, P, L_max] -> [B, L] on the whole grid (subregions side by side)."""
+        return torch.cat([eta[:, i, : e - s] for i, (s, e) in enumerate(self.bounds)], dim=-1)
+
+    def spectrum(self, h: ArrayLike | Tensor) -> Tensor:
+        """CFR [B, M, S, K_cfr] -> spectrum [B, L] on ``cfg.grid_deg``."""
+        return self.full_spectrum(self(prepare_cfr(h, self.cfg)))
+
+    @torch.no_grad()
+    def estimate(self, h: ArrayLike | Tensor) -> NDArray[np.float64]:
+        """CFR [B, M, S, K_cfr] or [M, S, K_cfr] -> AoA in degrees, [B]."""
+        was = self.training
+        self.eval()
+        try:
+            s = self.spectrum(h)
+        finally:
+            self.train(was)
+        return peak_aoa(s, self.grid, self.cfg.peak_halfwidth_deg / self.cfg.grid_step_deg)
+
+
+def peak_aoa(spectrum: Tensor, grid: Tensor, halfwidth_bins: float) -> NDArray[np.float64]:
+    """Angle of the spectrum's maximum, refined by the centroid of max(spectrum, 0) within
+    +-halfwidth_bins grid points of it."""
+    s = spectrum.detach().to(torch.float64)
+    g = grid.to(torch.float64)
+    i = s.argmax(-1)
+    w = int(round(halfwidth_bins))
+    if w == 0:
+        return g[i].numpy()
+    off = torch.arange(-w, w + 1)
+    idx = (i[:, None] + off[None, :]).clamp(0, s.shape[-1] - 1)
+    vals = torch.gather(s, 1, idx).clamp_min(0)
+    valid = ((i[:, None] + off[None, :]) >= 0) & ((i[:, None] + off[None, :]) < s.shape[-1])
+    vals = vals * valid
+    tot = vals.sum(-1)
+    cen = (vals * g[idx]).sum(-1) / tot.clamp_min(1e-300)
+    return torch.where(tot > 0, cen, g[i]).numpy()
+
+
+def grid_index(aoa_deg: ArrayLike, cfg: ModelConfig) -> NDArray[np.int64]:
+    """Nearest grid index of each angle (clipped to the grid)."""
+    a = np.asarray(aoa_deg, dtype=np.float64)
+    i = np.round((a - cfg.grid_start_deg) / cfg.grid_step_deg).astype(np.int64)
+    return np.clip(i, 0, cfg.num_grid_points - 1)
+
+
+def one_hot_targets(aoa_deg: ArrayLike, cfg: ModelConfig) -> Tensor:
+    """One-hot labels (Section 4.3) laid out like the network output, [B, P, L_max]."""
+    bounds = cfg.subregion_bounds()
+    lmax = max(e - s for s, e in bounds)
+    idx = grid_index(aoa_deg, cfg)
+    t = torch.zeros(len(idx), len(bounds), lmax)
+    for b, i in enumerate(idx):
+        for p, (s, e) in enumerate(bounds):
+            if s <= i < e:
+                t[b, p, i - s] = 1.0
+    return t
+
+
+def subregion_of(aoa_deg: ArrayLike, cfg: ModelConfig) -> NDArray[np.int64]:
+    """Subregion index p of each angle (eq 10's partition)."""
+    idx = grid_index(aoa_deg, cfg)
+    starts = np.array([s for s, _ in cfg.subregion_bounds()])
+    return np.searchsorted(starts, idx, side="right") - 1
+
+
+def autoencoder_targets(x: Tensor, aoa_deg: ArrayLike, cfg: ModelConfig) -> Tensor:
+    """Eq 10: h~_p(k) = h~(k) in the angle's own subregion p, 0 elsewhere; [B, P, S, K, 2M]."""
+    p = torch.as_tensor(subregion_of(aoa_deg, cfg))
+    sel = F.one_hot(p, cfg.num_subregions).to(x.dtype)  # [B, P]
+    return sel[:, :, None, None, None] * x[:, None]
+
+
+def mse_loss(eta: Tensor, target: Tensor) -> Tensor:
+    """Eq 31, averaged over the batch: mean_d ||eta^I(d) - eta(d)||^2."""
+    return ((eta - target) ** 2).sum(dim=(-1, -2)).mean()
