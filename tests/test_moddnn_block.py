@@ -1,0 +1,127 @@
+"""moddnn_doa block in real flowgraphs against the math (moddnn.infer / MoDDNN.estimate)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pmt
+import pytest
+import torch
+from gnuradio import blocks, gr, srsaoa
+from gnuradio.srsaoa import constants as K
+from gnuradio.srsaoa.blocks.pdu import make_cfr_pdu, make_pdu, parse_pdu
+from gnuradio.srsaoa.moddnn import data as D
+from gnuradio.srsaoa.moddnn.config import ModelConfig, TrainConfig
+from gnuradio.srsaoa.moddnn.modelfile import load_model, save_model
+from gnuradio.srsaoa.moddnn.train import train
+
+CFG = ModelConfig(grid_step_deg=1.0, outer_iterations=2, cg_iterations=6)
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(5)
+    f = D.default_srs_subcarriers_hz()  # full comb: the block picks 16 of the 306 columns
+    from gnuradio.srsaoa.moddnn.model import subcarrier_indices
+
+    fk = f[subcarrier_indices(f.size, 16)]
+    ds = D.simulate(np.arange(-60, 60.01, 2.0), 10.0, rng, subcarriers_hz=fk)
+    model, _ = train(
+        CFG, TrainConfig(epochs=1, autoencoder_epochs=1, seed=2), ds, None, progress=False
+    )
+    path = tmp_path_factory.mktemp("model") / "tiny"
+    save_model(model, path)
+    return str(path)
+
+
+def cfrs(n, seed):
+    rng = np.random.default_rng(seed)
+    ang = rng.uniform(-60, 60, n)
+    return D.simulate(ang, 10.0, rng).cfr  # [n, 4, 4, 306]: a full SRS comb per PDU
+
+
+def run_graph(blk, messages, expect, timeout=30.0):
+    tb = gr.top_block()
+    dbg = blocks.message_debug()
+    tb.msg_connect((blk, K.PORT_ESTIMATE), (dbg, "store"))
+    tb.start()
+    for msg in messages:
+        blk.to_basic_block()._post(pmt.intern(K.PORT_CFR), msg)
+    deadline = time.monotonic() + timeout
+    while dbg.num_messages() < expect and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    tb.stop()
+    tb.wait()
+    return [parse_pdu(dbg.get_message(i))[0] for i in range(dbg.num_messages())]
+
+
+def meta(i):
+    return {
+        K.SRS_OCCASION: i,
+        K.SAMPLE_INDEX: 829 + 15360 * i,
+        K.SNR_DB: 10.0,
+        K.RX_TIME: pmt.make_tuple(pmt.from_uint64(12), pmt.from_double(0.25 + i)),
+    }
+
+
+@pytest.mark.parametrize("max_batch", [1, 7, 32])
+def test_block_matches_math_for_any_batching(model_path, max_batch):
+    # Batching is an optimisation only: each estimate equals the model run on its CFR alone
+    # (float32 batch-size effects on the spectrum are ~1e-6; the AoA is a centroid on it).
+    h = cfrs(12, 1)
+    net, _ = load_model(model_path)
+    want = np.array([net.estimate(x)[0] for x in h])
+    blk = srsaoa.moddnn_doa(model_path, max_batch, 1)
+    out = run_graph(blk, [make_cfr_pdu(x, meta(i)) for i, x in enumerate(h)], expect=12)
+    assert len(out) == 12
+    for i, m in enumerate(out):
+        assert m[K.METHOD] == "moddnn" and m[K.ORDER] == 1
+        assert m[K.SRS_OCCASION] == i and m[K.SAMPLE_INDEX] == 829 + 15360 * i
+        assert m[K.RX_TIME] == (12, 0.25 + i) and m[K.SNR_DB] == 10.0
+        assert m[K.AOA_DEG].dtype == np.float32 and m[K.AOA_DEG].shape == (1,)
+        np.testing.assert_allclose(m[K.AOA_DEG][0], want[i], atol=1e-3)
+
+
+def test_block_drops_bad_pdus_and_keeps_going(model_path):
+    h = cfrs(2, 2)
+    bad_shape = make_cfr_pdu(h[0][:3], meta(0))  # 3 elements for a 4-element model
+    nonfinite = h[1].copy()
+    nonfinite[0, 0, 0] = np.nan
+    not_cfr = make_pdu({K.SRS_OCCASION: 5}, np.zeros(4, np.complex64))  # no shape
+    msgs = [
+        bad_shape,
+        make_cfr_pdu(nonfinite, meta(1)),
+        not_cfr,
+        pmt.intern("junk"),
+        make_cfr_pdu(h[0], meta(7)),
+    ]
+    out = run_graph(srsaoa.moddnn_doa(model_path, 4, 1), msgs, expect=1)
+    assert [m[K.SRS_OCCASION] for m in out] == [7]
+
+
+def test_block_with_the_shipped_default_model():
+    h = cfrs(3, 3)
+    out = run_graph(
+        srsaoa.moddnn_doa("default", 32, 1), [make_cfr_pdu(x, meta(i)) for i, x in enumerate(h)], 3
+    )
+    net, _ = load_model("default")
+    assert len(out) == 3
+    for m, x in zip(out, h):
+        np.testing.assert_allclose(m[K.AOA_DEG][0], net.estimate(x)[0], atol=1e-3)
+
+
+def test_constructor_validates(tmp_path):
+    with pytest.raises(ValueError):
+        srsaoa.moddnn_doa(str(tmp_path / "missing"), 8, 1)
+    with pytest.raises(ValueError):
+        srsaoa.moddnn_doa("default", 0, 1)
+    with pytest.raises(ValueError):
+        srsaoa.moddnn_doa("default", 8, 0)
+    with pytest.raises(ValueError):
+        srsaoa.moddnn_doa(3, 8, 1)
+    blk = srsaoa.moddnn_doa("default", 8, 1)
+    with pytest.raises(ValueError):
+        blk.set_max_batch(0)
