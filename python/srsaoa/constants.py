@@ -22,11 +22,17 @@ AOA_DEG = "aoa_deg"
 DELAY_S = "delay_s"
 POWER = "power"
 CRB_DEG = "crb_deg"
+FRACTIONAL_OFFSET = "fractional_offset"  # samples: true slot start = sample_index + this
 
 # Stream tags
 TAG_SRS_START = "srs_start"
 TAG_OCCASION = "occasion"
 TAG_METRIC = "metric"
+# (srs_start also carries CFO_HZ and FRACTIONAL_OFFSET)
+# UHD tags that are read, never invented
+TAG_RX_TIME = "rx_time"
+TAG_RX_RATE = "rx_rate"
+TAG_RX_FREQ = "rx_freq"
 
 # Message ports
 PORT_CFR = "cfr"

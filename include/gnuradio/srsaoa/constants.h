@@ -32,7 +32,16 @@ SRSAOA_API const pmt::pmt_t& cfo_hz();
 SRSAOA_API const pmt::pmt_t& num_snapshots();
 SRSAOA_API const pmt::pmt_t& occasions();
 SRSAOA_API const pmt::pmt_t& forward_backward();
+SRSAOA_API const pmt::pmt_t& fractional_offset();
 } // namespace keys
+
+/*! Stream tag keys (DESIGN section 6) and the UHD tags that are read. */
+namespace tags {
+SRSAOA_API const pmt::pmt_t& srs_start();
+SRSAOA_API const pmt::pmt_t& occasion();
+SRSAOA_API const pmt::pmt_t& metric();
+SRSAOA_API const pmt::pmt_t& rx_rate();
+} // namespace tags
 
 namespace ports {
 SRSAOA_API const pmt::pmt_t& cfr();

@@ -10,6 +10,10 @@ namespace py = pybind11;
 
 void bind_covariance_kernel(py::module& m);
 void bind_covariance_accumulator(py::module& m);
+void bind_srs_sync_kernel(py::module& m);
+void bind_cfr_kernel(py::module& m);
+void bind_srs_sync_core(py::module& m);
+void bind_cfr_extractor_core(py::module& m);
 
 PYBIND11_MODULE(srsaoa_python, m)
 {
@@ -18,4 +22,8 @@ PYBIND11_MODULE(srsaoa_python, m)
 
     bind_covariance_kernel(m);
     bind_covariance_accumulator(m);
+    bind_srs_sync_kernel(m);
+    bind_cfr_kernel(m);
+    bind_srs_sync_core(m);
+    bind_cfr_extractor_core(m);
 }

@@ -1,0 +1,217 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 gr-srsaoa authors.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#ifndef INCLUDED_SRSAOA_SRS_SYNC_KERNEL_H
+#define INCLUDED_SRSAOA_SRS_SYNC_KERNEL_H
+
+#include <complex>
+#include <cstddef>
+#include <cstdint>
+#include <gnuradio/srsaoa/api.h>
+#include <memory>
+#include <vector>
+
+namespace gr {
+namespace srsaoa {
+
+/*! One detected SRS slot. */
+struct SRSAOA_API srs_detection {
+    std::int64_t index; //!< first sample of the slot (stream sample index)
+    double frac;        //!< fractional timing: true start = index + frac, |frac| <= 0.5
+    double metric;      //!< normalised metric rho in [0, 1] at \p index
+    double cfo_hz;      //!< carrier frequency offset estimate, Hz
+    std::uint64_t occasion; //!< SRS occasion counter (counts periods while tracking)
+};
+
+/*!
+ * \brief SRS slot synchroniser: acquisition by FFT cross-correlation, then tracking
+ * (no GNU Radio types).
+ *
+ * The reference is the known slot waveform r (T samples, slot start at r[0]) of which
+ * only the S segments [a_s, a_s + L_s) (the SRS symbols, CP included) are used. For a
+ * candidate slot start n, channel m and segment s:
+ *
+ *   c_ms(n) = sum_i y_m[n + a_s + i] conj(r[a_s + i]),  E_ms(n) = sum_i |y_m[n + a_s +
+ * i]|^2
+ *
+ *   rho(n) = sum_ms |c_ms(n)|^2 / ||r_s||^2  /  sum_ms E_ms(n)
+ *
+ * over the channels used (one reference channel, or all M: non-coherent combination).
+ * For white complex Gaussian noise rho ~ Beta(a, b), a = Mc*S, b = Mc*(sum L_s - S),
+ * so P(rho > eta) = sum_{j<a} C(a+b-1, j) eta^j (1-eta)^(a+b-1-j) exactly. The
+ * acquisition threshold sets that tail to pfa / T (T candidate starts per slot), the
+ * tracking threshold to pfa / (2W+1): at most pfa false detections per slot of noise.
+ *
+ * Acquisition evaluates rho at every sample with overlap-save FFT correlation (one
+ * forward FFT per channel and block, one inverse per segment); after the first
+ * crossing it takes the maximum over the next sum-span samples (the identical SRS
+ * symbols give sidelobes one symbol apart). With a known period P > 0 it then
+ * predicts the next start n + P and, in tracking, evaluates rho only at the 2W+1
+ * starts around each prediction (direct dot products). The first prediction confirms
+ * the period; a miss there, or max_misses misses in a row later, returns to
+ * acquisition. The fractional timing is the vertex of a parabola through rho at
+ * n-1, n, n+1; the CFO is the phase of sum c_m,s+1 conj(c_m,s) over the symbol
+ * spacing (or over half a segment when S = 1).
+ *
+ * Non-finite input samples count as zero (they cannot poison later detections);
+ * nonfinite_count() reports how many were seen. The Python twin is
+ * gnuradio.srsaoa.nr.receiver.SrsSyncTwin.
+ */
+class SRSAOA_API srs_sync_kernel
+{
+public:
+    using cplx = std::complex<float>;
+
+    /*!
+     * \param reference slot waveform (T >= 1 samples).
+     * \param segment_starts a_s, start of each SRS symbol (with its CP) in the slot.
+     * \param segment_lengths L_s (>= 2), a_s + L_s <= T, segments disjoint, increasing.
+     * \param num_channels M (>= 1), the number of input streams.
+     * \param ref_channel channel used for detection, or -1 for all (non-coherent).
+     * \param period SRS period in samples (0 = unknown: acquisition only).
+     * \param pfa false-detection probability per slot of noise, in (0, 0.5).
+     * \param track_window W >= 0, tracking searches prediction +- W samples.
+     * \param max_misses tracking misses in a row before re-acquisition (>= 1).
+     * \param sample_rate samples per second (> 0), for the CFO in Hz.
+     * \throws std::invalid_argument on an invalid parameter.
+     */
+    srs_sync_kernel(const std::vector<cplx>& reference,
+                    const std::vector<int>& segment_starts,
+                    const std::vector<int>& segment_lengths,
+                    int num_channels,
+                    int ref_channel,
+                    std::int64_t period,
+                    double pfa,
+                    int track_window,
+                    int max_misses,
+                    double sample_rate);
+    ~srs_sync_kernel();
+    srs_sync_kernel(const srs_sync_kernel&) = delete;
+    srs_sync_kernel& operator=(const srs_sync_kernel&) = delete;
+
+    /*! Append n samples of every channel (in[m][0..n)) and run the detector. */
+    void process(const cplx* const* in, std::size_t n);
+
+    /*! Detections found since the last call, in increasing index order. */
+    std::vector<srs_detection> take_detections();
+
+    /*! No detection will ever be reported at an index below this. */
+    std::int64_t decided() const;
+    /*! Number of samples fed so far (index of the next sample). */
+    std::int64_t fed() const
+    {
+        return d_fed;
+    }
+
+    /*! Forget the past (gap, rx_time jump): acquisition from the next sample. */
+    void restart();
+    /*! End of stream: nothing more will come, everything fed is decided. */
+    void finish();
+    /*! Pause (false: no detections, e.g. wrong sample rate) or resume (restarts). */
+    void set_enabled(bool enabled);
+    bool enabled() const
+    {
+        return d_enabled;
+    }
+
+    /*! P(rho > eta) for rho ~ Beta(a, b). */
+    static double tail_probability(double eta, double a, double b);
+    /*! eta with tail_probability(eta, a, b) = p (bisection). */
+    static double threshold_for(double p, double a, double b);
+
+    double acquisition_threshold() const
+    {
+        return d_eta_acq;
+    }
+    double tracking_threshold() const
+    {
+        return d_eta_trk;
+    }
+    /*! 0 acquisition, 1 confirming the period, 2 tracking. */
+    int state() const
+    {
+        return d_state;
+    }
+    std::uint64_t nonfinite_count() const
+    {
+        return d_nonfinite;
+    }
+    std::uint64_t restarts() const
+    {
+        return d_restarts;
+    }
+    int num_channels() const
+    {
+        return d_m;
+    }
+    std::int64_t period() const
+    {
+        return d_period;
+    }
+    std::size_t slot_length() const
+    {
+        return d_ref.size();
+    }
+    /*! Samples the detector looks ahead of a slot start before deciding (latency). */
+    std::int64_t lookahead() const;
+
+    /*! rho at candidate start n (for tests), NaN if n is not in the buffer. */
+    double metric_at(std::int64_t n) const;
+
+private:
+    struct fft_state;
+    std::vector<cplx> d_ref;
+    std::vector<int> d_a, d_l;
+    std::vector<double> d_rnorm; // ||r_s||^2
+    int d_m;
+    int d_ref_channel;
+    std::vector<int> d_chans; // channels used for detection
+    std::int64_t d_period;
+    double d_pfa;
+    int d_w;
+    int d_max_misses;
+    double d_fs;
+    double d_eta_acq, d_eta_trk;
+    int d_a_min, d_b_max, d_span;
+
+    // sample buffers of the used channels, and prefix energies, from d_base
+    std::vector<std::vector<cplx>> d_buf;
+    std::vector<std::vector<double>> d_pre; // d_pre[c][i] = sum_{j<i} |buf[c][j]|^2
+    std::int64_t d_base;
+    std::int64_t d_fed;
+
+    // acquisition metric buffer
+    std::vector<double> d_metric;
+    std::int64_t d_mbase, d_mend, d_scan;
+
+    int d_state;
+    std::int64_t d_pred;
+    int d_misses;
+    bool d_have_occ;
+    std::uint64_t d_occasion;
+    std::int64_t d_last_index;
+    bool d_enabled;
+    bool d_finished;
+    std::uint64_t d_nonfinite;
+    std::uint64_t d_restarts;
+    std::vector<srs_detection> d_out;
+    std::unique_ptr<fft_state> d_fft;
+
+    void run();
+    bool acquire_step();
+    bool track_step();
+    bool compute_metric_block();
+    double eval_direct(std::int64_t n, std::vector<cplx>* corr) const;
+    void emit(std::int64_t n, bool tracking);
+    void trim();
+    double energy(std::size_t c, std::int64_t from, std::int64_t to) const;
+};
+
+} // namespace srsaoa
+} // namespace gr
+
+#endif /* INCLUDED_SRSAOA_SRS_SYNC_KERNEL_H */

@@ -1,0 +1,250 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 gr-srsaoa authors.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "cfr_extractor_core_impl.h"
+#include <algorithm>
+#include <cmath>
+#include <gnuradio/io_signature.h>
+#include <gnuradio/srsaoa/constants.h>
+#include <stdexcept>
+#include <string>
+
+namespace gr {
+namespace srsaoa {
+
+cfr_extractor_core::sptr
+cfr_extractor_core::make(int num_channels,
+                         int fft_size,
+                         const std::vector<int>& window_offsets,
+                         const std::vector<int>& subcarriers,
+                         const std::vector<int>& subcarrier_bins,
+                         const std::vector<gr_complex>& sequence,
+                         const std::vector<int>& noise_bins,
+                         int cp_backoff,
+                         double scs_hz,
+                         double sample_rate,
+                         bool cfo_correction,
+                         const std::vector<gr_complex>& calibration)
+{
+    return gnuradio::make_block_sptr<cfr_extractor_core_impl>(num_channels,
+                                                              fft_size,
+                                                              window_offsets,
+                                                              subcarriers,
+                                                              subcarrier_bins,
+                                                              sequence,
+                                                              noise_bins,
+                                                              cp_backoff,
+                                                              scs_hz,
+                                                              sample_rate,
+                                                              cfo_correction,
+                                                              calibration);
+}
+
+cfr_extractor_core_impl::cfr_extractor_core_impl(
+    int num_channels,
+    int fft_size,
+    const std::vector<int>& window_offsets,
+    const std::vector<int>& subcarriers,
+    const std::vector<int>& subcarrier_bins,
+    const std::vector<gr_complex>& sequence,
+    const std::vector<int>& noise_bins,
+    int cp_backoff,
+    double scs_hz,
+    double sample_rate,
+    bool cfo_correction,
+    const std::vector<gr_complex>& calibration)
+    : gr::sync_block("cfr_extractor_core",
+                     gr::io_signature::make(std::max(1, num_channels),
+                                            std::max(1, num_channels),
+                                            sizeof(gr_complex)),
+                     gr::io_signature::make(0, 0, 0)),
+      d_kernel(num_channels,
+               fft_size,
+               window_offsets,
+               subcarrier_bins,
+               sequence,
+               noise_bins,
+               cp_backoff,
+               sample_rate,
+               calibration),
+      d_m(num_channels), d_subcarriers(subcarriers), d_scs(scs_hz), d_fs(sample_rate),
+      d_cfo(cfo_correction), d_have_time(false), d_time_offset(0), d_time_full(0),
+      d_time_frac(0.0), d_rate_ok(true), d_in_bad(false), d_ncfr(0), d_ndropped(0)
+{
+    if (subcarriers.size() != subcarrier_bins.size())
+        throw std::invalid_argument(
+            "cfr_extractor: subcarriers and subcarrier_bins must have equal length");
+    if (!(scs_hz > 0.0))
+        throw std::invalid_argument("cfr_extractor: scs_hz must be positive");
+    message_port_register_out(ports::cfr());
+    d_h.resize(static_cast<std::size_t>(num_channels) * d_kernel.num_symbols() *
+               d_kernel.num_subcarriers());
+}
+
+void cfr_extractor_core_impl::set_calibration(const std::vector<gr_complex>& calibration)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    d_kernel.set_calibration(calibration);
+}
+
+void cfr_extractor_core_impl::start_occasion(const gr::tag_t& tag)
+{
+    occasion occ;
+    occ.start = tag.offset;
+    occ.tag_value = tag.value;
+    occ.cfo_hz = 0.0;
+    if (pmt::is_dict(tag.value)) {
+        pmt::pmt_t c = pmt::dict_ref(tag.value, keys::cfo_hz(), pmt::PMT_NIL);
+        if (pmt::is_number(c))
+            occ.cfo_hz = pmt::to_double(c);
+    }
+    occ.has_time = d_have_time;
+    occ.time_full = 0;
+    occ.time_frac = 0.0;
+    if (d_have_time) {
+        const double dt =
+            (static_cast<double>(tag.offset) - static_cast<double>(d_time_offset)) / d_fs;
+        const double total_frac = d_time_frac + dt;
+        const double whole = std::floor(total_frac);
+        occ.time_full = d_time_full + static_cast<std::uint64_t>(whole);
+        occ.time_frac = total_frac - whole;
+    }
+    const std::size_t len = d_kernel.num_symbols() * d_kernel.fft_size();
+    occ.win.assign(d_m, std::vector<gr_complex>(len));
+    d_pending.push_back(std::move(occ));
+}
+
+void cfr_extractor_core_impl::finish_occasion(occasion& occ)
+{
+    if (!d_rate_ok) {
+        d_ndropped++;
+        return;
+    }
+    std::vector<const gr_complex*> ptrs(d_m);
+    for (int m = 0; m < d_m; m++)
+        ptrs[m] = occ.win[m].data();
+    double snr_db = 0.0;
+    bool ok;
+    {
+        std::lock_guard<std::mutex> lock(d_mutex);
+        ok = d_kernel.estimate(ptrs.data(), d_cfo ? occ.cfo_hz : 0.0, d_h.data(), snr_db);
+    }
+    if (!ok) {
+        if (!d_in_bad)
+            d_logger->warn("SRS occasion at sample {} holds non-finite samples: no CFR "
+                           "(further drops in this burst are not logged)",
+                           occ.start);
+        d_in_bad = true;
+        d_ndropped++;
+        return;
+    }
+    if (d_in_bad)
+        d_logger->info("non-finite burst ended at the occasion at sample {}", occ.start);
+    d_in_bad = false;
+
+    std::uint64_t occasion_no = d_ncfr;
+    double frac = 0.0;
+    if (pmt::is_dict(occ.tag_value)) {
+        pmt::pmt_t o = pmt::dict_ref(occ.tag_value, tags::occasion(), pmt::PMT_NIL);
+        if (pmt::is_integer(o) || pmt::is_uint64(o))
+            occasion_no = pmt::to_uint64(o);
+        pmt::pmt_t f =
+            pmt::dict_ref(occ.tag_value, keys::fractional_offset(), pmt::PMT_NIL);
+        if (pmt::is_number(f))
+            frac = pmt::to_double(f);
+    }
+    const auto m = static_cast<std::int32_t>(d_m);
+    const auto s = static_cast<std::int32_t>(d_kernel.num_symbols());
+    const auto k = static_cast<std::int32_t>(d_kernel.num_subcarriers());
+    pmt::pmt_t meta = pmt::make_dict();
+    meta = pmt::dict_add(meta, keys::srs_occasion(), pmt::from_uint64(occasion_no));
+    meta = pmt::dict_add(meta, keys::sample_index(), pmt::from_uint64(occ.start));
+    if (occ.has_time)
+        meta = pmt::dict_add(meta,
+                             keys::rx_time(),
+                             pmt::make_tuple(pmt::from_uint64(occ.time_full),
+                                             pmt::from_double(occ.time_frac)));
+    meta = pmt::dict_add(meta,
+                         keys::shape(),
+                         pmt::init_s32vector(3, std::vector<std::int32_t>{ m, s, k }));
+    meta =
+        pmt::dict_add(meta, keys::subcarriers(), pmt::init_s32vector(k, d_subcarriers));
+    meta = pmt::dict_add(meta, keys::scs_hz(), pmt::from_double(d_scs));
+    meta = pmt::dict_add(meta, keys::snr_db(), pmt::from_double(snr_db));
+    meta = pmt::dict_add(meta, keys::cfo_hz(), pmt::from_double(occ.cfo_hz));
+    meta = pmt::dict_add(meta, keys::fractional_offset(), pmt::from_double(frac));
+    message_port_pub(ports::cfr(), pmt::cons(meta, pmt::init_c32vector(d_h.size(), d_h)));
+    d_ncfr++;
+}
+
+int cfr_extractor_core_impl::work(int noutput_items,
+                                  gr_vector_const_void_star& input_items,
+                                  gr_vector_void_star&)
+{
+    const int n = noutput_items;
+    if (n <= 0)
+        return 0;
+    const std::uint64_t r0 = nitems_read(0);
+    const std::uint64_t r1 = r0 + static_cast<std::uint64_t>(n);
+
+    std::vector<gr::tag_t> tags;
+    get_tags_in_range(tags, 0, r0, r1);
+    std::sort(tags.begin(), tags.end(), gr::tag_t::offset_compare);
+    for (const auto& t : tags) {
+        if (pmt::eq(t.key, keys::rx_time())) {
+            if (pmt::is_tuple(t.value) && pmt::length(t.value) == 2 &&
+                pmt::is_number(pmt::tuple_ref(t.value, 0)) &&
+                pmt::is_number(pmt::tuple_ref(t.value, 1))) {
+                d_have_time = true;
+                d_time_offset = t.offset;
+                d_time_full = pmt::to_uint64(pmt::tuple_ref(t.value, 0));
+                d_time_frac = pmt::to_double(pmt::tuple_ref(t.value, 1));
+            }
+        } else if (pmt::eq(t.key, tags::rx_rate())) {
+            if (pmt::is_number(t.value)) {
+                const double rate = pmt::to_double(t.value);
+                const bool ok = std::abs(rate - d_fs) <= 1e-6 * d_fs;
+                if (!ok && d_rate_ok)
+                    d_logger->error("rx_rate tag {} Hz differs from sample_rate {} Hz: "
+                                    "no CFR until they match",
+                                    rate,
+                                    d_fs);
+                d_rate_ok = ok;
+            }
+        } else if (pmt::eq(t.key, tags::srs_start())) {
+            start_occasion(t);
+        }
+    }
+
+    // copy the parts of the FFT windows that lie in [r0, r1)
+    const std::size_t nfft = static_cast<std::size_t>(d_kernel.fft_size());
+    for (auto& occ : d_pending) {
+        for (std::size_t s = 0; s < d_kernel.num_symbols(); s++) {
+            const std::uint64_t w0 = occ.start + d_kernel.window_start(s);
+            const std::uint64_t w1 = w0 + nfft;
+            const std::uint64_t a = std::max(w0, r0), b = std::min(w1, r1);
+            if (a >= b)
+                continue;
+            for (int m = 0; m < d_m; m++) {
+                const auto* in = static_cast<const gr_complex*>(input_items[m]);
+                std::copy(in + (a - r0),
+                          in + (b - r0),
+                          occ.win[m].begin() + s * nfft + (a - w0));
+            }
+        }
+    }
+    while (!d_pending.empty() &&
+           d_pending.front().start + static_cast<std::uint64_t>(d_kernel.span_end()) <=
+               r1) {
+        finish_occasion(d_pending.front());
+        d_pending.pop_front();
+    }
+    return n;
+}
+
+} // namespace srsaoa
+} // namespace gr

@@ -1,0 +1,91 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 gr-srsaoa authors.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#ifndef INCLUDED_SRSAOA_CFR_EXTRACTOR_CORE_IMPL_H
+#define INCLUDED_SRSAOA_CFR_EXTRACTOR_CORE_IMPL_H
+
+#include <deque>
+#include <gnuradio/srsaoa/cfr_extractor_core.h>
+#include <gnuradio/srsaoa/cfr_kernel.h>
+#include <mutex>
+
+namespace gr {
+namespace srsaoa {
+
+class cfr_extractor_core_impl : public cfr_extractor_core
+{
+private:
+    struct occasion {
+        std::uint64_t start;
+        pmt::pmt_t tag_value;
+        double cfo_hz;
+        bool has_time;
+        std::uint64_t time_full;
+        double time_frac;
+        std::vector<std::vector<gr_complex>> win; // [m][S*N]
+    };
+
+    cfr_kernel d_kernel;
+    int d_m;
+    std::vector<int> d_subcarriers;
+    double d_scs;
+    double d_fs;
+    bool d_cfo;
+    std::deque<occasion> d_pending;
+    bool d_have_time;
+    std::uint64_t d_time_offset, d_time_full;
+    double d_time_frac;
+    bool d_rate_ok;
+    bool d_in_bad;
+    std::uint64_t d_ncfr, d_ndropped;
+    std::vector<gr_complex> d_h;
+    std::mutex d_mutex;
+
+    void start_occasion(const gr::tag_t& tag);
+    void finish_occasion(occasion& occ);
+
+public:
+    cfr_extractor_core_impl(int num_channels,
+                            int fft_size,
+                            const std::vector<int>& window_offsets,
+                            const std::vector<int>& subcarriers,
+                            const std::vector<int>& subcarrier_bins,
+                            const std::vector<gr_complex>& sequence,
+                            const std::vector<int>& noise_bins,
+                            int cp_backoff,
+                            double scs_hz,
+                            double sample_rate,
+                            bool cfo_correction,
+                            const std::vector<gr_complex>& calibration);
+
+    int work(int noutput_items,
+             gr_vector_const_void_star& input_items,
+             gr_vector_void_star& output_items) override;
+
+    void set_calibration(const std::vector<gr_complex>& calibration) override;
+    void set_cfo_correction(bool on) override
+    {
+        d_cfo = on;
+    }
+    bool cfo_correction() const override
+    {
+        return d_cfo;
+    }
+    std::uint64_t num_cfrs() const override
+    {
+        return d_ncfr;
+    }
+    std::uint64_t num_dropped() const override
+    {
+        return d_ndropped;
+    }
+};
+
+} // namespace srsaoa
+} // namespace gr
+
+#endif /* INCLUDED_SRSAOA_CFR_EXTRACTOR_CORE_IMPL_H */

@@ -1,0 +1,268 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 gr-srsaoa authors.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "srs_sync_core_impl.h"
+#include <algorithm>
+#include <cmath>
+#include <gnuradio/block_detail.h>
+#include <gnuradio/buffer_reader.h>
+#include <gnuradio/io_signature.h>
+#include <gnuradio/srsaoa/constants.h>
+#include <stdexcept>
+#include <string>
+
+namespace gr {
+namespace srsaoa {
+
+srs_sync_core::sptr srs_sync_core::make(int num_channels,
+                                        const std::vector<gr_complex>& reference,
+                                        const std::vector<int>& segment_starts,
+                                        const std::vector<int>& segment_lengths,
+                                        int ref_channel,
+                                        std::int64_t period,
+                                        double pfa,
+                                        int track_window,
+                                        int max_misses,
+                                        double sample_rate)
+{
+    return gnuradio::make_block_sptr<srs_sync_core_impl>(num_channels,
+                                                         reference,
+                                                         segment_starts,
+                                                         segment_lengths,
+                                                         ref_channel,
+                                                         period,
+                                                         pfa,
+                                                         track_window,
+                                                         max_misses,
+                                                         sample_rate);
+}
+
+srs_sync_core_impl::srs_sync_core_impl(int num_channels,
+                                       const std::vector<gr_complex>& reference,
+                                       const std::vector<int>& segment_starts,
+                                       const std::vector<int>& segment_lengths,
+                                       int ref_channel,
+                                       std::int64_t period,
+                                       double pfa,
+                                       int track_window,
+                                       int max_misses,
+                                       double sample_rate)
+    : gr::block(
+          "srs_sync_core",
+          gr::io_signature::make(
+              std::max(1, num_channels), std::max(1, num_channels), sizeof(gr_complex)),
+          gr::io_signature::make(
+              std::max(1, num_channels), std::max(1, num_channels), sizeof(gr_complex))),
+      d_kernel(reference,
+               segment_starts,
+               segment_lengths,
+               num_channels,
+               ref_channel,
+               period,
+               pfa,
+               track_window,
+               max_misses,
+               sample_rate),
+      d_m(num_channels), d_fs(sample_rate), d_head(0), d_ndet(0), d_resyncs(0),
+      d_have_time(false), d_time_offset(0), d_time_secs(0.0), d_rate_ok(true),
+      d_in_nonfinite(false)
+{
+    d_fifo.resize(num_channels);
+    d_capacity = static_cast<std::size_t>(d_kernel.lookahead()) + 65536;
+    d_ptrs.resize(num_channels);
+    set_tag_propagation_policy(TPP_DONT);
+    d_logger->debug("thresholds: acquisition {:.6f}, tracking {:.6f}",
+                    d_kernel.acquisition_threshold(),
+                    d_kernel.tracking_threshold());
+}
+
+bool srs_sync_core_impl::inputs_done() const
+{
+    auto det = detail();
+    if (!det)
+        return false;
+    for (int m = 0; m < d_m; m++)
+        if (!det->input(m)->done())
+            return false;
+    return true;
+}
+
+void srs_sync_core_impl::forecast(int, gr_vector_int& ninput_items_required)
+{
+    // At the end of the stream ask for nothing, so general_work can flush the FIFO.
+    const int need = (fifo_size() > 0 && inputs_done()) ? 0 : 1;
+    for (auto& r : ninput_items_required)
+        r = need;
+}
+
+void srs_sync_core_impl::handle_tag(const gr::tag_t& tag)
+{
+    if (pmt::eq(tag.key, tags::rx_rate())) {
+        if (!pmt::is_number(tag.value))
+            return;
+        const double rate = pmt::to_double(tag.value);
+        const bool ok = std::abs(rate - d_fs) <= 1e-6 * d_fs;
+        if (!ok && d_rate_ok) {
+            d_logger->error("rx_rate tag {} Hz at sample {} differs from the configured "
+                            "sample_rate {} Hz: detection paused until they match",
+                            rate,
+                            tag.offset,
+                            d_fs);
+        } else if (ok && !d_rate_ok) {
+            d_logger->info("rx_rate {} Hz matches again at sample {}: re-acquiring",
+                           rate,
+                           tag.offset);
+        }
+        if (ok != d_rate_ok)
+            d_kernel.set_enabled(ok);
+        d_rate_ok = ok;
+        return;
+    }
+    if (pmt::eq(tag.key, keys::rx_time())) {
+        if (!pmt::is_tuple(tag.value) || pmt::length(tag.value) != 2)
+            return;
+        const pmt::pmt_t full = pmt::tuple_ref(tag.value, 0);
+        const pmt::pmt_t frac = pmt::tuple_ref(tag.value, 1);
+        if (!pmt::is_number(full) || !pmt::is_number(frac))
+            return;
+        const double secs =
+            static_cast<double>(pmt::to_uint64(full)) + pmt::to_double(frac);
+        if (d_have_time) {
+            const double expect =
+                d_time_secs + static_cast<double>(tag.offset - d_time_offset) / d_fs;
+            const double err_samples = (secs - expect) * d_fs;
+            if (std::abs(err_samples) > 0.5) {
+                d_logger->warn(
+                    "rx_time jumps by {:.1f} samples at sample {} (overflow or "
+                    "gap): re-acquiring",
+                    err_samples,
+                    tag.offset);
+                d_kernel.restart();
+                d_resyncs++;
+            }
+        }
+        d_have_time = true;
+        d_time_offset = tag.offset;
+        d_time_secs = secs;
+    }
+}
+
+void srs_sync_core_impl::feed(gr_vector_const_void_star& input_items,
+                              std::size_t from,
+                              std::size_t n)
+{
+    if (n == 0)
+        return;
+    for (int m = 0; m < d_m; m++)
+        d_ptrs[m] = static_cast<const gr_complex*>(input_items[m]) + from;
+    const auto before = d_kernel.nonfinite_count();
+    d_kernel.process(d_ptrs.data(), n);
+    const bool bad = d_kernel.nonfinite_count() != before;
+    if (bad && !d_in_nonfinite)
+        d_logger->warn("non-finite samples near sample {}: treated as zero for detection",
+                       d_kernel.fed() - static_cast<std::int64_t>(n));
+    else if (!bad && d_in_nonfinite)
+        d_logger->info("non-finite burst ended ({} samples so far)",
+                       d_kernel.nonfinite_count());
+    d_in_nonfinite = bad;
+    for (int m = 0; m < d_m; m++) {
+        const auto* p = d_ptrs[m];
+        d_fifo[m].insert(d_fifo[m].end(), p, p + n);
+    }
+}
+
+int srs_sync_core_impl::general_work(int noutput_items,
+                                     gr_vector_int& ninput_items,
+                                     gr_vector_const_void_star& input_items,
+                                     gr_vector_void_star& output_items)
+{
+    int n_in = ninput_items[0];
+    for (int m = 1; m < d_m; m++)
+        n_in = std::min(n_in, ninput_items[m]);
+    const std::size_t room =
+        d_capacity > fifo_size() ? d_capacity - fifo_size() : static_cast<std::size_t>(0);
+    const auto take = static_cast<std::size_t>(
+        std::min<std::int64_t>(n_in, static_cast<std::int64_t>(room)));
+
+    if (take > 0) {
+        const std::uint64_t r0 = nitems_read(0);
+        std::vector<gr::tag_t> tags;
+        get_tags_in_range(tags, 0, r0, r0 + take);
+        std::sort(tags.begin(), tags.end(), gr::tag_t::offset_compare);
+        std::size_t pos = 0;
+        for (const auto& t : tags) {
+            if (!pmt::eq(t.key, keys::rx_time()) && !pmt::eq(t.key, tags::rx_rate()))
+                continue;
+            const std::size_t at = static_cast<std::size_t>(t.offset - r0);
+            feed(input_items, pos, at - pos);
+            pos = at;
+            handle_tag(t);
+        }
+        feed(input_items, pos, take - pos);
+
+        // pass the input tags one-to-one, except srs_start (this block makes those)
+        for (int m = 0; m < d_m; m++) {
+            std::vector<gr::tag_t> mt;
+            get_tags_in_range(mt, m, nitems_read(m), nitems_read(m) + take);
+            for (const auto& t : mt)
+                if (!pmt::eq(t.key, tags::srs_start()))
+                    add_item_tag(m, t);
+        }
+        consume_each(static_cast<int>(take));
+    } else if (n_in == 0 && inputs_done()) {
+        d_kernel.finish();
+    }
+
+    for (const auto& d : d_kernel.take_detections())
+        d_pending.push_back(d);
+
+    const std::uint64_t w0 = nitems_written(0);
+    const std::int64_t decided = d_kernel.decided();
+    std::int64_t n_out =
+        std::min<std::int64_t>(noutput_items, static_cast<std::int64_t>(fifo_size()));
+    n_out = std::min<std::int64_t>(n_out, decided - static_cast<std::int64_t>(w0));
+    if (n_out < 0)
+        n_out = 0;
+    for (int m = 0; m < d_m; m++) {
+        auto* out = static_cast<gr_complex*>(output_items[m]);
+        std::copy(d_fifo[m].begin() + d_head, d_fifo[m].begin() + d_head + n_out, out);
+    }
+    d_head += static_cast<std::size_t>(n_out);
+    if (d_head > 65536 && d_head * 2 > d_fifo[0].size()) {
+        for (int m = 0; m < d_m; m++)
+            d_fifo[m].erase(d_fifo[m].begin(), d_fifo[m].begin() + d_head);
+        d_head = 0;
+    }
+    while (!d_pending.empty() &&
+           d_pending.front().index < static_cast<std::int64_t>(w0) + n_out) {
+        const srs_detection d = d_pending.front();
+        d_pending.pop_front();
+        if (d.index < static_cast<std::int64_t>(w0))
+            continue; // cannot happen: decided() guarantees it
+        pmt::pmt_t v = pmt::make_dict();
+        v = pmt::dict_add(v, tags::occasion(), pmt::from_uint64(d.occasion));
+        v = pmt::dict_add(v, tags::metric(), pmt::from_double(d.metric));
+        v = pmt::dict_add(v, keys::cfo_hz(), pmt::from_double(d.cfo_hz));
+        v = pmt::dict_add(v, keys::fractional_offset(), pmt::from_double(d.frac));
+        for (int m = 0; m < d_m; m++)
+            add_item_tag(m,
+                         static_cast<std::uint64_t>(d.index),
+                         tags::srs_start(),
+                         v,
+                         alias_pmt());
+        d_ndet++;
+    }
+    for (int m = 0; m < d_m; m++)
+        produce(m, static_cast<int>(n_out));
+
+    if (take == 0 && n_out == 0 && fifo_size() == 0 && n_in == 0 && inputs_done())
+        return WORK_DONE;
+    return WORK_CALLED_PRODUCE;
+}
+
+} // namespace srsaoa
+} // namespace gr

@@ -1,0 +1,88 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 gr-srsaoa authors.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#ifndef INCLUDED_SRSAOA_SRS_SYNC_CORE_IMPL_H
+#define INCLUDED_SRSAOA_SRS_SYNC_CORE_IMPL_H
+
+#include <deque>
+#include <gnuradio/srsaoa/srs_sync_core.h>
+#include <gnuradio/srsaoa/srs_sync_kernel.h>
+
+namespace gr {
+namespace srsaoa {
+
+class srs_sync_core_impl : public srs_sync_core
+{
+private:
+    srs_sync_kernel d_kernel;
+    int d_m;
+    double d_fs;
+    std::vector<std::vector<gr_complex>> d_fifo; // per channel, from d_head
+    std::size_t d_head;
+    std::size_t d_capacity;
+    std::deque<srs_detection> d_pending;
+    std::uint64_t d_ndet;
+    std::uint64_t d_resyncs;
+    bool d_have_time;
+    std::uint64_t d_time_offset;
+    double d_time_secs; // rx_time of d_time_offset, seconds (full + frac)
+    bool d_rate_ok;
+    bool d_in_nonfinite;
+    std::vector<const gr_complex*> d_ptrs;
+
+    std::size_t fifo_size() const
+    {
+        return d_fifo[0].size() - d_head;
+    }
+    void feed(gr_vector_const_void_star& input_items, std::size_t from, std::size_t n);
+    void handle_tag(const gr::tag_t& tag);
+    bool inputs_done() const;
+
+public:
+    srs_sync_core_impl(int num_channels,
+                       const std::vector<gr_complex>& reference,
+                       const std::vector<int>& segment_starts,
+                       const std::vector<int>& segment_lengths,
+                       int ref_channel,
+                       std::int64_t period,
+                       double pfa,
+                       int track_window,
+                       int max_misses,
+                       double sample_rate);
+
+    void forecast(int noutput_items, gr_vector_int& ninput_items_required) override;
+    int general_work(int noutput_items,
+                     gr_vector_int& ninput_items,
+                     gr_vector_const_void_star& input_items,
+                     gr_vector_void_star& output_items) override;
+
+    std::uint64_t num_detections() const override
+    {
+        return d_ndet;
+    }
+    int state() const override
+    {
+        return d_kernel.state();
+    }
+    double acquisition_threshold() const override
+    {
+        return d_kernel.acquisition_threshold();
+    }
+    double tracking_threshold() const override
+    {
+        return d_kernel.tracking_threshold();
+    }
+    std::uint64_t num_resyncs() const override
+    {
+        return d_resyncs;
+    }
+};
+
+} // namespace srsaoa
+} // namespace gr
+
+#endif /* INCLUDED_SRSAOA_SRS_SYNC_CORE_IMPL_H */
