@@ -116,3 +116,52 @@ def crb_stochastic(
     q = p @ a.conj().T @ np.linalg.solve(r, a) @ p
     fim = np.real(_h_matrix(a, d) * q.T)
     return _finish(np.linalg.inv(fim) / (2.0 * n), full)
+
+
+def crb_angle_delay(
+    aoa_deg: ArrayLike,
+    delay_s: ArrayLike,
+    gains: ArrayLike,
+    subcarrier_hz: ArrayLike,
+    num_elements: int = 4,
+    spacing_wavelengths: float = 0.5,
+    noise_power: float = 1.0,
+    num_symbols: int = 1,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """CRB of the space-frequency CFR model that 2D-ESPRIT assumes: (std deg, std s) per path.
+
+    H[m, s, k] = sum_p g_p a_m(theta_p) exp(-j 2 pi f_k tau_p) + n, n ~ CN(0, noise_power)
+    white over m, s, k, the same g_p in every one of ``num_symbols`` symbols; unknowns theta_p,
+    tau_p, Re g_p, Im g_p. Slepian-Bangs for a Gaussian mean: FIM = (2/sigma^2) Re(J^H J),
+    J the Jacobian of vec(H). Unlike crb_deterministic (arbitrary waveform per snapshot), this
+    bound credits the delay structure, so it is the reference for 2D-ESPRIT with several paths.
+    """
+    theta = np.atleast_1d(np.asarray(aoa_deg, dtype=np.float64))
+    tau = np.atleast_1d(np.asarray(delay_s, dtype=np.float64))
+    g = np.atleast_1d(np.asarray(gains, dtype=np.complex128))
+    f = np.asarray(subcarrier_hz, dtype=np.float64).ravel()
+    if not (theta.shape == tau.shape == g.shape) or theta.ndim != 1:
+        raise ValueError("aoa_deg, delay_s and gains must have one entry per path")
+    if not np.all(np.abs(theta) < 90.0):
+        raise ValueError("aoa_deg must lie in (-90, 90)")
+    if not (noise_power > 0) or int(num_symbols) < 1 or f.size < 1:
+        raise ValueError("need noise_power > 0, num_symbols >= 1 and subcarrier frequencies")
+    m = int(num_elements)
+    a = steering_vector(m, spacing_wavelengths, theta)  # [M, d]
+    mm = np.arange(m, dtype=np.float64)[:, None]
+    da = 1j * 2.0 * np.pi * spacing_wavelengths * mm * np.cos(np.deg2rad(theta))[None, :] * a
+    b = np.exp(-2j * np.pi * np.outer(f, tau))  # [K, d]
+    db = -2j * np.pi * f[:, None] * b
+    cols = []
+    for p in range(theta.size):
+        cols += [
+            g[p] * np.outer(da[:, p], b[:, p]).ravel(),  # d/dtheta (rad)
+            g[p] * np.outer(a[:, p], db[:, p]).ravel(),  # d/dtau
+            np.outer(a[:, p], b[:, p]).ravel(),  # d/dRe g
+            1j * np.outer(a[:, p], b[:, p]).ravel(),  # d/dIm g
+        ]
+    jac = np.stack(cols, axis=1)
+    fim = 2.0 * int(num_symbols) / noise_power * np.real(jac.conj().T @ jac)
+    cov = np.linalg.inv(fim)
+    var = np.diag(cov)
+    return np.rad2deg(np.sqrt(var[0::4])), np.sqrt(var[1::4])
