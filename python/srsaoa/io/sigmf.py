@@ -110,6 +110,7 @@ class Recording:
     annotations: list[dict] = field(default_factory=list)
     datatype: str = "cf32_le"
     description: str = ""
+    captures: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         s = np.asarray(self.samples)
@@ -269,7 +270,8 @@ def write_recording(
         clipped += c
         return iq.tobytes()
 
-    captures = [{"core:sample_start": 0, "core:frequency": float(rec.center_frequency_hz)}]
+    captures = [dict(c) for c in rec.captures] or [{"core:sample_start": 0}]
+    captures[0]["core:frequency"] = float(rec.center_frequency_hz)
     annotations = json.loads(json.dumps(rec.annotations, default=_json_default))
 
     def write_pair(stem: str, rows: NDArray[np.complex64], channel: int | None) -> Path:
@@ -433,6 +435,7 @@ def _finish(
         annotations=list(meta.annotations),
         datatype=meta.datatype,
         description=str(meta.g.get("core:description", "")),
+        captures=[dict(c) for c in meta.captures],
     )
     rec.validate(where)
     return rec
