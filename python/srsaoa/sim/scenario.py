@@ -73,7 +73,12 @@ class Scenario:
     description: str = ""
 
     def __post_init__(self) -> None:
-        self.validate()
+        try:
+            self.validate()
+        except ScenarioError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise ScenarioError(f"scenario {self.name!r}: invalid value: {exc}") from exc
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
@@ -105,6 +110,12 @@ class Scenario:
                 Path(p["aoa_deg"], p.get("delay_s", 0.0), p.get("power_db", 0.0), 0.0)
             except (TypeError, ValueError) as exc:
                 raise bad(f"paths[{i}]: {exc}") from exc
+        for key in ("snr_db", "cfo_hz", "ci16_backoff_db", "seed"):
+            v = getattr(self, key)
+            if key == "snr_db" and v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise bad(f"{key} must be a number, got {v!r}")
         if self.snr_db is not None and not np.isfinite(self.snr_db):
             raise bad(f"snr_db must be a number or null, got {self.snr_db}")
         if not np.isfinite(self.cfo_hz):
@@ -260,7 +271,10 @@ class Scenario:
         try:
             d = yaml.safe_load(p.read_text())
         except yaml.YAMLError as exc:
-            raise ScenarioError(f"{p}: not valid YAML: {exc}") from exc
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or type(exc).__name__
+            raise ScenarioError(f"{p}: not valid YAML{where}: {problem}") from exc
         if isinstance(d, dict):
             d.setdefault("name", p.stem)
         return cls.from_dict(d, base_dir=str(p.parent))
