@@ -68,8 +68,8 @@ srs_sync_core_impl::srs_sync_core_impl(int num_channels,
                max_misses,
                sample_rate),
       d_m(num_channels), d_fs(sample_rate), d_head(0), d_ndet(0), d_resyncs(0),
-      d_have_time(false), d_time_offset(0), d_time_secs(0.0), d_rate_ok(true),
-      d_in_nonfinite(false)
+      d_have_time(false), d_time_offset(0), d_time_full(0), d_time_frac(0.0),
+      d_rate_ok(true), d_in_nonfinite(false)
 {
     d_fifo.resize(num_channels);
     d_capacity = static_cast<std::size_t>(d_kernel.lookahead()) + 65536;
@@ -129,12 +129,15 @@ void srs_sync_core_impl::handle_tag(const gr::tag_t& tag)
         const pmt::pmt_t frac = pmt::tuple_ref(tag.value, 1);
         if (!pmt::is_number(full) || !pmt::is_number(frac))
             return;
-        const double secs =
-            static_cast<double>(pmt::to_uint64(full)) + pmt::to_double(frac);
+        // full and fractional seconds apart: a double holding both loses ~0.2 us at 1e9 s
+        const std::uint64_t full_s = pmt::to_uint64(full);
+        const double frac_s = pmt::to_double(frac);
         if (d_have_time) {
-            const double expect =
-                d_time_secs + static_cast<double>(tag.offset - d_time_offset) / d_fs;
-            const double err_samples = (secs - expect) * d_fs;
+            const double elapsed =
+                static_cast<double>(static_cast<std::int64_t>(full_s - d_time_full)) +
+                (frac_s - d_time_frac);
+            const double expect = static_cast<double>(tag.offset - d_time_offset) / d_fs;
+            const double err_samples = (elapsed - expect) * d_fs;
             if (std::abs(err_samples) > 0.5) {
                 d_logger->warn(
                     "rx_time jumps by {:.1f} samples at sample {} (overflow or "
@@ -147,7 +150,8 @@ void srs_sync_core_impl::handle_tag(const gr::tag_t& tag)
         }
         d_have_time = true;
         d_time_offset = tag.offset;
-        d_time_secs = secs;
+        d_time_full = full_s;
+        d_time_frac = frac_s;
     }
 }
 

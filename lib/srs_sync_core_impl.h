@@ -29,7 +29,8 @@ private:
     std::uint64_t d_resyncs;
     bool d_have_time;
     std::uint64_t d_time_offset;
-    double d_time_secs; // rx_time of d_time_offset, seconds (full + frac)
+    std::uint64_t d_time_full; // rx_time of d_time_offset: full seconds
+    double d_time_frac;        // and fractional seconds
     bool d_rate_ok;
     bool d_in_nonfinite;
     std::vector<const gr_complex*> d_ptrs;
