@@ -117,7 +117,7 @@ def test_flowgraph_matches_twin_for_any_scheduling(rng):
             assert meta[K.SNR_DB] == pytest.approx(snr2, abs=1e-3)
     # identical PDUs whatever the scheduling
     for r in results[1:]:
-        for (m1, h1), (m2, h2) in zip(results[0]["pdus"], r["pdus"]):
+        for (_m1, h1), (_m2, h2) in zip(results[0]["pdus"], r["pdus"]):
             np.testing.assert_array_equal(h1, h2)
 
 
