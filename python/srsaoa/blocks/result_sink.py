@@ -19,6 +19,49 @@ from . import pdu as _pdu
 LOG_LEVELS = ("off", "debug", "info")
 
 
+class _SharedFile:
+    """One open file per path in this process, shared by every result_sink that names it.
+
+    A flowgraph gives each estimator branch its own result_sink (GNU Radio finishes a
+    message-only block at the first upstream "done", so one sink fed by several branches
+    loses the slower branches' last estimates); the branches still write one file. The
+    first sink truncates it, later ones append to the same handle, the last one closes it.
+    """
+
+    _registry: dict[str, _SharedFile] = {}
+    _registry_lock = threading.Lock()
+
+    def __init__(self, path: str, mode: str) -> None:
+        self.path = path
+        self.file = open(path, mode, encoding="utf-8")  # noqa: SIM115 - closed in release
+        self.users = 0
+        self.lock = threading.Lock()
+
+    @classmethod
+    def acquire(cls, path: str, mode: str = "w") -> _SharedFile:
+        key = os.path.realpath(path)
+        with cls._registry_lock:
+            shared = cls._registry.get(key)
+            if shared is None or shared.file.closed:
+                shared = cls(key, mode)
+                cls._registry[key] = shared
+            shared.users += 1
+            return shared
+
+    def write_line(self, line: str) -> None:
+        with self.lock:
+            self.file.write(line + "\n")
+            self.file.flush()
+
+    def release(self) -> None:
+        with self._registry_lock:
+            self.users -= 1
+            if self.users <= 0:
+                self.file.close()
+                if self._registry.get(self.path) is self:
+                    del self._registry[self.path]
+
+
 def _num(v: Any) -> float | None:
     f = float(v)
     return f if math.isfinite(f) else None
@@ -57,7 +100,8 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     ``order``, ``aoa_deg``, ``delay_s`` (null unless 2D-ESPRIT), ``snr_db``, ``power``,
     ``crb_deg`` and ``rx_time`` (seconds, when the radio gave one); non-finite numbers are
     written as null. ``filename`` "-" is stdout, else the file is created (truncated) and
-    flushed after every line. ``log_level`` "info"/"debug" also logs a one-line summary per
+    flushed after every line. Several result_sinks naming the same file share it (the
+    first truncates it): give each estimator branch its own sink. ``log_level`` "info"/"debug" also logs a one-line summary per
     estimate at that level, "off" does not.
     """
 
@@ -78,11 +122,10 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self.sample_rate = sr
         self.set_log_level(log_level)
         self.num_written = 0
-        if fname == "-":
-            self._file = sys.stdout
-        else:
+        self._shared: _SharedFile | None = None
+        if fname != "-":
             try:
-                self._file = open(fname, "w", encoding="utf-8")  # noqa: SIM115 - closed in stop
+                self._shared = _SharedFile.acquire(fname, "w")
             except OSError as exc:
                 raise ValueError(f"cannot open {fname!r} for writing: {exc}") from exc
         self.message_port_register_in(pmt.intern(K.PORT_ESTIMATE))
@@ -103,13 +146,13 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             return
         line = json.dumps(rec, separators=(", ", ": "))
         with self._lock:
-            if self._file is None or self._file.closed:
-                if self.filename == "-":
-                    self._file = sys.stdout
-                else:
-                    self._file = open(self.filename, "a", encoding="utf-8")  # noqa: SIM115
-            self._file.write(line + "\n")
-            self._file.flush()
+            if self.filename == "-":
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+            else:
+                if self._shared is None:  # restarted after stop(): append
+                    self._shared = _SharedFile.acquire(self.filename, "a")
+                self._shared.write_line(line)
             self.num_written += 1
         if self._log_level != "off":
             aoa = ", ".join(f"{a:.2f}" for a in rec["aoa_deg"] if a is not None)
@@ -121,8 +164,9 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
 
     def stop(self) -> bool:
         with self._lock:
-            if self._file is not None and self._file is not sys.stdout and not self._file.closed:
-                self._file.close()
-            elif self._file is sys.stdout:
+            if self._shared is not None:
+                self._shared.release()
+                self._shared = None
+            else:
                 sys.stdout.flush()
         return True

@@ -1,0 +1,245 @@
+"""``srsaoa run``: the receiver of examples/rx_file.grc, headless, on a recording or a USRP.
+
+Runs to the end of the recording (or for ``--duration`` on a radio), prints a progress
+line and a summary (occasions found, estimates, median AoA per method, error against the
+truth when the recording carries one) and writes one JSON object per estimate
+(DESIGN section 7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ..errors import SrsaoaError
+
+DEFAULT_METHODS = "esprit,2d-esprit"
+
+
+def _methods(text: str) -> tuple[str, ...]:
+    from ..flowgraph import METHODS
+
+    methods = tuple(m.strip().lower() for m in text.split(",") if m.strip())
+    bad = [m for m in methods if m not in METHODS]
+    if bad or not methods:
+        raise SrsaoaError(f"--method: unknown {bad or text!r}; choose from {', '.join(METHODS)}")
+    return methods
+
+
+def _open_source(args: argparse.Namespace):
+    """(source block, Recording or None, num_channels, carrier, srs, ula, sample_rate)."""
+    from ..blocks.sigmf_source import _recording_stream, sigmf_source
+
+    path = args.input
+    if path is None:
+        raise SrsaoaError("give --input RECORDING (or --usrp ARGS for a live radio)")
+    if (
+        not Path(path).exists()
+        and not Path(str(path) + ".sigmf-collection").exists()
+        and not Path(str(path) + ".sigmf-meta").exists()
+    ):
+        raise SrsaoaError(f"input {path} does not exist")
+    if Path(path).suffix in (".cfile", ".dat", ".bin"):
+        rec = _read_raw(args)
+        src = _recording_stream(rec, False)
+    else:
+        try:
+            src = sigmf_source(str(path), False, not args.no_hash_check, 0)
+        except ValueError as exc:
+            raise SrsaoaError(str(exc)) from None
+        rec = src.recording
+    if args.num_channels and args.num_channels != rec.num_channels:
+        raise SrsaoaError(
+            f"{path}: the recording has {rec.num_channels} channels, --num-channels says "
+            f"{args.num_channels}"
+        )
+    return src, rec
+
+
+def _read_raw(args: argparse.Namespace):
+    import json
+
+    from ..array.geometry import ULA
+    from ..io import read_recording
+
+    if not (args.num_channels and args.carrier and args.srs):
+        raise SrsaoaError(
+            "a raw .cfile/.dat input needs --num-channels, --carrier C.json/yaml and --srs S.json/yaml"
+        )
+
+    def load(p: str) -> dict:
+        import yaml
+
+        text = Path(p).read_text()
+        return json.loads(text) if p.endswith(".json") else yaml.safe_load(text)
+
+    ula = ULA(args.num_channels, args.spacing_m, args.frequency)
+    return read_recording(
+        args.input,
+        num_channels=args.num_channels,
+        carrier=load(args.carrier),
+        srs=load(args.srs),
+        array=ula,
+        center_frequency_hz=args.frequency,
+    )
+
+
+def _check_calibration(args: argparse.Namespace, rec) -> None:
+    if not args.calibration:
+        return
+    if not Path(args.calibration).is_file():
+        raise SrsaoaError(f"calibration file {args.calibration} does not exist")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..flowgraph import rx_flowgraph
+    from ..report import TruthTrack, format_table, read_jsonl, summarize
+
+    methods = _methods(args.method)
+    if args.verbose:
+        from gnuradio import gr
+
+        gr.logging().set_default_level(gr.log_levels.info)
+    if "moddnn" in methods:
+        from ..moddnn.modelfile import model_paths
+
+        _, meta = model_paths(args.model)
+        if not meta.exists():
+            raise SrsaoaError(f"model {args.model}: {meta} does not exist")
+    if args.usrp is not None:
+        from ..flowgraph import usrp_source_from_args
+
+        src, rec = usrp_source_from_args(args)
+    else:
+        src, rec = _open_source(args)
+    _check_calibration(args, rec)
+    m = rec.num_channels
+    carrier, srs, ula = rec.carrier, rec.srs, rec.array
+    out = args.out
+    if out != "-":
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        tb = rx_flowgraph(
+            src,
+            m,
+            carrier,
+            srs,
+            ula.spacing_wavelengths,
+            rec.sample_rate,
+            methods=methods,
+            out=out,
+            model=args.model,
+            calibration=args.calibration or "",
+            occasions_per_estimate=args.occasions,
+            forward_backward=not args.no_fb,
+            order=args.order,
+            log_level="info" if args.verbose else "off",
+        )
+    except ValueError as exc:
+        raise SrsaoaError(str(exc)) from None
+
+    duration = rec.num_samples / rec.sample_rate if rec.samples is not None else None
+    done = threading.Event()
+    t0 = time.monotonic()
+
+    def progress() -> None:
+        while not done.wait(0.5):
+            _progress_line(tb, t0, duration)
+
+    show = not args.quiet and sys.stderr.isatty() or args.progress
+    ticker = threading.Thread(target=progress, daemon=True) if show else None
+    tb.start()
+    if ticker:
+        ticker.start()
+    try:
+        if args.usrp is not None and args.duration:
+            time.sleep(args.duration)
+            tb.stop()
+        tb.wait()
+    except KeyboardInterrupt:
+        tb.stop()
+        tb.wait()
+    finally:
+        done.set()
+    if ticker:
+        _progress_line(tb, t0, duration, final=True)
+
+    found = tb.sync.num_detections()
+    from ..blocks.pdu import parse_pdu
+    from ..blocks.result_sink import estimate_record
+
+    records = [
+        estimate_record(parse_pdu(msg)[0], rec.sample_rate) for msg in tb.estimate_messages()
+    ]
+    if out != "-" and Path(out).exists():
+        records = read_jsonl(out) or records
+    if found == 0:
+        raise SrsaoaError(
+            f"no SRS found in {args.input or args.usrp}: check the carrier/SRS configuration "
+            f"(n_srs_id, c_srs, comb), the sample rate and the signal level"
+        )
+    truth = TruthTrack(rec.truth, rec.annotations)
+    stats = summarize(records, truth if truth.known else None)
+    if not args.quiet:
+        err = sys.stderr if out == "-" else sys.stdout
+        print(
+            f"{found} SRS occasions found, {tb.num_cfrs} CFRs, {len(records)} estimates "
+            f"({', '.join(methods)}); results in {'stdout' if out == '-' else out}",
+            file=err,
+        )
+        print(format_table(stats), file=err)
+        if not truth.known:
+            print("(the recording carries no truth: no errors shown)", file=err)
+    return 0
+
+
+def _progress_line(tb, t0: float, duration: float | None, final: bool = False) -> None:
+    dt = time.monotonic() - t0
+    n = tb.sync.num_detections()
+    e = tb.num_estimates
+    extra = f" of {duration:.3f} s recorded" if duration else ""
+    end = "\n" if final else "\r"
+    print(f"  {dt:6.1f} s: {n} SRS occasions, {e} estimates{extra}   ", end=end, file=sys.stderr)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="estimate AoA from a recording (or a USRP) and write JSON lines",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--input", "-i", help="NAME.sigmf-collection / .sigmf-meta / raw .cfile")
+    p.add_argument(
+        "--method",
+        "-m",
+        default=DEFAULT_METHODS,
+        help="comma-separated: esprit, music, root-music, dbf, 2d-esprit, moddnn "
+        f"(default {DEFAULT_METHODS})",
+    )
+    p.add_argument("--model", default="default", help="MoD-DNN model (path or 'default')")
+    p.add_argument("--calibration", default="", help="phase calibration JSON (srsaoa calibrate)")
+    p.add_argument("--out", "-o", default="-", help="results .jsonl path, '-' for stdout")
+    p.add_argument("--occasions", type=int, default=1, help="SRS occasions per covariance (1)")
+    p.add_argument("--order", type=int, default=0, help="number of paths (0 = AIC)")
+    p.add_argument("--no-fb", action="store_true", help="no forward-backward averaging")
+    p.add_argument("--no-hash-check", action="store_true", help="skip SigMF sha512 checks")
+    raw = p.add_argument_group("raw .cfile/.dat input (interleaved channels)")
+    raw.add_argument("--num-channels", type=int, default=0, help="channels (elements) M")
+    raw.add_argument("--carrier", help="CarrierConfig as JSON/YAML file")
+    raw.add_argument("--srs", help="SRSConfig as JSON/YAML file")
+    raw.add_argument("--frequency", type=float, default=3.5e9, help="carrier frequency, Hz")
+    raw.add_argument("--spacing-m", type=float, default=None, help="element spacing (lambda/2)")
+    live = p.add_argument_group("live USRP (rx_n310.grc)")
+    live.add_argument("--usrp", default=None, help='UHD device args, e.g. "addr=192.168.10.2"')
+    live.add_argument("--duration", type=float, default=10.0, help="seconds to run (10)")
+    live.add_argument("--gain", type=float, default=40.0, help="RX gain, dB (40)")
+    live.add_argument("--time-source", default="internal", help="internal|external|gpsdo")
+    live.add_argument("--clock-source", default="internal", help="internal|external|gpsdo")
+    p.add_argument("--progress", action="store_true", help="progress line even when not a tty")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary")
+    p.add_argument("--verbose", "-v", action="store_true", help="log every estimate")
+    p.set_defaults(func=_run)
