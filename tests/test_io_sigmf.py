@@ -106,6 +106,16 @@ def test_raw_cfile(tmp_path):
     rec.samples.T.astype("<c8").tofile(raw)  # GNU Radio interleaved-by-channel file sink
     back = io.read_recording(raw, num_channels=4, carrier=rec.carrier, srs=rec.srs)
     assert np.array_equal(back.samples, rec.samples)
+    as_dicts = io.read_recording(
+        raw,
+        num_channels=4,
+        carrier=io.config_to_dict(rec.carrier),
+        srs=io.config_to_dict(rec.srs),
+    )
+    assert np.array_equal(as_dicts.samples, rec.samples)
+    (tmp_path / "odd.dat").write_bytes(raw.read_bytes()[:-8])  # 3 of 4 channels of a sample
+    with pytest.raises(RecordingError, match="truncated data"):
+        io.read_recording(tmp_path / "odd.dat", num_channels=4, carrier=rec.carrier, srs=rec.srs)
     with pytest.raises(RecordingError, match="needs the number of channels"):
         io.read_recording(raw)
 

@@ -512,7 +512,15 @@ def read_raw(
     center_frequency_hz: float | None = None,
 ) -> Recording:
     """Raw complex64 GNU Radio file-sink output, channels interleaved (one file) or a list of
-    per-channel files given as ``path`` = ``[ch0, ch1, ...]``."""
+    per-channel files given as ``path`` = ``[ch0, ch1, ...]``. ``carrier`` / ``srs`` are
+    config objects or their DESIGN section 4 dicts."""
+    try:
+        if isinstance(carrier, dict):
+            carrier = carrier_from_dict(carrier)
+        if isinstance(srs, dict):
+            srs = srs_from_dict(srs)
+    except (TypeError, ValueError) as exc:
+        raise RecordingError(f"invalid carrier / SRS configuration for a raw file: {exc}") from exc
     if isinstance(path, (list, tuple)):
         paths = [Path(p) for p in path]
     else:
