@@ -60,28 +60,20 @@ def _open_source(args: argparse.Namespace):
 
 
 def _read_raw(args: argparse.Namespace):
-    import json
-
     from ..array.geometry import ULA
+    from ..flowgraph import _load_config
     from ..io import read_recording
 
     if not (args.num_channels and args.carrier and args.srs):
         raise SrsaoaError(
             "a raw .cfile/.dat input needs --num-channels, --carrier C.json/yaml and --srs S.json/yaml"
         )
-
-    def load(p: str) -> dict:
-        import yaml
-
-        text = Path(p).read_text()
-        return json.loads(text) if p.endswith(".json") else yaml.safe_load(text)
-
     ula = ULA(args.num_channels, args.spacing_m, args.frequency)
     return read_recording(
         args.input,
         num_channels=args.num_channels,
-        carrier=load(args.carrier),
-        srs=load(args.srs),
+        carrier=_load_config(args.carrier),
+        srs=_load_config(args.srs),
         array=ula,
         center_frequency_hz=args.frequency,
     )
