@@ -255,3 +255,15 @@ def test_invalid_json(tmp_path):
     coll.write_text("{not json")
     with pytest.raises(RecordingError, match="not valid JSON"):
         io.read_recording(coll)
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_open_recording_reads_blocks_lazily(tmp_path, interleaved):
+    rec = _small_recording("ci16_le")
+    p = io.write_recording(tmp_path / "lazy", rec, datatype="ci16_le", interleaved=interleaved)
+    reader = io.open_recording(p)
+    assert (reader.num_channels, reader.num_samples) == rec.samples.shape
+    assert reader.truth == rec.truth and reader.carrier == rec.carrier
+    assert np.array_equal(reader.read(1000, 777), rec.samples[:, 1000:1777])
+    assert np.array_equal(reader.read(rec.num_samples - 5, 100), rec.samples[:, -5:])
+    assert np.array_equal(reader.to_recording().samples, rec.samples)

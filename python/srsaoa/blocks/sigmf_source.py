@@ -9,7 +9,7 @@ import pmt
 from gnuradio import gr
 
 from ..errors import RecordingError
-from ..io.sigmf import Recording, read_recording
+from ..io.sigmf import Recording, RecordingReader, open_recording
 
 
 def _rx_time(capture: dict) -> tuple[int, float] | None:
@@ -38,17 +38,20 @@ def _rx_time(capture: dict) -> tuple[int, float] | None:
 
 
 class _recording_stream(gr.sync_block):  # noqa: N801
-    """M outputs streaming a Recording's samples, with rx_rate / rx_freq (and rx_time when the
-    recording has core:datetime) tags at the start of every pass."""
+    """M outputs streaming a Recording's (or a RecordingReader's) samples, with rx_rate /
+    rx_freq (and rx_time when the recording has core:datetime) tags at the start of every
+    pass."""
 
-    def __init__(self, rec: Recording, repeat: bool) -> None:
+    def __init__(self, rec: Recording | RecordingReader, repeat: bool) -> None:
         gr.sync_block.__init__(
             self,
             name="sigmf_recording_stream",
             in_sig=None,
             out_sig=[np.complex64] * rec.num_channels,
         )
-        self._x = rec.samples
+        self._rec = rec
+        self._m = rec.num_channels
+        self._total = rec.num_samples
         self._repeat = bool(repeat)
         self._pos = 0
         self._pass = 0
@@ -61,14 +64,14 @@ class _recording_stream(gr.sync_block):  # noqa: N801
 
     def _tag_start(self, offset: int) -> None:
         src = pmt.intern(self.alias())
-        for m in range(self._x.shape[0]):
+        for m in range(self._m):
             self.add_item_tag(m, offset, pmt.intern("rx_rate"), self._rate, src)
             self.add_item_tag(m, offset, pmt.intern("rx_freq"), self._freq, src)
             if self._time is not None and self._pass == 0:
                 self.add_item_tag(m, offset, pmt.intern("rx_time"), self._time, src)
 
     def work(self, input_items, output_items):
-        total = self._x.shape[1]
+        total = self._total
         want = len(output_items[0])
         done = 0
         while done < want:
@@ -80,8 +83,9 @@ class _recording_stream(gr.sync_block):  # noqa: N801
             if self._pos == 0:
                 self._tag_start(self.nitems_written(0) + done)
             k = min(want - done, total - self._pos)
+            block = self._rec.read(self._pos, k)
             for m, out in enumerate(output_items):
-                out[done : done + k] = self._x[m, self._pos : self._pos + k]
+                out[done : done + k] = block[m]
             self._pos += k
             done += k
         if done == 0:
@@ -99,6 +103,8 @@ class sigmf_source(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
     only when the capture has ``core:datetime``: times are read, never invented.
     An empty ``path`` streams a simulated demo recording (sim.Scenario defaults, 10 slots).
     ``num_channels`` (0 = any) must match the recording: GRC needs the output count up front.
+    The samples stay on disk (memory-mapped, read per work call); ``recording`` is the
+    validated :class:`io.RecordingReader` (metadata, truth, annotations).
     """
 
     def __init__(
@@ -114,7 +120,7 @@ class sigmf_source(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
             raise ValueError(f"num_channels must be an integer >= 0, got {num_channels!r}")
         if path:
             try:
-                rec = read_recording(path, check_hash=bool(check_hash))
+                rec = open_recording(path, check_hash=bool(check_hash))
             except RecordingError as exc:
                 raise ValueError(str(exc)) from None
         else:

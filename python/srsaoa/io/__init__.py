@@ -6,9 +6,11 @@ Plain numpy; never imports GNU Radio (DESIGN section 2).
 from .sigmf import (
     DATATYPES,
     Recording,
+    RecordingReader,
     carrier_from_dict,
     ci16_scale_for,
     config_to_dict,
+    open_recording,
     read_raw,
     read_recording,
     srs_from_dict,
@@ -18,9 +20,11 @@ from .sigmf import (
 __all__ = [
     "DATATYPES",
     "Recording",
+    "RecordingReader",
     "carrier_from_dict",
     "ci16_scale_for",
     "config_to_dict",
+    "open_recording",
     "read_raw",
     "read_recording",
     "srs_from_dict",

@@ -126,6 +126,12 @@ class Recording:
     def num_channels(self) -> int:
         return int(self.samples.shape[0])
 
+    def read(self, start: int = 0, count: int | None = None) -> NDArray[np.complex64]:
+        """Samples [M, count] from ``start`` (the same call as RecordingReader.read)."""
+        start = max(0, int(start))
+        stop = self.num_samples if count is None else start + int(count)
+        return self.samples[:, start:stop]
+
     @property
     def num_samples(self) -> int:
         return int(self.samples.shape[1])
@@ -364,36 +370,62 @@ class _Meta:
         if self.captures and "core:frequency" in self.captures[0]:
             self.frequency = float(self.captures[0]["core:frequency"])
 
-    def read(self, check_hash: bool = True) -> NDArray[np.complex64]:
-        """Samples [num_channels, N]."""
+    CHUNK_SAMPLES = 1 << 20
+
+    def check_data(self, check_hash: bool = True) -> int:
+        """Validate the data file (exists, whole samples, sha512) reading it in chunks;
+        returns the number of samples per channel."""
         if not self.data_path.is_file():
             raise RecordingError(
                 f"{self.meta_path.name}: its data file {self.data_path} does not exist"
             )
-        raw = self.data_path.read_bytes()
+        size = self.data_path.stat().st_size
         item = (8 if self.datatype == "cf32_le" else 4) * self.num_channels
-        if len(raw) % item != 0:
+        if size % item != 0:
             raise RecordingError(
-                f"{self.data_path}: truncated data: {len(raw)} bytes is not a whole number of "
+                f"{self.data_path}: truncated data: {size} bytes is not a whole number of "
                 f"{item}-byte samples ({self.datatype} x {self.num_channels} channel(s))"
             )
         want = self.g.get("core:sha512")
         if check_hash and want:
-            got = hashlib.sha512(raw).hexdigest()
+            got = _sha512_file(self.data_path)
             if got != str(want).lower():
                 raise RecordingError(
                     f"{self.data_path}: sha512 hash mismatch with core:sha512 in "
                     f"{self.meta_path.name} (data corrupted or replaced)"
                 )
-        n = len(raw) // item
+        self.num_samples = size // item
+        return self.num_samples
+
+    def _map(self) -> np.ndarray:
+        if getattr(self, "_mm", None) is None:
+            if self.num_samples == 0:
+                shape = (0, self.num_channels) if self.datatype == "cf32_le" else (0, 1, 2)
+                self._mm = np.zeros(shape, "<c8" if self.datatype == "cf32_le" else "<i2")
+            elif self.datatype == "cf32_le":
+                self._mm = np.memmap(
+                    self.data_path, "<c8", "r", shape=(self.num_samples, self.num_channels)
+                )
+            else:
+                self._mm = np.memmap(
+                    self.data_path, "<i2", "r", shape=(self.num_samples, self.num_channels, 2)
+                )
+        return self._mm
+
+    def read_block(self, start: int, count: int) -> NDArray[np.complex64]:
+        """Samples [num_channels, count] from sample ``start`` (after check_data)."""
+        mm = self._map()
+        part = mm[start : start + count]
         if self.datatype == "cf32_le":
-            x = np.frombuffer(raw, dtype="<c8").reshape(n, self.num_channels)
-            x = x.astype(np.complex64)
+            x = np.asarray(part, dtype=np.complex64)
         else:
-            iq = np.frombuffer(raw, dtype="<i2").reshape(n, self.num_channels, 2)
-            scale = self.ci16_scale
-            x = dequantize_ci16(iq, scale)
+            x = dequantize_ci16(np.asarray(part), self.ci16_scale)
         return np.ascontiguousarray(x.T)
+
+    def read(self, check_hash: bool = True) -> NDArray[np.complex64]:
+        """Samples [num_channels, N]."""
+        n = self.check_data(check_hash)
+        return self.read_block(0, n)
 
     @property
     def ci16_scale(self) -> float:
@@ -419,13 +451,10 @@ def _configs(meta: _Meta) -> tuple[Any, Any, ULA]:
     return carrier, srs, array
 
 
-def _finish(
-    where: str, samples: NDArray[np.complex64], meta: _Meta, carrier: Any, srs: Any, array: ULA
-) -> Recording:
+def _metadata(where: str, meta: _Meta, carrier: Any, srs: Any, array: ULA) -> dict:
     fc = meta.frequency if meta.frequency is not None else array.carrier_frequency_hz
     truth = meta.g.get("srsaoa:truth")
-    rec = Recording(
-        samples=samples,
+    return dict(
         sample_rate=meta.sample_rate,
         center_frequency_hz=fc,
         carrier=carrier,
@@ -437,11 +466,61 @@ def _finish(
         description=str(meta.g.get("core:description", "")),
         captures=[dict(c) for c in meta.captures],
     )
-    rec.validate(where)
-    return rec
 
 
-def _read_collection(path: Path, check_hash: bool) -> Recording:
+class RecordingReader:
+    """A validated recording whose samples stay on disk (memory-mapped) until read.
+
+    Same metadata attributes as :class:`Recording` (``sample_rate``, ``carrier``, ``srs``,
+    ``array``, ``truth``, ``annotations``, ``datatype``, ...), plus ``num_channels``,
+    ``num_samples`` and ``read(start, count) -> complex64 [M, count]``. Opening checks every
+    DESIGN section 5 rule, reading the data once in chunks (hashes, non-finite samples).
+    """
+
+    def __init__(self, where: str, metas: list[_Meta], info: dict, check_finite: bool) -> None:
+        self.where = where
+        self._metas = metas
+        for k, v in info.items():
+            setattr(self, k, v)
+        self.num_channels = sum(m.num_channels for m in metas)
+        self.num_samples = int(metas[0].num_samples)
+        if check_finite and self.datatype == "cf32_le":
+            step = _Meta.CHUNK_SAMPLES
+            for start in range(0, self.num_samples, step):
+                x = self.read(start, step)
+                ok = np.isfinite(x.view(np.float32)).all(axis=0)
+                if not ok.all():
+                    first = start + int(np.argmin(ok)) // 2
+                    bad = int(np.count_nonzero(~np.isfinite(x).all(axis=0)))
+                    raise RecordingError(
+                        f"{where}: {bad} non-finite (NaN/Inf) sample(s), first at sample {first}"
+                    )
+
+    def read(self, start: int = 0, count: int | None = None) -> NDArray[np.complex64]:
+        """Samples [M, count] from ``start`` (fewer at the end of the recording)."""
+        start = max(0, int(start))
+        if count is None:
+            count = self.num_samples - start
+        rows = [m.read_block(start, int(count)) for m in self._metas]
+        return np.concatenate(rows, axis=0)
+
+    def to_recording(self) -> Recording:
+        return Recording(
+            samples=self.read(),
+            sample_rate=self.sample_rate,
+            center_frequency_hz=self.center_frequency_hz,
+            carrier=self.carrier,
+            srs=self.srs,
+            array=self.array,
+            truth=self.truth,
+            annotations=self.annotations,
+            datatype=self.datatype,
+            description=self.description,
+            captures=self.captures,
+        )
+
+
+def _open_collection(path: Path, check_hash: bool, check_finite: bool) -> RecordingReader:
     d = _load_json(path, "collection file")
     coll = _require(d, "collection", path)
     streams = _require(coll, "core:streams", path)
@@ -462,7 +541,6 @@ def _read_collection(path: Path, check_hash: bool) -> Recording:
     carrier, srs, array = _configs(first)
     m = len(metas)
     _check_consistency(str(first.meta_path), first.sample_rate, carrier, array, m)
-    rows = []
     for i, meta in enumerate(metas):
         if meta.num_channels != 1:
             raise RecordingError(
@@ -486,19 +564,49 @@ def _read_collection(path: Path, check_hash: bool) -> Recording:
             raise RecordingError(
                 f"{meta.meta_path}: srsaoa:channel is {ch} but it is stream {i} of the collection"
             )
-        rows.append(meta.read(check_hash)[0])
-    lengths = {r.size for r in rows}
-    if len(lengths) != 1:
-        desc = ", ".join(f"ch{i}={r.size}" for i, r in enumerate(rows))
+        meta.check_data(check_hash)
+    lengths = [meta.num_samples for meta in metas]
+    if len(set(lengths)) != 1:
+        desc = ", ".join(f"ch{i}={n}" for i, n in enumerate(lengths))
         raise RecordingError(f"{path}: channels have unequal lengths ({desc} samples)")
-    return _finish(str(path), np.stack(rows), first, carrier, srs, array)
+    info = _metadata(str(path), first, carrier, srs, array)
+    return RecordingReader(str(path), metas, info, check_finite)
 
 
-def _read_meta(path: Path, check_hash: bool) -> Recording:
+def _open_meta(path: Path, check_hash: bool, check_finite: bool) -> RecordingReader:
     meta = _Meta(path)
     carrier, srs, array = _configs(meta)
     _check_consistency(str(path), meta.sample_rate, carrier, array, meta.num_channels)
-    return _finish(str(path), meta.read(check_hash), meta, carrier, srs, array)
+    meta.check_data(check_hash)
+    info = _metadata(str(path), meta, carrier, srs, array)
+    return RecordingReader(str(path), [meta], info, check_finite)
+
+
+def open_recording(
+    path: str | os.PathLike, *, check_hash: bool = True, check_finite: bool = True
+) -> RecordingReader:
+    """Validate a SigMF recording (``NAME.sigmf-collection``, ``NAME.sigmf-meta`` or ``NAME``)
+    without loading it: samples are memory-mapped and read with ``reader.read(start, count)``.
+    Raises RecordingError like :func:`read_recording`."""
+    p = Path(path)
+    name = p.name
+    if name.endswith(".sigmf-collection"):
+        if not p.is_file():
+            raise RecordingError(f"collection file {p} does not exist")
+        return _open_collection(p, check_hash, check_finite)
+    if name.endswith(".sigmf-meta"):
+        return _open_meta(p, check_hash, check_finite)
+    if name.endswith(".sigmf-data"):
+        return _open_meta(
+            p.with_name(name[: -len(".sigmf-data")] + ".sigmf-meta"), check_hash, check_finite
+        )
+    for suffix in (".sigmf-collection", ".sigmf-meta"):
+        cand = p.with_name(name + suffix)
+        if cand.is_file():
+            return open_recording(cand, check_hash=check_hash, check_finite=check_finite)
+    raise RecordingError(
+        f"{p}: no such SigMF recording (expected NAME.sigmf-collection or NAME.sigmf-meta)"
+    )
 
 
 def read_raw(
@@ -582,14 +690,8 @@ def read_recording(
     """
     p = Path(path)
     name = p.name
-    if name.endswith(".sigmf-collection"):
-        if not p.is_file():
-            raise RecordingError(f"collection file {p} does not exist")
-        return _read_collection(p, check_hash)
-    if name.endswith(".sigmf-meta"):
-        return _read_meta(p, check_hash)
-    if name.endswith(".sigmf-data"):
-        return _read_meta(p.with_name(name[: -len(".sigmf-data")] + ".sigmf-meta"), check_hash)
+    if name.endswith((".sigmf-collection", ".sigmf-meta", ".sigmf-data")):
+        return open_recording(p, check_hash=check_hash).to_recording()
     if p.suffix in RAW_SUFFIXES:
         if num_channels is None or carrier is None or srs is None:
             raise RecordingError(
@@ -608,7 +710,7 @@ def read_recording(
     for suffix in (".sigmf-collection", ".sigmf-meta"):
         cand = p.with_name(name + suffix)
         if cand.is_file():
-            return read_recording(cand, check_hash=check_hash)
+            return open_recording(cand, check_hash=check_hash).to_recording()
     raise RecordingError(
         f"{p}: no such recording (expected NAME.sigmf-collection, NAME.sigmf-meta, .cfile or .dat)"
     )
