@@ -340,3 +340,11 @@ def test_reproduces_the_independent_reference_recordings(name, data_dir):
     energy = np.sum(np.abs(mine.samples) ** 2)
     proj = abs(np.vdot(mine.samples.astype(np.complex128), d)) / energy
     assert proj < 5 * np.sqrt(t["noise_variance"] / energy)
+
+
+def test_scenario_reuses_a_saved_array_by_relative_path(tmp_path):
+    prof = ImpairmentProfile.default(seed=77, rho=0.6)
+    prof.save(tmp_path / "gnb.json")
+    (tmp_path / "s.yaml").write_text("impairments: gnb.json\npaths: [{aoa_deg: 40}]\n")
+    sc = sim.Scenario.from_yaml(tmp_path / "s.yaml")
+    assert sc.profile().to_dict() == prof.to_dict()

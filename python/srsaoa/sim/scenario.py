@@ -194,11 +194,8 @@ class Scenario:
 
     def profile(self, ula: ULA | None = None) -> ImpairmentProfile:
         ula = ula or self.ula()
-        spec = self.impairments
-        if isinstance(spec, str) and spec not in ("ideal", "default"):
-            if not os.path.isabs(spec) and getattr(self, "_base_dir", None):
-                spec = str(FsPath(self._base_dir) / spec)
-        return profile_from_spec(spec, ula.num_elements, ula.spacing_wavelengths)
+        # a relative profile path was made relative to the YAML's folder by from_yaml
+        return profile_from_spec(self.impairments, ula.num_elements, ula.spacing_wavelengths)
 
     def path_list(self, aoa0_deg: float | None = None) -> list[Path]:
         """Paths with the seed's random phases filled in; ``aoa0_deg`` overrides paths[0]."""
