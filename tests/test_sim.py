@@ -215,8 +215,10 @@ def test_cfr_snapshots_noise_follows_the_snr_definition(rng):
     noise = h - h.mean(axis=1, keepdims=True)
     var = np.mean(np.abs(noise) ** 2) * 50 / 49
     assert var == pytest.approx(want, rel=0.03)  # 57600 samples: rel std 0.4 %
-    # the channel itself has the ideal-array power 1 + 10^-0.6 averaged over subcarriers
-    assert np.mean(np.abs(clean) ** 2) == pytest.approx(1 + 10**-0.6, rel=0.05)
+    # the noise-free channel is the DESIGN steering vectors with the path gains and delays
+    a = _steering(4, ula.spacing_wavelengths, np.array([10.0, -40.0]))
+    want_h = a[:, :1] + 10 ** (-6 / 20) * a[:, 1:] * np.exp(-2j * np.pi * f * 50e-9)[None, :]
+    assert np.allclose(clean[:, 0, :], want_h, atol=1e-6)
 
 
 def test_streaming_channel_chunked_equals_one_buffer(rng):
