@@ -66,6 +66,7 @@ def test_block_yml(path: Path):
     assert path.name == f"{block['id']}.block.yml"
     assert block["id"].startswith("srsaoa_")
     assert block["category"].startswith("[SRS AoA]"), block["category"]
+    assert block.get("file_format") == 1, "GRC 3.10 needs 'file_format: 1'"
     assert block.get("documentation", "").strip(), "block needs documentation"
     doc = block["documentation"]
     assert "FIX ME" not in yaml.safe_dump(block) and "<+" not in doc

@@ -223,3 +223,44 @@ def _load_config(path: str) -> dict:
     if not isinstance(d, dict):
         raise SrsaoaError(f"{path}: expected a mapping of configuration fields")
     return d
+
+
+@dataclass(frozen=True)
+class RecordingInfo:
+    """What a GRC flowgraph needs to configure the receiver for a recording."""
+
+    num_channels: int
+    carrier: dict
+    srs: dict
+    spacing_wavelengths: float
+    sample_rate: float
+    center_frequency_hz: float
+
+
+def recording_info(path: str) -> RecordingInfo:
+    """Receiver settings of a recording (examples/rx_file.grc variables).
+
+    An empty ``path`` describes the simulated demo recording that ``sigmf_source`` streams
+    for an empty path.
+    """
+    from .io import config_to_dict, read_recording
+
+    if path:
+        rec = read_recording(path, check_hash=False)
+        carrier, srs, ula, fs, fc = (
+            rec.carrier,
+            rec.srs,
+            rec.array,
+            rec.sample_rate,
+            rec.center_frequency_hz,
+        )
+        m = rec.num_channels
+    else:
+        from .sim import Scenario
+
+        sc = Scenario(name="demo")
+        carrier, srs, ula = sc.carrier_config(), sc.srs_config(), sc.ula()
+        fs, fc, m = carrier.sample_rate, ula.carrier_frequency_hz, ula.num_elements
+    return RecordingInfo(
+        m, config_to_dict(carrier), config_to_dict(srs), ula.spacing_wavelengths, fs, fc
+    )
