@@ -13,13 +13,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pmt
 import pytest
 from gnuradio import blocks, gr, srsaoa
 from gnuradio.srsaoa.array.calibration import estimate_calibration
 from gnuradio.srsaoa.estimation.crb import crb_deterministic
 from hil import checks, stats
 from hil.config import HilConfig
-from hil.radio import Capture, bench_configs, process_capture
+from hil.radio import Capture, StreamCapturer, bench_configs, process_capture
 
 M = 4
 CARRIER, SRS = bench_configs()
@@ -171,6 +172,36 @@ def test_aoa_error_stats():
     assert st["p90_abs"] == pytest.approx(np.percentile([0, 1, 1, 2], 90))
     with pytest.raises(ValueError):
         stats.aoa_error_stats([np.nan], 0.0)
+
+
+class _TaggedSources(gr.hier_block2):
+    """M endless streams, channel m constant m + 1, an rx_time tag (5 s + 0.25 s) at the
+    start of every 1000 samples: what the capture sees of a USRP source."""
+
+    def __init__(self, m: int) -> None:
+        gr.hier_block2.__init__(
+            self, "tagged", gr.io_signature(0, 0, 0), gr.io_signature(m, m, gr.sizeof_gr_complex)
+        )
+        t = pmt.make_tuple(pmt.from_uint64(5), pmt.from_double(0.25))
+        tag = gr.tag_utils.python_to_tag((0, pmt.intern("rx_time"), t))
+        self.srcs = [blocks.vector_source_c([m_ + 1.0] * 1000, True, 1, [tag]) for m_ in range(m)]
+        for i, src in enumerate(self.srcs):
+            self.connect(src, (self, i))
+
+
+def test_stream_capturer_reruns_one_flowgraph():
+    """Snapshots of different lengths from one source, the rx_time of sample 0 read from
+    the tag (the RxCapturer path minus the radio)."""
+    cap = StreamCapturer(_TaggedSources(3), 3, 1e6)
+    a = cap.capture(0.0025)
+    b = cap.capture(0.0015)
+    assert a.samples.shape == (3, 2500) and b.samples.shape == (3, 1500)
+    for c in (a, b):
+        assert np.array_equal(c.samples, np.repeat([[1.0], [2.0], [3.0]], c.samples.shape[1], 1))
+    assert a.rx_time_s == pytest.approx(5.25)
+    snaps = cap.snapshots(2, 0.001, 0.05)
+    assert [s.samples.shape for s in snaps] == [(3, 1000)] * 2
+    cap.close()
 
 
 # ---------------------------------------------------------------- environment

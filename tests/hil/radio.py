@@ -137,46 +137,53 @@ def configure_rx(usrp: uhd.usrp_source, cfg: HilConfig, nchan: int, start_delay_
     usrp.set_start_time(usrp.get_time_now() + uhd.time_spec(start_delay_s))
 
 
-class RxCapturer:
-    """USRP source (nchan channels) -> head -> vector sinks, rerun for every snapshot.
+class StreamCapturer:
+    """A source of ``nchan`` streams -> head -> vector sinks, rerun for every snapshot.
 
-    The radio is tuned once in the constructor; snapshots restart streaming only, so the
-    inter-channel phases of the tune hold across them (what the calibration relies on).
+    The radio is tuned once (RxCapturer's constructor); snapshots restart streaming only,
+    so the inter-channel phases of the tune hold across them (what calibration relies on).
     """
 
-    def __init__(self, cfg: HilConfig, sample_rate: float, nchan: int = 4) -> None:
-        args = ",".join(a for a in (cfg.rx_args, f"master_clock_rate={N310_MASTER_CLOCK:.0f}") if a)
-        self.sample_rate = sample_rate
+    def __init__(self, source: gr.basic_block, nchan: int, sample_rate: float) -> None:
+        self.source = source
         self.nchan = nchan
-        self.usrp = uhd.usrp_source(
-            args, uhd.stream_args(cpu_format="fc32", otw_format="sc16", channels=list(range(nchan)))
-        )
-        self.usrp.set_samp_rate(sample_rate)
-        configure_rx(self.usrp, cfg, nchan, start_delay_s=0.5)
-        self.cfg = cfg
+        self.sample_rate = sample_rate
+        self._tb: gr.top_block | None = None
 
     def capture(self, seconds: float) -> Capture:
+        """One snapshot of ``seconds``: the same top block is rerun with its heads reset, so
+        the radio streams only while a capture runs."""
         n = int(round(seconds * self.sample_rate))
-        tb = gr.top_block("hil_capture")
-        sinks = []
-        for ch in range(self.nchan):
-            head = blocks.head(gr.sizeof_gr_complex, n)
-            sink = blocks.vector_sink_c()
-            tb.connect((self.usrp, ch), head, sink)
-            sinks.append(sink)
-        tb.run()
-        tb.disconnect_all()
-        samples = np.stack([np.asarray(s.data(), np.complex64)[:n] for s in sinks])
+        if self._tb is None:
+            self._tb = gr.top_block("hil_capture")
+            self._heads = [blocks.head(gr.sizeof_gr_complex, n) for _ in range(self.nchan)]
+            self._sinks = [blocks.vector_sink_c() for _ in range(self.nchan)]
+            for ch in range(self.nchan):
+                self._tb.connect((self.source, ch), self._heads[ch], self._sinks[ch])
+        for head, sink in zip(self._heads, self._sinks, strict=True):
+            head.set_length(n)
+            head.reset()
+            sink.reset()
+        self._tb.run()
+        samples = np.stack([np.asarray(s.data(), np.complex64)[:n] for s in self._sinks])
         t0 = None
-        for tag in sinks[0].tags():
-            if pmt.symbol_to_string(tag.key) == "rx_time" and tag.offset == 0:
-                v = tag.value
-                t0 = pmt.to_uint64(pmt.tuple_ref(v, 0)) + pmt.to_double(pmt.tuple_ref(v, 1))
+        times = [
+            (t.offset, t.value)
+            for t in self._sinks[0].tags()
+            if pmt.symbol_to_string(t.key) == "rx_time"
+        ]
+        if times:  # the rx_time of the first tag, referred back to sample 0 of the capture
+            off, v = min(times, key=lambda x: x[0])
+            t_tag = pmt.to_uint64(pmt.tuple_ref(v, 0)) + pmt.to_double(pmt.tuple_ref(v, 1))
+            t0 = t_tag - off / self.sample_rate
         return Capture(samples, self.sample_rate, t0)
 
     def close(self) -> None:
         """Release the device (UHD frees it when the last reference goes)."""
-        self.usrp = None
+        if self._tb is not None:
+            self._tb.disconnect_all()
+        self._tb = None
+        self.source = None
 
     def snapshots(self, count: int, seconds: float, every_s: float) -> list[Capture]:
         """``count`` captures of ``seconds`` each, one every ``every_s`` (the Spanos
@@ -188,6 +195,21 @@ class RxCapturer:
             t_next += every_s
             out.append(self.capture(seconds))
         return out
+
+
+class RxCapturer(StreamCapturer):
+    """The N310 of SRSAOA_USRP_RX at ``sample_rate`` (master clock 122.88 MHz), configured
+    like examples/rx_n310.grc (configure_rx)."""
+
+    def __init__(self, cfg: HilConfig, sample_rate: float, nchan: int = 4) -> None:
+        args = ",".join(a for a in (cfg.rx_args, f"master_clock_rate={N310_MASTER_CLOCK:.0f}") if a)
+        usrp = uhd.usrp_source(
+            args, uhd.stream_args(cpu_format="fc32", otw_format="sc16", channels=list(range(nchan)))
+        )
+        usrp.set_samp_rate(sample_rate)
+        configure_rx(usrp, cfg, nchan, start_delay_s=0.5)
+        super().__init__(usrp, nchan, sample_rate)
+        self.cfg = cfg
 
 
 class TxUe:
