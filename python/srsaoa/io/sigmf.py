@@ -475,7 +475,10 @@ class RecordingReader:
     ``array``, ``truth``, ``annotations``, ``datatype``, ...), plus ``num_channels``,
     ``num_samples`` and ``read(start, count) -> complex64 [M, count]``. Opening checks every
     DESIGN section 5 rule, reading the data once in chunks (hashes, non-finite samples).
+    ``samples`` is None (the samples stay on disk): use ``read`` or ``to_recording``.
     """
+
+    samples = None
 
     def __init__(self, where: str, metas: list[_Meta], info: dict, check_finite: bool) -> None:
         self.where = where
