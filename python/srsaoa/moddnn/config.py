@@ -135,13 +135,13 @@ class TrainConfig:
     paper used 1201 angles x 40 realisations and 30 epochs.
     """
 
-    epochs: int = 12
+    epochs: int = 20
     batch_size: int = 64
     lr: float = 0.01
     lr_half_every: int = 5
     autoencoder_epochs: int = 6
     train_step_deg: float = 0.2  # training angles: every train_step_deg over the grid
-    realisations: int = 3  # CFRs per training angle
+    realisations: int = 8  # CFRs per training angle
     val_angles: int = 200  # held-out validation angles (off the training grid)
     snr_db: float = 10.0
     snr_jitter_db: float = 3.0  # training SNR uniform in snr_db +- jitter

@@ -121,19 +121,24 @@ class CNNCalibrator(nn.Module):
         p, k = cfg.num_subregions, cfg.cnn_kernel
         self.pad = (k // 2, k - 1 - k // 2)
         self.convs = nn.ModuleList()
-        self.norms = nn.ModuleList()
         cin = 1
         for cout in cfg.cnn_channels:
             self.convs.append(nn.Conv1d(p * cin, p * cout, k, groups=p, bias=False))
-            self.norms.append(nn.BatchNorm1d(p * cout))
             cin = cout
+        # Batch-norm statistics per outer iteration: eta^0 (coarray spectrum) and the SCG
+        # outputs eta^i differ in scale by M^2, so one set of running statistics would not fit
+        # both at inference. The convolution kernels (the CNN's weights) are shared (Fig. 3b).
+        self.norms = nn.ModuleList(
+            nn.ModuleList(nn.BatchNorm1d(p * c) for c in cfg.cnn_channels)
+            for _ in range(cfg.outer_iterations)
+        )
         self.p = p
 
-    def forward(self, eta: Tensor, mask: Tensor) -> Tensor:
-        """[B, P, L] -> [B, P, L]."""
+    def forward(self, eta: Tensor, mask: Tensor, iteration: int = 0) -> Tensor:
+        """[B, P, L] -> [B, P, L] at outer iteration ``iteration``."""
         x = eta
         last = len(self.convs) - 1
-        for i, (conv, bn) in enumerate(zip(self.convs, self.norms)):
+        for i, (conv, bn) in enumerate(zip(self.convs, self.norms[iteration])):
             x = bn(conv(F.pad(x, self.pad)))
             if i < last:
                 x = F.relu(x)
@@ -153,8 +158,8 @@ class MoDLSSR(nn.Module):
         cfg = self.cfg
         eta = eta_hat
         mu = self.log_mu.exp()
-        for _ in range(cfg.outer_iterations):
-            z = self.calibrator(eta, mask)
+        for i in range(cfg.outer_iterations):
+            z = self.calibrator(eta, mask, i)
             data = eta_hat if cfg.rhs == "observed" else eta
             eta = scg_solve(
                 proj,
