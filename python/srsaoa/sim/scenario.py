@@ -18,7 +18,7 @@ from .channel import DEFAULT_HALF_LENGTH, PHASE_KEY, Path, child_rng
 
 DATATYPES = ("cf32_le", "ci16_le")
 
-KNOWN_KEYS = {
+KNOWN_KEYS = (
     "name",
     "description",
     "seed",
@@ -37,7 +37,7 @@ KNOWN_KEYS = {
     "datatype",
     "ci16_backoff_db",
     "filter_half_length",
-}
+)
 
 
 class ScenarioError(SrsaoaError, ValueError):
@@ -242,7 +242,7 @@ class Scenario:
     def from_dict(cls, d: dict, base_dir: str | None = None) -> Scenario:
         if not isinstance(d, dict):
             raise ScenarioError("a scenario must be a mapping")
-        unknown = set(d) - KNOWN_KEYS
+        unknown = set(d) - set(KNOWN_KEYS)
         if unknown:
             raise ScenarioError(
                 f"scenario {d.get('name', '?')!r}: unknown key(s) {sorted(unknown)}; "
