@@ -91,7 +91,7 @@ def test_block_instantiates_from_defaults(path: Path):
     kwargs = {}
     for p in block.get("parameters", []):
         default = str(p.get("default", ""))
-        if p.get("dtype", "raw") == "string":
+        if p.get("dtype", "raw") in ("string", "file_open", "file_save"):
             kwargs[p["id"]] = default  # GRC quotes string parameters itself
         else:  # every other dtype (and enum options) is a Python expression
             kwargs[p["id"]] = eval(default, {"np": np, "srsaoa": srsaoa})  # noqa: S307
