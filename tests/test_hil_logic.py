@@ -293,13 +293,13 @@ def test_calibration_check(srs_stream, rng):
     between them (tolerance here: noise + 1 deg) is caught."""
     g, tau = random_radio(rng)
     c = cfg(aoa_deg=-25.0, phase_tol_deg=1.0)
-    cap_a = simulate(srs_stream, rng, gains=g, delays_s=tau, aoa_deg=-25.0)
-    cap_b = simulate(srs_stream, rng, gains=g, delays_s=tau, aoa_deg=-25.0)
+    cap_a = simulate(srs_stream, rng, gains=g, delays_s=tau, aoa_deg=-25.0, n_slots=10)
+    cap_b = simulate(srs_stream, rng, gains=g, delays_s=tau, aoa_deg=-25.0, n_slots=10)
     rep = checks.check_calibration(cap_a, cap_b, CARRIER, SRS, c)
     noise = rep["tolerance_deg"] - 1.0
     assert np.all(np.abs(rep["residual_deg"]) <= noise)
     g2 = g * np.exp(1j * np.radians([0, 0, 0, 5.0]))
-    cap_c = simulate(srs_stream, rng, gains=g2, delays_s=tau, aoa_deg=-25.0)
+    cap_c = simulate(srs_stream, rng, gains=g2, delays_s=tau, aoa_deg=-25.0, n_slots=10)
     with pytest.raises(AssertionError, match="residual phase"):
         checks.check_calibration(cap_a, cap_c, CARRIER, SRS, c)
 

@@ -85,7 +85,10 @@ def check_coherence(
 
 def calibrate(cap: Capture, carrier: CarrierConfig, srs: SRSConfig, cfg: HilConfig) -> Calibration:
     """The project's calibration (array.calibration) from one capture at cfg.truth_deg."""
-    res = process_capture(cap, carrier, srs)
+    return _calibration_from(process_capture(cap, carrier, srs), cfg)
+
+
+def _calibration_from(res: FrontendResult, cfg: HilConfig) -> Calibration:
     h = res.cfr_series()
     assert h.shape[0] >= 5, f"only {h.shape[0]} SRS occasions in the calibration capture"
     a = stats.steering(h.shape[1], cfg.spacing_wl, cfg.truth_deg)
@@ -97,8 +100,8 @@ def check_calibration(
 ) -> dict:
     """Calibrate on ``cap_a``, apply the calibration in cfr_extractor to ``cap_b``: the mean
     residual phase per channel is noise (4 sigma of both estimates) + cfg.phase_tol_deg."""
-    cal = calibrate(cap_a, carrier, srs, cfg)
     res_a = process_capture(cap_a, carrier, srs)
+    cal = _calibration_from(res_a, cfg)
     h_a = res_a.cfr_series()
     floor_a = stats.phase_std_floor_deg(res_a.snr_db(), h_a.shape[0] * h_a.shape[2] * h_a.shape[3])
     res_b = process_capture(cap_b, carrier, srs, calibration=cal)
