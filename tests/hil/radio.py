@@ -232,6 +232,7 @@ class TxUe:
         sink.set_antenna("TX/RX", 0)
         tb.connect(src, sink)
         self.tb = tb
+        self.blocks = (src, sink)  # a Python block must outlive the flowgraph's run
 
     def __enter__(self) -> TxUe:
         if self.tb is not None:
