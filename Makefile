@@ -1,12 +1,15 @@
 # gr-srsaoa: everything goes through scripts/bootstrap.sh, which installs what is
 # missing (Debian packages, .venv, build) and is fast when nothing changed.
-.PHONY: setup test lint format clean
+.PHONY: setup test demo lint format clean
 
 setup:
 	@bash scripts/bootstrap.sh
 
 test: setup
 	@bash scripts/run_tests.sh
+
+demo: setup
+	@.venv/bin/srsaoa demo --out demo_out
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

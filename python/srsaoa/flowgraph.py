@@ -264,3 +264,49 @@ def recording_info(path: str) -> RecordingInfo:
     return RecordingInfo(
         m, config_to_dict(carrier), config_to_dict(srs), ula.spacing_wavelengths, fs, fc
     )
+
+
+def run_with_progress(
+    tb: rx_flowgraph, duration_s: float | None, show: bool, stop_after_s: float | None = None
+) -> None:
+    """Run ``tb`` to its end (or for ``stop_after_s`` on a radio), with a progress line.
+
+    The line counts SRS occasions and estimates against the recording's length; Ctrl-C
+    stops the flowgraph cleanly.
+    """
+    import sys
+    import threading
+
+    done = threading.Event()
+    t0 = time.monotonic()
+
+    def line(final: bool = False) -> None:
+        n, e = tb.sync.num_detections(), tb.num_estimates
+        extra = f" of a {duration_s:.3f} s recording" if duration_s else ""
+        print(
+            f"  {time.monotonic() - t0:6.1f} s: {n} SRS occasions, {e} estimates{extra}   ",
+            end="\n" if final else "\r",
+            file=sys.stderr,
+        )
+
+    def ticker() -> None:
+        while not done.wait(0.5):
+            line()
+
+    thread = threading.Thread(target=ticker, daemon=True) if show else None
+    tb.start()
+    if thread:
+        thread.start()
+    try:
+        if stop_after_s:
+            time.sleep(stop_after_s)
+            tb.stop()
+        tb.wait()
+    except KeyboardInterrupt:
+        tb.stop()
+        tb.wait()
+    finally:
+        done.set()
+    if thread:
+        thread.join()
+        line(final=True)

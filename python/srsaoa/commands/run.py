@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
-import time
 from pathlib import Path
 
 from ..errors import SrsaoaError
@@ -87,7 +85,7 @@ def _check_calibration(args: argparse.Namespace, rec) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..flowgraph import rx_flowgraph
+    from ..flowgraph import run_with_progress, rx_flowgraph
     from ..report import TruthTrack, format_table, read_jsonl, summarize
 
     methods = _methods(args.method)
@@ -133,31 +131,9 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SrsaoaError(str(exc)) from None
 
-    duration = rec.num_samples / rec.sample_rate if rec.samples is not None else None
-    done = threading.Event()
-    t0 = time.monotonic()
-
-    def progress() -> None:
-        while not done.wait(0.5):
-            _progress_line(tb, t0, duration)
-
-    show = not args.quiet and sys.stderr.isatty() or args.progress
-    ticker = threading.Thread(target=progress, daemon=True) if show else None
-    tb.start()
-    if ticker:
-        ticker.start()
-    try:
-        if args.usrp is not None and args.duration:
-            time.sleep(args.duration)
-            tb.stop()
-        tb.wait()
-    except KeyboardInterrupt:
-        tb.stop()
-        tb.wait()
-    finally:
-        done.set()
-    if ticker:
-        _progress_line(tb, t0, duration, final=True)
+    duration = rec.num_samples / rec.sample_rate if rec.num_samples else None
+    show = (not args.quiet and sys.stderr.isatty()) or args.progress
+    run_with_progress(tb, duration, show, args.duration if args.usrp is not None else None)
 
     found = tb.sync.num_detections()
     from ..blocks.pdu import parse_pdu
@@ -186,15 +162,6 @@ def _run(args: argparse.Namespace) -> int:
         if not truth.known:
             print("(the recording carries no truth: no errors shown)", file=err)
     return 0
-
-
-def _progress_line(tb, t0: float, duration: float | None, final: bool = False) -> None:
-    dt = time.monotonic() - t0
-    n = tb.sync.num_detections()
-    e = tb.num_estimates
-    extra = f" of {duration:.3f} s recorded" if duration else ""
-    end = "\n" if final else "\r"
-    print(f"  {dt:6.1f} s: {n} SRS occasions, {e} estimates{extra}   ", end=end, file=sys.stderr)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
