@@ -130,9 +130,13 @@ bool cfr_kernel::estimate(const cplx* const* win,
     for (int m = 0; m < d_m; m++) {
         for (std::size_t s = 0; s < ns; s++) {
             const cplx* y = win[m] + s * n;
-            for (std::size_t i = 0; i < n; i++)
-                if (!std::isfinite(y[i].real()) || !std::isfinite(y[i].imag()))
-                    return false;
+            // NaN / Inf anywhere makes the sum of the components non-finite
+            float sum = 0.0f;
+            volk_32f_accumulator_s32f(&sum,
+                                      reinterpret_cast<const float*>(y),
+                                      static_cast<unsigned int>(2 * n));
+            if (!std::isfinite(sum))
+                return false;
             cplx* in = d_fft->fwd.get_inbuf();
             if (cfo_hz != 0.0) {
                 // exp(-j 2 pi cfo t / fs) from the window's first sample on

@@ -58,8 +58,8 @@ srs_sync_kernel::srs_sync_kernel(const std::vector<cplx>& reference,
       d_ref_channel(ref_channel), d_period(period), d_pfa(pfa), d_w(track_window),
       d_max_misses(max_misses), d_fs(sample_rate), d_base(0), d_fed(0), d_mbase(0),
       d_mend(0), d_scan(0), d_state(0), d_pred(0), d_misses(0), d_have_occ(false),
-      d_occasion(0), d_last_index(0), d_enabled(true), d_finished(false), d_nonfinite(0),
-      d_restarts(0)
+      d_occasion(0), d_last_index(0), d_enabled(true), d_finished(false), d_use_pre(true),
+      d_nonfinite(0), d_restarts(0)
 {
     const auto t = static_cast<std::int64_t>(d_ref.size());
     if (t < 2)
@@ -193,8 +193,37 @@ std::int64_t srs_sync_kernel::decided() const
 
 double srs_sync_kernel::energy(std::size_t c, std::int64_t from, std::int64_t to) const
 {
-    return d_pre[c][static_cast<std::size_t>(to - d_base)] -
-           d_pre[c][static_cast<std::size_t>(from - d_base)];
+    if (d_use_pre)
+        return d_pre[c][static_cast<std::size_t>(to - d_base)] -
+               d_pre[c][static_cast<std::size_t>(from - d_base)];
+    // tracking: a few windows per slot, computed directly
+    const float* f = reinterpret_cast<const float*>(d_buf[c].data() + (from - d_base));
+    float e = 0.0f;
+    volk_32f_x2_dot_prod_32f(&e, f, f, static_cast<unsigned int>(2 * (to - from)));
+    return static_cast<double>(e);
+}
+
+void srs_sync_kernel::set_prefix(bool on)
+{
+    if (on == d_use_pre)
+        return;
+    d_use_pre = on;
+    for (std::size_t c = 0; c < d_buf.size(); c++) {
+        auto& pre = d_pre[c];
+        if (!on) {
+            pre.clear();
+            pre.shrink_to_fit();
+            continue;
+        }
+        const auto& buf = d_buf[c];
+        pre.resize(buf.size() + 1);
+        double acc = 0.0;
+        pre[0] = 0.0;
+        for (std::size_t i = 0; i < buf.size(); i++) {
+            acc += static_cast<double>(std::norm(buf[i]));
+            pre[i + 1] = acc;
+        }
+    }
 }
 
 void srs_sync_kernel::process(const cplx* const* in, std::size_t n)
@@ -204,20 +233,29 @@ void srs_sync_kernel::process(const cplx* const* in, std::size_t n)
     for (std::size_t c = 0; c < d_chans.size(); c++) {
         const cplx* x = in[d_chans[c]];
         auto& buf = d_buf[c];
-        auto& pre = d_pre[c];
         const std::size_t old = buf.size();
-        buf.resize(old + n);
-        pre.resize(old + n + 1);
-        double acc = pre[old];
-        for (std::size_t i = 0; i < n; i++) {
-            cplx v = x[i];
-            if (!std::isfinite(v.real()) || !std::isfinite(v.imag())) {
-                v = cplx(0.0f, 0.0f);
-                d_nonfinite++;
+        buf.insert(buf.end(), x, x + n);
+        // fast check: the sum of all components is finite iff every sample is (up to
+        // float overflow of huge finite values, which the slow path leaves untouched)
+        float sum = 0.0f;
+        volk_32f_accumulator_s32f(
+            &sum, reinterpret_cast<const float*>(x), static_cast<unsigned int>(2 * n));
+        if (!std::isfinite(sum)) {
+            for (std::size_t i = old; i < old + n; i++) {
+                if (!std::isfinite(buf[i].real()) || !std::isfinite(buf[i].imag())) {
+                    buf[i] = cplx(0.0f, 0.0f);
+                    d_nonfinite++;
+                }
             }
-            buf[old + i] = v;
-            acc += static_cast<double>(std::norm(v));
-            pre[old + i + 1] = acc;
+        }
+        if (d_use_pre) {
+            auto& pre = d_pre[c];
+            pre.resize(old + n + 1);
+            double acc = pre[old];
+            for (std::size_t i = old; i < old + n; i++) {
+                acc += static_cast<double>(std::norm(buf[i]));
+                pre[i + 1] = acc;
+            }
         }
     }
     d_fed += static_cast<std::int64_t>(n);
@@ -250,6 +288,7 @@ void srs_sync_kernel::restart()
         d_buf[c].clear();
         d_pre[c].assign(1, 0.0);
     }
+    d_use_pre = true;
     d_base = d_fed;
     d_metric.clear();
     d_mbase = d_mend = d_scan = d_fed;
@@ -358,6 +397,16 @@ void srs_sync_kernel::emit(std::int64_t n, bool tracking)
     const double r0 = eval_direct(n, &corr);
     const double rm = eval_direct(n - 1, nullptr);
     const double rp = eval_direct(n + 1, nullptr);
+    emit_values(n, corr, rm, r0, rp, tracking);
+}
+
+void srs_sync_kernel::emit_values(std::int64_t n,
+                                  const std::vector<cplx>& corr,
+                                  double rm,
+                                  double r0,
+                                  double rp,
+                                  bool tracking)
+{
     double frac = 0.0;
     if (std::isfinite(rm) && std::isfinite(rp)) {
         const double den = rm - 2.0 * r0 + rp;
@@ -450,6 +499,7 @@ bool srs_sync_kernel::acquire_step()
         d_state = 1;
         d_pred = best + d_period;
         d_misses = 0;
+        set_prefix(false);
     } else {
         d_scan = best + d_span;
         if (d_scan > d_mend) {
@@ -465,17 +515,48 @@ bool srs_sync_kernel::track_step()
     const std::int64_t lo = d_pred - d_w - 1, hi = d_pred + d_w + 1;
     if (hi + d_b_max > d_fed)
         return false;
-    std::int64_t best = d_pred;
-    double bv = -1.0;
-    for (std::int64_t n = lo + 1; n <= hi - 1; n++) {
-        const double v = eval_direct(n, nullptr);
-        if (std::isfinite(v) && v > bv) {
-            bv = v;
-            best = n;
-        }
+    if (lo + d_a_min < d_base) {
+        // cannot happen (the buffer keeps the window); treat as a miss
+        d_pred += d_period;
+        return true;
     }
-    if (bv > d_eta_trk) {
-        emit(best, true);
+    // rho at lo..hi: dot products per candidate, window energies slid sample by sample
+    const std::size_t ns = d_a.size(), nch = d_chans.size();
+    const auto nc = static_cast<std::size_t>(hi - lo + 1);
+    std::vector<double> rho(nc, 0.0), e(nch * ns);
+    std::vector<cplx> corr(nc * nch * ns);
+    for (std::size_t c = 0; c < nch; c++)
+        for (std::size_t s = 0; s < ns; s++)
+            e[c * ns + s] = energy(c, lo + d_a[s], lo + d_a[s] + d_l[s]);
+    for (std::size_t i = 0; i < nc; i++) {
+        const std::int64_t n = lo + static_cast<std::int64_t>(i);
+        double num = 0.0, den = 0.0;
+        for (std::size_t c = 0; c < nch; c++) {
+            const cplx* y = d_buf[c].data() + (n - d_base);
+            for (std::size_t s = 0; s < ns; s++) {
+                double& en = e[c * ns + s];
+                if (i > 0) {
+                    en += static_cast<double>(std::norm(y[d_a[s] + d_l[s] - 1])) -
+                          static_cast<double>(std::norm(y[d_a[s] - 1]));
+                    en = std::max(en, 0.0);
+                }
+                const cplx v = dot_conj(y + d_a[s], d_ref.data() + d_a[s], d_l[s]);
+                corr[(i * nch + c) * ns + s] = v;
+                num += static_cast<double>(std::norm(v)) / d_rnorm[s];
+                den += en;
+            }
+        }
+        rho[i] = den > 0.0 ? std::min(1.0, std::max(0.0, num / den)) : 0.0;
+    }
+    std::size_t bi = 1;
+    for (std::size_t i = 2; i + 1 < nc; i++)
+        if (rho[i] > rho[bi])
+            bi = i;
+    if (rho[bi] > d_eta_trk) {
+        const std::int64_t best = lo + static_cast<std::int64_t>(bi);
+        std::vector<cplx> cb(corr.begin() + bi * nch * ns,
+                             corr.begin() + (bi + 1) * nch * ns);
+        emit_values(best, cb, rho[bi - 1], rho[bi], rho[bi + 1], true);
         d_state = 2;
         d_misses = 0;
         d_pred = best + d_period;
@@ -488,6 +569,7 @@ bool srs_sync_kernel::track_step()
         d_misses = 0;
         d_metric.clear();
         d_mbase = d_mend = d_scan = from;
+        set_prefix(true);
     } else {
         d_pred += d_period;
     }
@@ -519,6 +601,8 @@ void srs_sync_kernel::trim()
         return;
     for (std::size_t c = 0; c < d_buf.size(); c++) {
         d_buf[c].erase(d_buf[c].begin(), d_buf[c].begin() + drop);
+        if (!d_use_pre)
+            continue;
         auto& pre = d_pre[c];
         const double p0 = pre[static_cast<std::size_t>(drop)];
         pre.erase(pre.begin(), pre.begin() + drop);

@@ -18,7 +18,7 @@ from scipy import stats
 from test_frontend_support import params, run_kernel, stream
 
 
-def make_kernel(p, m=4, ref_channel=-1, period=None, pfa=1e-6, w=4, misses=3):
+def make_kernel(p, m=4, ref_channel=-1, period=None, pfa=1e-6, w=2, misses=3):
     return srsaoa.srs_sync_kernel(
         p.reference.tolist(),
         list(p.segment_starts),

@@ -196,6 +196,8 @@ private:
     std::int64_t d_last_index;
     bool d_enabled;
     bool d_finished;
+    bool d_use_pre; // prefix energies kept (acquisition); tracking computes windows
+                    // directly
     std::uint64_t d_nonfinite;
     std::uint64_t d_restarts;
     std::vector<srs_detection> d_out;
@@ -207,7 +209,14 @@ private:
     bool compute_metric_block();
     double eval_direct(std::int64_t n, std::vector<cplx>* corr) const;
     void emit(std::int64_t n, bool tracking);
+    void emit_values(std::int64_t n,
+                     const std::vector<cplx>& corr,
+                     double rm,
+                     double r0,
+                     double rp,
+                     bool tracking);
     void trim();
+    void set_prefix(bool on);
     double energy(std::size_t c, std::int64_t from, std::int64_t to) const;
 };
 

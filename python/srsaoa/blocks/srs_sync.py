@@ -35,7 +35,7 @@ class srs_sync(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
         srs: Any = None,
         ref_channel: int = -1,
         pfa: float = 1e-6,
-        track_window: int = 4,
+        track_window: int = 2,
         max_misses: int = 3,
     ) -> None:
         if isinstance(num_channels, bool) or int(num_channels) != num_channels or num_channels < 1:

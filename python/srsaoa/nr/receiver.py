@@ -207,7 +207,7 @@ class SrsSyncTwin:
         num_channels: int,
         ref_channel: int = -1,
         pfa: float = 1e-6,
-        track_window: int = 4,
+        track_window: int = 2,
         max_misses: int = 3,
         period: int | None = None,
     ) -> None:
