@@ -94,11 +94,9 @@ def _run(args: argparse.Namespace) -> int:
 
         gr.logging().set_default_level(gr.log_levels.info)
     if "moddnn" in methods:
-        from ..moddnn.modelfile import model_paths
+        from ..moddnn.modelfile import load_model
 
-        _, meta = model_paths(args.model)
-        if not meta.exists():
-            raise SrsaoaError(f"model {args.model}: {meta} does not exist")
+        load_model(args.model)  # a missing, corrupt or mismatched model fails here, in one line
     if args.usrp is not None:
         from ..flowgraph import usrp_source_from_args
 
