@@ -230,18 +230,31 @@ void srs_sync_kernel::process(const cplx* const* in, std::size_t n)
 {
     if (n == 0)
         return;
+    // Tracking needs nothing before the next search window: skip those samples.
+    std::size_t skip = 0;
+    if (d_enabled && !d_finished && d_state != 0 && !d_use_pre) {
+        const std::int64_t keep = d_pred - d_w - 2 + d_a_min;
+        if (keep > d_fed) {
+            skip = static_cast<std::size_t>(
+                std::min<std::int64_t>(static_cast<std::int64_t>(n), keep - d_fed));
+            for (auto& b : d_buf)
+                b.clear();
+            d_base = d_fed + static_cast<std::int64_t>(skip);
+        }
+    }
     for (std::size_t c = 0; c < d_chans.size(); c++) {
-        const cplx* x = in[d_chans[c]];
+        const cplx* x = in[d_chans[c]] + skip;
         auto& buf = d_buf[c];
         const std::size_t old = buf.size();
-        buf.insert(buf.end(), x, x + n);
+        const std::size_t nn = n - skip;
+        buf.insert(buf.end(), x, x + nn);
         // fast check: the sum of all components is finite iff every sample is (up to
         // float overflow of huge finite values, which the slow path leaves untouched)
         float sum = 0.0f;
         volk_32f_accumulator_s32f(
-            &sum, reinterpret_cast<const float*>(x), static_cast<unsigned int>(2 * n));
+            &sum, reinterpret_cast<const float*>(x), static_cast<unsigned int>(2 * nn));
         if (!std::isfinite(sum)) {
-            for (std::size_t i = old; i < old + n; i++) {
+            for (std::size_t i = old; i < old + nn; i++) {
                 if (!std::isfinite(buf[i].real()) || !std::isfinite(buf[i].imag())) {
                     buf[i] = cplx(0.0f, 0.0f);
                     d_nonfinite++;
@@ -250,9 +263,9 @@ void srs_sync_kernel::process(const cplx* const* in, std::size_t n)
         }
         if (d_use_pre) {
             auto& pre = d_pre[c];
-            pre.resize(old + n + 1);
+            pre.resize(old + nn + 1);
             double acc = pre[old];
-            for (std::size_t i = old; i < old + n; i++) {
+            for (std::size_t i = old; i < old + nn; i++) {
                 acc += static_cast<double>(std::norm(buf[i]));
                 pre[i + 1] = acc;
             }

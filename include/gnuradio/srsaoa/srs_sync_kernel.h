@@ -58,7 +58,8 @@ struct SRSAOA_API srs_detection {
  * spacing (or over half a segment when S = 1).
  *
  * Non-finite input samples count as zero (they cannot poison later detections);
- * nonfinite_count() reports how many were seen. The Python twin is
+ * nonfinite_count() reports how many were seen (tracking skips the samples outside its
+ * windows and does not look at them). The Python twin is
  * gnuradio.srsaoa.nr.receiver.SrsSyncTwin.
  */
 class SRSAOA_API srs_sync_kernel
