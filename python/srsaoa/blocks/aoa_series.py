@@ -1,0 +1,72 @@
+"""aoa_series: the angle of arrival of estimate PDUs as a float stream (for QT time / number sinks)."""
+
+from __future__ import annotations
+
+import collections
+import threading
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from .. import constants as K
+from . import pdu as _pdu
+
+_QUEUE_MAX = 4096  # values waiting for output space; older ones are dropped beyond this
+
+
+class aoa_series(gr.sync_block):  # noqa: N801 - GNU Radio block naming
+    """One float per estimate PDU: ``aoa_deg[path_index]`` (deg), NaN when it has fewer paths.
+
+    In ``estimate``: estimate PDUs (DESIGN section 6; doa_estimator, moddnn_doa). Out: a
+    float stream, one item per PDU and nothing in between, tagged ``srs_occasion`` when the
+    PDU carried one. Malformed messages are dropped with an error in the log.
+    """
+
+    def __init__(self, path_index: int = 0):
+        gr.sync_block.__init__(self, name="aoa_series", in_sig=None, out_sig=[np.float32])
+        self._lock = threading.Lock()
+        self.set_path_index(path_index)
+        self._queue: collections.deque = collections.deque()
+        self._dropped = 0
+        self.message_port_register_in(pmt.intern(K.PORT_ESTIMATE))
+        self.set_msg_handler(pmt.intern(K.PORT_ESTIMATE), self._handle)
+
+    def set_path_index(self, path_index: int) -> None:
+        if isinstance(path_index, bool) or int(path_index) != path_index or path_index < 0:
+            raise ValueError(f"path_index must be an integer >= 0, got {path_index!r}")
+        with self._lock:
+            self._index = int(path_index)
+
+    def _handle(self, msg: pmt.pmt_t) -> None:
+        try:
+            meta, _ = _pdu.parse_pdu(msg)
+        except _pdu.PduError as exc:
+            self.logger.error(f"dropping a message that is not an estimate PDU: {exc}")
+            return
+        if K.AOA_DEG not in meta:
+            self.logger.error("dropping an estimate PDU without 'aoa_deg'")
+            return
+        aoa = np.atleast_1d(np.asarray(meta[K.AOA_DEG], dtype=np.float64)).ravel()
+        with self._lock:
+            i = self._index
+            value = float(aoa[i]) if i < aoa.size else float("nan")
+            if len(self._queue) >= _QUEUE_MAX:
+                self._queue.popleft()
+                self._dropped += 1
+                if self._dropped % 1000 == 1:
+                    self.logger.warn(f"output blocked: dropped {self._dropped} old values")
+            self._queue.append((value, meta.get(K.SRS_OCCASION)))
+
+    def work(self, input_items, output_items):
+        out = output_items[0]
+        with self._lock:
+            n = min(len(self._queue), len(out))
+            items = [self._queue.popleft() for _ in range(n)]
+        base = self.nitems_written(0)
+        key = pmt.intern(K.SRS_OCCASION)
+        for i, (value, occ) in enumerate(items):
+            out[i] = value
+            if occ is not None:
+                self.add_item_tag(0, base + i, key, pmt.from_long(int(occ)))
+        return n
