@@ -8,6 +8,7 @@ holding ``--slots`` slots of an SRS in every slot, 4 channels, per-RE SNR 20 dB)
 
     sustained throughput / real time   (signal seconds per wall-clock second)
     ratio to the copy flowgraph        (how much the receiver costs beyond moving samples)
+    CPU seconds per signal second      (all threads; < number of free cores = can keep up)
 
 The two flowgraphs of a configuration run one after the other, alternating ``--repeats``
 times, and the best run of each counts (the machine is shared; the best run is the least
@@ -62,7 +63,7 @@ def _signal(carrier: dict, srs: dict, m: int, slots: int, rng) -> np.ndarray:
 
 def _run(
     data: np.ndarray, n_items: int, carrier: dict | None, srs: dict | None, ref_channel: int = -1
-) -> tuple[float, int]:
+) -> tuple[float, float, int]:
     m = data.shape[0]
     tb = gr.top_block()
     heads = []
@@ -83,10 +84,10 @@ def _run(
         for i in range(m):
             tb.connect(heads[i], (sync, i), (cfr, i))
         tb.msg_connect(cfr, K.PORT_CFR, counter, K.PORT_CFR)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     tb.run()
-    dt = time.perf_counter() - t0
-    return dt, (counter.count if counter else 0)
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return dt, cpu, (counter.count if counter else 0)
 
 
 def main() -> None:
@@ -106,25 +107,26 @@ def main() -> None:
     )
     print(
         f"{'Msps':>8} {'ch':>3} {'signal s':>8} {'copy x RT':>10} {'rx x RT':>9} "
-        f"{'rx / copy':>9} {'CFRs':>6} {'expected':>8}"
+        f"{'rx / copy':>9} {'copy CPU':>9} {'rx CPU':>8} {'CFRs':>6} {'expected':>8}"
     )
     for rate in args.rates:
         carrier, srs = CONFIGS[rate]
         data, p = _signal(carrier, srs, args.channels, args.slots, rng)
         n = int(args.seconds * p.sample_rate)
-        best_copy, best_rx, cfrs = np.inf, np.inf, 0
+        best_copy, best_rx, cpu_copy, cpu_rx, cfrs = np.inf, np.inf, np.inf, np.inf, 0
         for _ in range(args.repeats):
-            dt, _ = _run(data, n, None, None)
-            best_copy = min(best_copy, dt)
-            dt, cfrs = _run(data, n, carrier, srs, args.ref_channel)
-            best_rx = min(best_rx, dt)
+            dt, cpu, _ = _run(data, n, None, None)
+            best_copy, cpu_copy = min(best_copy, dt), min(cpu_copy, cpu)
+            dt, cpu, cfrs = _run(data, n, carrier, srs, args.ref_channel)
+            best_rx, cpu_rx = min(best_rx, dt), min(cpu_rx, cpu)
         sig = n / p.sample_rate
         # slot starts at 1234 + i T; a slot counts if its SRS symbols end before n
         b_max = p.segment_starts[-1] + p.segment_lengths[-1]
         expected = (n - 1234 - b_max) // p.slot_length + 1
         print(
             f"{p.sample_rate / 1e6:8.2f} {args.channels:3d} {sig:8.3f} {sig / best_copy:10.2f} "
-            f"{sig / best_rx:9.2f} {best_copy / best_rx:9.2f} {cfrs:6d} {expected:8d}"
+            f"{sig / best_rx:9.2f} {best_copy / best_rx:9.2f} {cpu_copy / sig:9.2f} "
+            f"{cpu_rx / sig:8.2f} {cfrs:6d} {expected:8d}"
         )
 
 

@@ -67,12 +67,12 @@ srs_sync_core_impl::srs_sync_core_impl(int num_channels,
                track_window,
                max_misses,
                sample_rate),
-      d_m(num_channels), d_fs(sample_rate), d_head(0), d_ndet(0), d_resyncs(0),
-      d_have_time(false), d_time_offset(0), d_time_full(0), d_time_frac(0.0),
-      d_rate_ok(true), d_in_nonfinite(false)
+      d_m(num_channels), d_fs(sample_rate), d_head(0), d_count(0), d_ndet(0),
+      d_resyncs(0), d_have_time(false), d_time_offset(0), d_time_full(0),
+      d_time_frac(0.0), d_rate_ok(true), d_in_nonfinite(false)
 {
-    d_fifo.resize(num_channels);
     d_capacity = static_cast<std::size_t>(d_kernel.lookahead()) + 65536;
+    d_fifo.assign(num_channels, std::vector<gr_complex>(d_capacity));
     d_ptrs.resize(num_channels);
     set_tag_propagation_policy(TPP_DONT);
     d_logger->debug("thresholds: acquisition {:.6f}, tracking {:.6f}",
@@ -173,10 +173,15 @@ void srs_sync_core_impl::feed(gr_vector_const_void_star& input_items,
         d_logger->info("non-finite burst ended ({} samples so far)",
                        d_kernel.nonfinite_count());
     d_in_nonfinite = bad;
+    // append to the rings (the caller never exceeds the free space)
+    const std::size_t tail = (d_head + d_count) % d_capacity;
+    const std::size_t first = std::min(n, d_capacity - tail);
     for (int m = 0; m < d_m; m++) {
         const auto* p = d_ptrs[m];
-        d_fifo[m].insert(d_fifo[m].end(), p, p + n);
+        std::copy(p, p + first, d_fifo[m].begin() + tail);
+        std::copy(p + first, p + n, d_fifo[m].begin());
     }
+    d_count += n;
 }
 
 int srs_sync_core_impl::general_work(int noutput_items,
@@ -231,16 +236,15 @@ int srs_sync_core_impl::general_work(int noutput_items,
     n_out = std::min<std::int64_t>(n_out, decided - static_cast<std::int64_t>(w0));
     if (n_out < 0)
         n_out = 0;
+    const auto nout = static_cast<std::size_t>(n_out);
+    const std::size_t first = std::min(nout, d_capacity - d_head);
     for (int m = 0; m < d_m; m++) {
         auto* out = static_cast<gr_complex*>(output_items[m]);
-        std::copy(d_fifo[m].begin() + d_head, d_fifo[m].begin() + d_head + n_out, out);
+        std::copy(d_fifo[m].begin() + d_head, d_fifo[m].begin() + d_head + first, out);
+        std::copy(d_fifo[m].begin(), d_fifo[m].begin() + (nout - first), out + first);
     }
-    d_head += static_cast<std::size_t>(n_out);
-    if (d_head > 65536 && d_head * 2 > d_fifo[0].size()) {
-        for (int m = 0; m < d_m; m++)
-            d_fifo[m].erase(d_fifo[m].begin(), d_fifo[m].begin() + d_head);
-        d_head = 0;
-    }
+    d_head = (d_head + nout) % d_capacity;
+    d_count -= nout;
     while (!d_pending.empty() &&
            d_pending.front().index < static_cast<std::int64_t>(w0) + n_out) {
         const srs_detection d = d_pending.front();

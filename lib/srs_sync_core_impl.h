@@ -21,8 +21,9 @@ private:
     srs_sync_kernel d_kernel;
     int d_m;
     double d_fs;
-    std::vector<std::vector<gr_complex>> d_fifo; // per channel, from d_head
-    std::size_t d_head;
+    std::vector<std::vector<gr_complex>> d_fifo; // per channel: ring of d_capacity items
+    std::size_t d_head;                          // ring index of the oldest item
+    std::size_t d_count;                         // items in the ring
     std::size_t d_capacity;
     std::deque<srs_detection> d_pending;
     std::uint64_t d_ndet;
@@ -37,7 +38,7 @@ private:
 
     std::size_t fifo_size() const
     {
-        return d_fifo[0].size() - d_head;
+        return d_count;
     }
     void feed(gr_vector_const_void_star& input_items, std::size_t from, std::size_t n);
     void handle_tag(const gr::tag_t& tag);
