@@ -198,8 +198,9 @@ def test_moddnn_spectrum(tiny_model):
     posts += [(K.PORT_CFR, make_cfr_pdu(x, {K.SRS_OCCASION: i})) for i, x in enumerate(h)]
     out, tags = run(blk, posts, 2)
     assert out.shape == (2, grid.size) and tags == [(0, 0), (1, 1)]
+    torch.set_num_threads(1)  # as the block: the same float32 arithmetic, one CFR per call
     with torch.no_grad():
-        s = net.spectrum(h).numpy().astype(np.float64)  # [2, L] on the model's grid
+        s = np.stack([net.spectrum(x[None]).numpy()[0] for x in h]).astype(np.float64)
     np.testing.assert_allclose(net.cfg.grid_deg, grid)
     for row, si in zip(out, s):
         with np.errstate(divide="ignore"):
