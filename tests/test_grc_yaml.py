@@ -123,3 +123,16 @@ def _grc_env() -> dict:
     env["GRC_BLOCKS_PATH"] = str(ROOT / "grc")
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
     return env
+
+
+def test_category_tree_lists_every_block_in_its_category():
+    tree = _load(ROOT / "grc" / "srsaoa.tree.yml")
+    listed = {}
+    for group in tree["[SRS AoA]"]:
+        for name, ids in group.items():
+            for bid in ids:
+                listed[bid] = f"[SRS AoA]/{name}"
+    for path in YMLS:
+        block = _load(path)
+        assert listed.get(block["id"]) == block["category"], f"{block['id']} not in the tree"
+    assert set(listed) == {_load(p)["id"] for p in YMLS}
