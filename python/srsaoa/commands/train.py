@@ -27,7 +27,10 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cg-iterations", type=int, default=8, help="SCG iterations per alternation")
     g.add_argument("--lam", type=float, default=0.1, help="lambda of eq 21")
     g.add_argument("--eps", type=float, default=0.5, help="epsilon of eq 29")
-    g.add_argument("--mu", type=float, default=1e-3, help="initial sparsity weight mu of eq 26")
+    g.add_argument("--mu", type=float, default=1e-5, help="initial sparsity weight mu of eq 26")
+    g.add_argument(
+        "--fixed-lam", action="store_true", help="keep lambda fixed (default: trained, Remark 2)"
+    )
     g.add_argument("--no-sparsity", action="store_true", help="plain CG (no zero attractor)")
 
 
@@ -54,6 +57,7 @@ def _run(args: argparse.Namespace) -> int:
         outer_iterations=args.outer_iterations,
         cg_iterations=args.cg_iterations,
         lam=args.lam,
+        train_lam=not args.fixed_lam,
         eps=args.eps,
         mu=args.mu,
         sparsity=not args.no_sparsity,

@@ -41,9 +41,10 @@ class ModelConfig:
     outer_iterations: int = 3  # I: CNN <-> SCG alternations, weights shared across them
     cg_iterations: int = 8  # N_max of Algorithm 1
     cg_tol: float = 0.0  # gamma_CG of Algorithm 1 (0: always run cg_iterations)
-    lam: float = 0.1  # lambda of eqs 15-21
+    lam: float = 0.1  # lambda of eqs 15-21 (initial value when train_lam)
+    train_lam: bool = True  # Remark 2: lambda as a trainable parameter
     eps: float = 0.5  # epsilon of eqs 28-29
-    mu: float = 1e-3  # initial mu of eqs 23-26 (sparsity weight; trained)
+    mu: float = 1e-5  # initial mu of eqs 23-26 (sparsity weight; trained)
     sparsity: bool = True  # the zero-attracting step of eq 27
     rhs: str = "observed"  # b of eq 21: "observed" eta_hat + lam z (eq 15), "iterate" eta^i + lam z
     peak_halfwidth_deg: float = 1.0  # centroid window around the spectrum peak

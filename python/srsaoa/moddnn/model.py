@@ -153,18 +153,25 @@ class MoDLSSR(nn.Module):
         self.cfg = cfg
         self.calibrator = CNNCalibrator(cfg)
         self.log_mu = nn.Parameter(torch.tensor(float(np.log(cfg.mu))))
+        # Remark 2: lambda may be trained; it is stored as log(lambda) either way.
+        log_lam = torch.tensor(float(np.log(cfg.lam)))
+        if cfg.train_lam:
+            self.log_lam = nn.Parameter(log_lam)
+        else:
+            self.register_buffer("log_lam", log_lam)
 
     def forward(self, eta_hat: Tensor, proj: Tensor, mask: Tensor) -> Tensor:
         cfg = self.cfg
         eta = eta_hat
         mu = self.log_mu.exp()
+        lam = self.log_lam.exp()
         for i in range(cfg.outer_iterations):
             z = self.calibrator(eta, mask, i)
             data = eta_hat if cfg.rhs == "observed" else eta
             eta = scg_solve(
                 proj,
-                data + cfg.lam * z,
-                cfg.lam,
+                data + lam * z,
+                lam,
                 cfg.eps,
                 mu,
                 cfg.cg_iterations,
