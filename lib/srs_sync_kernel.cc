@@ -179,7 +179,10 @@ double srs_sync_kernel::threshold_for(double p, double a, double b)
 
 std::int64_t srs_sync_kernel::lookahead() const
 {
-    return static_cast<std::int64_t>(d_b_max) + d_fft->nf + d_span + d_w + 2;
+    // acquisition: a crossing waits for metrics span + 1 beyond it, which may need one
+    // more FFT block of nf samples (+ a_0 + nf of input); tracking: 2W + 3 + b_max
+    return static_cast<std::int64_t>(d_b_max) + 2 * static_cast<std::int64_t>(d_fft->nf) +
+           d_span + 2 * d_w + 4;
 }
 
 std::int64_t srs_sync_kernel::decided() const
