@@ -75,6 +75,9 @@ srs_sync_core_impl::srs_sync_core_impl(int num_channels,
     d_fifo.assign(num_channels, std::vector<gr_complex>(d_capacity));
     d_ptrs.resize(num_channels);
     set_tag_propagation_policy(TPP_DONT);
+    // larger output chunks: fewer scheduler round trips for M streams at line rate
+    for (int m = 0; m < num_channels; m++)
+        set_min_output_buffer(m, 1 << 15);
     d_logger->debug("thresholds: acquisition {:.6f}, tracking {:.6f}",
                     d_kernel.acquisition_threshold(),
                     d_kernel.tracking_threshold());
@@ -157,7 +160,8 @@ void srs_sync_core_impl::handle_tag(const gr::tag_t& tag)
 
 void srs_sync_core_impl::feed(gr_vector_const_void_star& input_items,
                               std::size_t from,
-                              std::size_t n)
+                              std::size_t n,
+                              bool to_fifo)
 {
     if (n == 0)
         return;
@@ -173,6 +177,8 @@ void srs_sync_core_impl::feed(gr_vector_const_void_star& input_items,
         d_logger->info("non-finite burst ended ({} samples so far)",
                        d_kernel.nonfinite_count());
     d_in_nonfinite = bad;
+    if (!to_fifo)
+        return;
     // append to the rings (the caller never exceeds the free space)
     const std::size_t tail = (d_head + d_count) % d_capacity;
     const std::size_t first = std::min(n, d_capacity - tail);
@@ -184,6 +190,37 @@ void srs_sync_core_impl::feed(gr_vector_const_void_star& input_items,
     d_count += n;
 }
 
+void srs_sync_core_impl::feed_range(gr_vector_const_void_star& input_items,
+                                    std::size_t from,
+                                    std::size_t n,
+                                    bool to_fifo)
+{
+    if (n == 0)
+        return;
+    const std::uint64_t r0 = nitems_read(0);
+    std::vector<gr::tag_t> tags;
+    get_tags_in_range(tags, 0, r0 + from, r0 + from + n);
+    std::sort(tags.begin(), tags.end(), gr::tag_t::offset_compare);
+    std::size_t pos = from;
+    for (const auto& t : tags) {
+        if (!pmt::eq(t.key, keys::rx_time()) && !pmt::eq(t.key, tags::rx_rate()))
+            continue;
+        const std::size_t at = static_cast<std::size_t>(t.offset - r0);
+        feed(input_items, pos, at - pos, to_fifo);
+        pos = at;
+        handle_tag(t);
+    }
+    feed(input_items, pos, from + n - pos, to_fifo);
+    // pass the input tags one-to-one, except srs_start (this block makes those)
+    for (int m = 0; m < d_m; m++) {
+        std::vector<gr::tag_t> mt;
+        get_tags_in_range(mt, m, nitems_read(m) + from, nitems_read(m) + from + n);
+        for (const auto& t : mt)
+            if (!pmt::eq(t.key, tags::srs_start()))
+                add_item_tag(m, t);
+    }
+}
+
 int srs_sync_core_impl::general_work(int noutput_items,
                                      gr_vector_int& ninput_items,
                                      gr_vector_const_void_star& input_items,
@@ -192,64 +229,63 @@ int srs_sync_core_impl::general_work(int noutput_items,
     int n_in = ninput_items[0];
     for (int m = 1; m < d_m; m++)
         n_in = std::min(n_in, ninput_items[m]);
+
+    // Direct path: with nothing held back, samples below decided() can never carry a
+    // future tag, so they go straight from input to output (one copy, no FIFO). While
+    // tracking that is everything outside the search windows.
+    std::size_t direct = 0;
+    if (d_count == 0 && n_in > 0) {
+        const std::int64_t dec =
+            d_kernel.decided() - static_cast<std::int64_t>(nitems_read(0));
+        direct = static_cast<std::size_t>(std::max<std::int64_t>(
+            0, std::min<std::int64_t>({ n_in, noutput_items, dec })));
+        if (direct > 0) {
+            feed_range(input_items, 0, direct, false);
+            for (int m = 0; m < d_m; m++) {
+                const auto* in = static_cast<const gr_complex*>(input_items[m]);
+                std::copy(in, in + direct, static_cast<gr_complex*>(output_items[m]));
+            }
+        }
+    }
+
     const std::size_t room =
         d_capacity > fifo_size() ? d_capacity - fifo_size() : static_cast<std::size_t>(0);
-    const auto take = static_cast<std::size_t>(
-        std::min<std::int64_t>(n_in, static_cast<std::int64_t>(room)));
-
-    if (take > 0) {
-        const std::uint64_t r0 = nitems_read(0);
-        std::vector<gr::tag_t> tags;
-        get_tags_in_range(tags, 0, r0, r0 + take);
-        std::sort(tags.begin(), tags.end(), gr::tag_t::offset_compare);
-        std::size_t pos = 0;
-        for (const auto& t : tags) {
-            if (!pmt::eq(t.key, keys::rx_time()) && !pmt::eq(t.key, tags::rx_rate()))
-                continue;
-            const std::size_t at = static_cast<std::size_t>(t.offset - r0);
-            feed(input_items, pos, at - pos);
-            pos = at;
-            handle_tag(t);
-        }
-        feed(input_items, pos, take - pos);
-
-        // pass the input tags one-to-one, except srs_start (this block makes those)
-        for (int m = 0; m < d_m; m++) {
-            std::vector<gr::tag_t> mt;
-            get_tags_in_range(mt, m, nitems_read(m), nitems_read(m) + take);
-            for (const auto& t : mt)
-                if (!pmt::eq(t.key, tags::srs_start()))
-                    add_item_tag(m, t);
-        }
-        consume_each(static_cast<int>(take));
-    } else if (n_in == 0 && inputs_done()) {
+    const auto take = static_cast<std::size_t>(std::min<std::int64_t>(
+        static_cast<std::int64_t>(n_in) - static_cast<std::int64_t>(direct),
+        static_cast<std::int64_t>(room)));
+    if (take > 0)
+        feed_range(input_items, direct, take, true);
+    if (direct + take > 0)
+        consume_each(static_cast<int>(direct + take));
+    else if (n_in == 0 && inputs_done())
         d_kernel.finish();
-    }
 
     for (const auto& d : d_kernel.take_detections())
         d_pending.push_back(d);
 
-    const std::uint64_t w0 = nitems_written(0);
+    const std::uint64_t w0 = nitems_written(0) + direct; // first FIFO item's index
     const std::int64_t decided = d_kernel.decided();
-    std::int64_t n_out =
-        std::min<std::int64_t>(noutput_items, static_cast<std::int64_t>(fifo_size()));
+    std::int64_t n_out = std::min<std::int64_t>(static_cast<std::int64_t>(noutput_items) -
+                                                    static_cast<std::int64_t>(direct),
+                                                static_cast<std::int64_t>(fifo_size()));
     n_out = std::min<std::int64_t>(n_out, decided - static_cast<std::int64_t>(w0));
     if (n_out < 0)
         n_out = 0;
     const auto nout = static_cast<std::size_t>(n_out);
     const std::size_t first = std::min(nout, d_capacity - d_head);
     for (int m = 0; m < d_m; m++) {
-        auto* out = static_cast<gr_complex*>(output_items[m]);
+        auto* out = static_cast<gr_complex*>(output_items[m]) + direct;
         std::copy(d_fifo[m].begin() + d_head, d_fifo[m].begin() + d_head + first, out);
         std::copy(d_fifo[m].begin(), d_fifo[m].begin() + (nout - first), out + first);
     }
     d_head = (d_head + nout) % d_capacity;
     d_count -= nout;
-    while (!d_pending.empty() &&
-           d_pending.front().index < static_cast<std::int64_t>(w0) + n_out) {
+    const std::int64_t produced = static_cast<std::int64_t>(direct) + n_out;
+    const auto w_first = static_cast<std::int64_t>(nitems_written(0));
+    while (!d_pending.empty() && d_pending.front().index < w_first + produced) {
         const srs_detection d = d_pending.front();
         d_pending.pop_front();
-        if (d.index < static_cast<std::int64_t>(w0))
+        if (d.index < w_first)
             continue; // cannot happen: decided() guarantees it
         pmt::pmt_t v = pmt::make_dict();
         v = pmt::dict_add(v, tags::occasion(), pmt::from_uint64(d.occasion));
@@ -265,9 +301,9 @@ int srs_sync_core_impl::general_work(int noutput_items,
         d_ndet++;
     }
     for (int m = 0; m < d_m; m++)
-        produce(m, static_cast<int>(n_out));
+        produce(m, static_cast<int>(produced));
 
-    if (take == 0 && n_out == 0 && fifo_size() == 0 && n_in == 0 && inputs_done())
+    if (produced == 0 && take == 0 && fifo_size() == 0 && n_in == 0 && inputs_done())
         return WORK_DONE;
     return WORK_CALLED_PRODUCE;
 }
