@@ -114,7 +114,12 @@ void cfr_extractor_core_impl::start_occasion(const gr::tag_t& tag)
         occ.time_frac = total_frac - whole;
     }
     const std::size_t len = d_kernel.num_symbols() * d_kernel.fft_size();
-    occ.win.assign(d_m, std::vector<gr_complex>(len));
+    if (!d_pool.empty()) { // reuse the windows of a finished occasion
+        occ.win = std::move(d_pool.back());
+        d_pool.pop_back();
+    } else {
+        occ.win.assign(d_m, std::vector<gr_complex>(len));
+    }
     d_pending.push_back(std::move(occ));
 }
 
@@ -241,6 +246,7 @@ int cfr_extractor_core_impl::work(int noutput_items,
            d_pending.front().start + static_cast<std::uint64_t>(d_kernel.span_end()) <=
                r1) {
         finish_occasion(d_pending.front());
+        d_pool.push_back(std::move(d_pending.front().win));
         d_pending.pop_front();
     }
     return n;

@@ -36,6 +36,7 @@ private:
     double d_fs;
     bool d_cfo;
     std::deque<occasion> d_pending;
+    std::vector<std::vector<std::vector<gr_complex>>> d_pool; // recycled windows
     bool d_have_time;
     std::uint64_t d_time_offset, d_time_full;
     double d_time_frac;
