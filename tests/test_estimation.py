@@ -136,6 +136,19 @@ def test_spatial_smoothing_restores_rank_of_coherent_paths():
     assert np.allclose(np.sort(doa.music(rs, 2, 0.5)), [-20.0, 25.0], atol=1e-4)
 
 
+def test_estimate_with_spatial_smoothing_on_coherent_paths():
+    corr = np.array([[1.0, 0.9j], [-0.9j, 0.81]], complex)  # fully coherent pair
+    r = model_covariance(4, 0.5, [-20.0, 25.0], None, corr=corr) + 0.01 * np.eye(4)
+    for method in ("music", "root-music", "esprit"):
+        est = doa.estimate(method, covariance=r, order=2, n_snapshots=100, subarray_size=3)
+        assert np.allclose(np.sort(est.aoa_deg), [-20.0, 25.0], atol=1e-4), method
+        assert est.crb_deg.size == 2
+    with pytest.raises(ValueError, match="subarray"):
+        doa.estimate("esprit", covariance=r, order=1, subarray_size=5)
+    with pytest.raises(ValueError, match="order"):
+        doa.estimate("esprit", covariance=r, order=3, subarray_size=3)
+
+
 def test_covariance_from_cfr_and_snapshot_count(rng):
     h = rng.standard_normal((4, 2, 6)) + 1j * rng.standard_normal((4, 2, 6))
     x = h.reshape(4, 12)

@@ -32,7 +32,9 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
 
     ``order`` > 0 fixes the number of paths; 0 takes meta ``order`` (from order_estimator) or
     else runs ``order_method`` (AIC/MDL) with meta ``num_snapshots`` (S*K for a CFR). Order 0
-    (no path detected) gives an estimate with empty vectors.
+    (no path detected) gives an estimate with empty vectors. ``subarray_size`` M_s (0 = off)
+    spatially smooths R over the M - M_s + 1 subarrays before the 1-D methods and AIC/MDL,
+    for coherent multipath.
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         tls: bool = True,
         forward_backward: bool = False,
         smoothing: int = 0,
+        subarray_size: int = 0,
     ):
         gr.basic_block.__init__(self, name="doa_estimator", in_sig=None, out_sig=None)
         self._lock = threading.Lock()
@@ -60,6 +63,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self.set_tls(tls)
         self.set_forward_backward(forward_backward)
         self.set_smoothing(smoothing)
+        self.set_subarray_size(subarray_size)
         self._cov_errors = 0
         self.message_port_register_in(pmt.intern(K.PORT_COVARIANCE))
         self.message_port_register_in(pmt.intern(K.PORT_CFR))
@@ -126,6 +130,13 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             raise ValueError("smoothing must be 0 (automatic) or >= 2, got 1")
         self._set(smoothing=int(smoothing))
 
+    def set_subarray_size(self, subarray_size: int) -> None:
+        if isinstance(subarray_size, bool) or int(subarray_size) != subarray_size:
+            raise ValueError(f"subarray_size must be an integer, got {subarray_size!r}")
+        if subarray_size != 0 and subarray_size < 2:
+            raise ValueError(f"subarray_size must be 0 (off) or >= 2, got {subarray_size}")
+        self._set(subarray=int(subarray_size))
+
     # ------------------------------------------------------------------ handlers
     def _handle_covariance(self, msg: pmt.pmt_t) -> None:
         cfg = dict(self._cfg)
@@ -181,16 +192,28 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             raise ValueError("order 0 needs meta 'order' or 'num_snapshots' for AIC/MDL")
         return _order.estimate_order(r, n, cfg["order_method"])
 
+    @staticmethod
+    def _smoothed(cfg: dict, r: np.ndarray, n: float | None) -> tuple[np.ndarray, float | None]:
+        """R and N as the 1-D estimators see them (spatially smoothed when configured)."""
+        ms = cfg["subarray"]
+        m = r.shape[0]
+        if ms == 0 or ms >= m or cfg["method"] in _doa.CFR_ONLY_METHODS:
+            return r, n
+        rs = _cov.spatial_smoothing(r, ms)
+        return rs, None if n is None else _cov.effective_snapshots(n, m, ms)
+
     def _run(self, cfg: dict, meta: dict, kw_meta: pmt.pmt_t, **kw: Any) -> None:
         try:
             r = kw.get("covariance")
             if r is None:
                 r, _ = _cov.covariance_from_cfr(kw["cfr"])
-            m = r.shape[0]
-            d = self._resolve_order(cfg, meta, r, kw.get("n_snapshots"))
+            r_eff, n_eff = self._smoothed(cfg, r, kw.get("n_snapshots"))
+            d = self._resolve_order(cfg, meta, r_eff, n_eff)
             if cfg["method"] not in _doa.CFR_ONLY_METHODS:
-                d = min(d, m - 1)
+                d = min(d, r_eff.shape[0] - 1)
                 kw.pop("cfr", None)
+                if 0 < cfg["subarray"] < r.shape[0]:
+                    kw["subarray_size"] = cfg["subarray"]
             est = _doa.estimate(
                 cfg["method"],
                 order=d,

@@ -463,6 +463,7 @@ def estimate(
     tls: bool = True,
     smoothing: int | None = None,
     fb: bool = False,
+    subarray_size: int | None = None,
 ) -> Estimate:
     """Run one method on a covariance R [M, M] or a CFR H [M, S, K] and attach power, SNR, CRB.
 
@@ -471,7 +472,9 @@ def estimate(
     ``order`` 0 returns an estimate without paths. Paths outside ``fov_deg`` are dropped
     (grid methods only search inside it). ``crb_deg`` is the stochastic CRB of the estimated
     angles for the estimated source covariance and noise power, with ``n_snapshots`` (or
-    S*K for a CFR) snapshots; empty when the count is unknown.
+    S*K for a CFR) snapshots; empty when the count is unknown. ``subarray_size`` M_s < M
+    applies spatial smoothing to R for the 1-D methods (coherent multipath; the aperture and
+    the largest order become M_s and M_s - 1, the snapshot count N (M - M_s + 1)).
     """
     method = str(method).lower()
     if method not in METHODS:
@@ -501,10 +504,19 @@ def estimate(
         r, n_cfr = _cov.covariance_from_cfr(x, fb=fb)
         r = check_covariance(r)
         if n_snapshots is None:
-            n_snapshots = x.shape[1] * x.shape[2]
+            n_snapshots = n_cfr
     else:
         raise ValueError("give a covariance or a CFR")
     m = r.shape[0]
+    if subarray_size is not None and method not in CFR_ONLY_METHODS:
+        ms = int(subarray_size)
+        if ms != subarray_size or not (2 <= ms <= m):
+            raise ValueError(f"subarray_size must be an integer in [2, {m}], got {subarray_size}")
+        if ms < m:
+            r = _cov.spatial_smoothing(r, ms)
+            if n_snapshots is not None:
+                n_snapshots = _cov.effective_snapshots(n_snapshots, m, ms)
+            m = ms
     if int(order) != order or order < 0:
         raise ValueError(f"order must be an integer >= 0, got {order}")
     order = int(order)
