@@ -45,6 +45,10 @@ def to_pmt_value(v: Any) -> Any:
 
 def from_pmt_value(v: Any) -> Any:
     """pmt -> Python, with uniform vectors as numpy arrays of their own dtype."""
+    if pmt.is_s64vector(v):  # pmt.to_python cannot convert 64-bit integer vectors
+        return np.asarray(pmt.s64vector_elements(v), dtype=np.int64)
+    if pmt.is_u64vector(v):
+        return np.asarray(pmt.u64vector_elements(v), dtype=np.uint64)
     if pmt.is_uniform_vector(v):
         return np.asarray(pmt.to_python(v))
     return pmt.to_python(v)
