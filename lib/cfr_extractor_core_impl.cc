@@ -73,7 +73,8 @@ cfr_extractor_core_impl::cfr_extractor_core_impl(
                calibration),
       d_m(num_channels), d_subcarriers(subcarriers), d_scs(scs_hz), d_fs(sample_rate),
       d_cfo(cfo_correction), d_have_time(false), d_time_offset(0), d_time_full(0),
-      d_time_frac(0.0), d_rate_ok(true), d_in_bad(false), d_ncfr(0), d_ndropped(0)
+      d_time_frac(0.0), d_rate_ok(true), d_in_bad(false), d_ncfr(0), d_ndropped(0),
+      d_have_freq(false), d_freq(0.0), d_retunes(0), d_has_cal(!calibration.empty())
 {
     if (subcarriers.size() != subcarrier_bins.size())
         throw std::invalid_argument(
@@ -89,6 +90,7 @@ void cfr_extractor_core_impl::set_calibration(const std::vector<gr_complex>& cal
 {
     std::lock_guard<std::mutex> lock(d_mutex);
     d_kernel.set_calibration(calibration);
+    d_has_cal = !calibration.empty();
 }
 
 void cfr_extractor_core_impl::start_occasion(const gr::tag_t& tag)
@@ -219,6 +221,24 @@ int cfr_extractor_core_impl::work(int noutput_items,
                                     rate,
                                     d_fs);
                 d_rate_ok = ok;
+            }
+        } else if (pmt::eq(t.key, tags::rx_freq())) {
+            if (pmt::is_number(t.value)) {
+                const double f = pmt::to_double(t.value);
+                if (d_have_freq && std::abs(f - d_freq) > 0.5) {
+                    d_retunes++;
+                    if (d_has_cal)
+                        d_logger->warn(
+                            "rx_freq changed from {} Hz to {} Hz at sample {}: the N310 "
+                            "re-randomises its inter-channel phases at every tune, the "
+                            "phase calibration no longer holds (run srsaoa calibrate "
+                            "again)",
+                            d_freq,
+                            f,
+                            t.offset);
+                }
+                d_have_freq = true;
+                d_freq = f;
             }
         } else if (pmt::eq(t.key, tags::srs_start())) {
             start_occasion(t);

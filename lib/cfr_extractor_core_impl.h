@@ -43,6 +43,10 @@ private:
     bool d_rate_ok;
     bool d_in_bad;
     std::uint64_t d_ncfr, d_ndropped;
+    bool d_have_freq;
+    double d_freq;
+    std::uint64_t d_retunes;
+    bool d_has_cal;
     std::vector<gr_complex> d_h;
     std::mutex d_mutex;
 
@@ -83,6 +87,10 @@ public:
     std::uint64_t num_dropped() const override
     {
         return d_ndropped;
+    }
+    std::uint64_t num_retunes() const override
+    {
+        return d_retunes;
     }
 };
 

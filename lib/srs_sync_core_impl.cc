@@ -160,8 +160,7 @@ void srs_sync_core_impl::handle_tag(const gr::tag_t& tag)
 
 void srs_sync_core_impl::feed(gr_vector_const_void_star& input_items,
                               std::size_t from,
-                              std::size_t n,
-                              bool to_fifo)
+                              std::size_t n)
 {
     if (n == 0)
         return;
@@ -177,13 +176,17 @@ void srs_sync_core_impl::feed(gr_vector_const_void_star& input_items,
         d_logger->info("non-finite burst ended ({} samples so far)",
                        d_kernel.nonfinite_count());
     d_in_nonfinite = bad;
-    if (!to_fifo)
-        return;
+}
+
+void srs_sync_core_impl::push(gr_vector_const_void_star& input_items,
+                              std::size_t from,
+                              std::size_t n)
+{
     // append to the rings (the caller never exceeds the free space)
     const std::size_t tail = (d_head + d_count) % d_capacity;
     const std::size_t first = std::min(n, d_capacity - tail);
     for (int m = 0; m < d_m; m++) {
-        const auto* p = d_ptrs[m];
+        const auto* p = static_cast<const gr_complex*>(input_items[m]) + from;
         std::copy(p, p + first, d_fifo[m].begin() + tail);
         std::copy(p + first, p + n, d_fifo[m].begin());
     }
@@ -192,8 +195,7 @@ void srs_sync_core_impl::feed(gr_vector_const_void_star& input_items,
 
 void srs_sync_core_impl::feed_range(gr_vector_const_void_star& input_items,
                                     std::size_t from,
-                                    std::size_t n,
-                                    bool to_fifo)
+                                    std::size_t n)
 {
     if (n == 0)
         return;
@@ -206,11 +208,11 @@ void srs_sync_core_impl::feed_range(gr_vector_const_void_star& input_items,
         if (!pmt::eq(t.key, keys::rx_time()) && !pmt::eq(t.key, tags::rx_rate()))
             continue;
         const std::size_t at = static_cast<std::size_t>(t.offset - r0);
-        feed(input_items, pos, at - pos, to_fifo);
+        feed(input_items, pos, at - pos);
         pos = at;
         handle_tag(t);
     }
-    feed(input_items, pos, from + n - pos, to_fifo);
+    feed(input_items, pos, from + n - pos);
     // pass the input tags one-to-one, except srs_start (this block makes those)
     for (int m = 0; m < d_m; m++) {
         std::vector<gr::tag_t> mt;
@@ -229,18 +231,26 @@ int srs_sync_core_impl::general_work(int noutput_items,
     int n_in = ninput_items[0];
     for (int m = 1; m < d_m; m++)
         n_in = std::min(n_in, ninput_items[m]);
+    const auto r0 = static_cast<std::int64_t>(nitems_read(0));
+    // input items already fed to the detector but not consumed (the "anchor", below)
+    const auto fed_ahead = static_cast<std::size_t>(
+        std::max<std::int64_t>(0, std::min<std::int64_t>(d_kernel.fed() - r0, n_in)));
+    auto feed_new = [&](std::size_t from, std::size_t to) {
+        const std::size_t a = std::max(from, fed_ahead);
+        if (to > a)
+            feed_range(input_items, a, to - a);
+    };
 
     // Direct path: with nothing held back, samples below decided() can never carry a
     // future tag, so they go straight from input to output (one copy, no FIFO). While
     // tracking that is everything outside the search windows.
     std::size_t direct = 0;
     if (d_count == 0 && n_in > 0) {
-        const std::int64_t dec =
-            d_kernel.decided() - static_cast<std::int64_t>(nitems_read(0));
+        const std::int64_t dec = d_kernel.decided() - r0;
         direct = static_cast<std::size_t>(std::max<std::int64_t>(
             0, std::min<std::int64_t>({ n_in, noutput_items, dec })));
         if (direct > 0) {
-            feed_range(input_items, 0, direct, false);
+            feed_new(0, direct);
             for (int m = 0; m < d_m; m++) {
                 const auto* in = static_cast<const gr_complex*>(input_items[m]);
                 std::copy(in, in + direct, static_cast<gr_complex*>(output_items[m]));
@@ -248,17 +258,23 @@ int srs_sync_core_impl::general_work(int noutput_items,
         }
     }
 
+    // FIFO path: the rest is fed to the detector and held until decided.
     const std::size_t room =
         d_capacity > fifo_size() ? d_capacity - fifo_size() : static_cast<std::size_t>(0);
-    const auto take = static_cast<std::size_t>(std::min<std::int64_t>(
-        static_cast<std::int64_t>(n_in) - static_cast<std::int64_t>(direct),
-        static_cast<std::int64_t>(room)));
-    if (take > 0)
-        feed_range(input_items, direct, take, true);
+    std::size_t take =
+        std::min<std::size_t>(static_cast<std::size_t>(n_in) - direct, room);
+    feed_new(direct, direct + take);
+    // Anchor: while samples wait in the FIFO, the last input item stays unconsumed (it
+    // has been fed), so the scheduler keeps calling this block after the upstream has
+    // finished and the FIFO can be flushed.
+    const bool holding = d_count > 0 || take > 0;
+    if (holding && take > 0 && direct + take == static_cast<std::size_t>(n_in))
+        take--;
+    push(input_items, direct, take);
     if (direct + take > 0)
         consume_each(static_cast<int>(direct + take));
-    else if (n_in == 0 && inputs_done())
-        d_kernel.finish();
+    if (inputs_done() && d_kernel.fed() == r0 + n_in)
+        d_kernel.finish(); // nothing more will come: everything fed is decided
 
     for (const auto& d : d_kernel.take_detections())
         d_pending.push_back(d);

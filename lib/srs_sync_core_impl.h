@@ -40,14 +40,10 @@ private:
     {
         return d_count;
     }
-    void feed(gr_vector_const_void_star& input_items,
-              std::size_t from,
-              std::size_t n,
-              bool to_fifo);
-    void feed_range(gr_vector_const_void_star& input_items,
-                    std::size_t from,
-                    std::size_t n,
-                    bool to_fifo);
+    void feed(gr_vector_const_void_star& input_items, std::size_t from, std::size_t n);
+    void push(gr_vector_const_void_star& input_items, std::size_t from, std::size_t n);
+    void
+    feed_range(gr_vector_const_void_star& input_items, std::size_t from, std::size_t n);
     void handle_tag(const gr::tag_t& tag);
     bool inputs_done() const;
 

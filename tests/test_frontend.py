@@ -278,3 +278,27 @@ def test_cfr_error_through_the_whole_chain(rng):
         )
         err.append(np.mean(np.abs(h - truth) ** 2))
     assert abs(10 * np.log10(np.mean(err)) + snr_db) < 1.0
+
+
+def test_calibration_multipliers_and_retune_warning(rng, capfd):
+    """M complex multipliers scale each channel's CFR exactly; an rx_freq change (a retune:
+    the N310's phases are new) is counted and, with a calibration set, warned about."""
+    p = params()
+    t = p.slot_length
+    x = stream(p, 6 * t, [500.0 + i * t for i in range(6)], rng, snr_db=10.0)
+    cal = np.array([1.0, 1j, -0.5, 2 - 1j])
+    tags = [
+        _tag(0, K.TAG_RX_FREQ, pmt.from_double(3.5e9)),
+        _tag(3 * t, K.TAG_RX_FREQ, pmt.from_double(3.6e9)),
+    ]
+    plain = run(x, tags=tags)
+    fixed = run(x, tags=tags, calibration=cal.tolist())
+    # the source hands over everything at once (tags make it): the tail must still come out
+    np.testing.assert_array_equal(plain["out"], x)
+    np.testing.assert_array_equal(fixed["out"], x)
+    assert len(plain["pdus"]) == len(fixed["pdus"]) == 6
+    for (_, h0), (_, h1) in zip(plain["pdus"], fixed["pdus"]):
+        np.testing.assert_allclose(h1, h0 * cal[:, None, None], rtol=1e-5, atol=1e-6)
+    assert plain["cfr"].num_retunes() == 1 and fixed["cfr"].num_retunes() == 1
+    out = capfd.readouterr()
+    assert (out.out + out.err).count("calibration no longer holds") == 1

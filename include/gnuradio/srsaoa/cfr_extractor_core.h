@@ -36,6 +36,9 @@ namespace srsaoa {
  *
  * An occasion whose samples contain NaN/Inf gives no PDU (one warning per burst); an
  * \p rx_rate tag different from \p sample_rate suppresses PDUs until it matches again.
+ * An \p rx_freq tag with a new frequency (a retune) while a calibration is set logs a
+ * warning: the N310 re-randomises its inter-channel phases at every tune, so the
+ * calibration no longer holds (srsaoa calibrate again).
  */
 class SRSAOA_API cfr_extractor_core : virtual public gr::sync_block
 {
@@ -77,6 +80,8 @@ public:
     virtual std::uint64_t num_cfrs() const = 0;
     /*! Occasions dropped (non-finite samples, wrong rate). */
     virtual std::uint64_t num_dropped() const = 0;
+    /*! rx_freq changes (retunes) seen; each one invalidates the phase calibration. */
+    virtual std::uint64_t num_retunes() const = 0;
 };
 
 } // namespace srsaoa

@@ -41,6 +41,7 @@ SRSAOA_API const pmt::pmt_t& srs_start();
 SRSAOA_API const pmt::pmt_t& occasion();
 SRSAOA_API const pmt::pmt_t& metric();
 SRSAOA_API const pmt::pmt_t& rx_rate();
+SRSAOA_API const pmt::pmt_t& rx_freq();
 } // namespace tags
 
 namespace ports {

@@ -184,5 +184,6 @@ void bind_cfr_extractor_core(py::module& m)
         .def("set_cfo_correction", &cfr_extractor_core::set_cfo_correction)
         .def("cfo_correction", &cfr_extractor_core::cfo_correction)
         .def("num_cfrs", &cfr_extractor_core::num_cfrs)
-        .def("num_dropped", &cfr_extractor_core::num_dropped);
+        .def("num_dropped", &cfr_extractor_core::num_dropped)
+        .def("num_retunes", &cfr_extractor_core::num_retunes);
 }
