@@ -64,7 +64,9 @@ def main() -> int:
     print("| method | RMSE (deg) | 80th pct (deg) | median (deg) |\n|---|---|---|---|")
     for m, s in res["summary"].items():
         print(f"| {m} | {s['rmse_deg']:.3f} | {s['p80_deg']:.3f} | {s['median_deg']:.3f} |")
-    print("\nrho = 0 (ideal array), SNR 10 dB")
+    print(
+        "\nrho = 0 (no angle-dependent error; channel gain/phase mismatch and coupling remain), SNR 10 dB"
+    )
     print("| method | RMSE (deg) | 80th pct (deg) |\n|---|---|---|")
     for r in res["rho"]:
         if r["rho"] == 0.0:

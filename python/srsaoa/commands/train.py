@@ -13,8 +13,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--grid-step",
         type=float,
-        default=0.5,
-        help="angle grid step, deg (paper: 0.1; 0.5 trains 5x faster on a CPU)",
+        default=1.0,
+        help="angle grid step, deg (paper: 0.1; the CPU default 1.0 trains ~10x faster)",
     )
     g.add_argument("--subregions", type=int, default=4, help="P subregions over [-60, 60] deg")
     g.add_argument("--hidden", type=int, default=16, help="autoencoder hidden units")
@@ -174,7 +174,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--profile-seed", type=int, default=2024, help="seed of ImpairmentProfile.default"
     )
-    p.add_argument("--epochs", type=int, default=20, help="MoDL-SSR epochs")
+    p.add_argument("--epochs", type=int, default=30, help="MoDL-SSR epochs")
     p.add_argument("--ae-epochs", type=int, default=6, help="autoencoder epochs")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument(

@@ -136,7 +136,7 @@ class TrainConfig:
     paper used 1201 angles x 40 realisations and 30 epochs.
     """
 
-    epochs: int = 20
+    epochs: int = 30
     batch_size: int = 64
     lr: float = 0.01
     lr_half_every: int = 5
