@@ -12,6 +12,7 @@
 #include <gnuradio/buffer_reader.h>
 #include <gnuradio/io_signature.h>
 #include <gnuradio/srsaoa/constants.h>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -96,10 +97,15 @@ bool srs_sync_core_impl::inputs_done() const
 
 void srs_sync_core_impl::forecast(int, gr_vector_int& ninput_items_required)
 {
-    // At the end of the stream ask for nothing, so general_work can flush the FIFO.
-    const int need = (fifo_size() > 0 && inputs_done()) ? 0 : 1;
-    for (auto& r : ninput_items_required)
-        r = need;
+    // One item beyond the already-fed anchor (no busy loop while starved); nothing from
+    // an input whose upstream has finished, so general_work can flush the FIFO at the
+    // end.
+    const bool anchor = d_kernel.fed() > static_cast<std::int64_t>(nitems_read(0));
+    auto det = detail();
+    for (std::size_t i = 0; i < ninput_items_required.size(); i++) {
+        const bool done = det && det->input(static_cast<int>(i))->done();
+        ninput_items_required[i] = done ? 0 : (anchor ? 2 : 1);
+    }
 }
 
 void srs_sync_core_impl::handle_tag(const gr::tag_t& tag)
@@ -273,8 +279,22 @@ int srs_sync_core_impl::general_work(int noutput_items,
     push(input_items, direct, take);
     if (direct + take > 0)
         consume_each(static_cast<int>(direct + take));
-    if (inputs_done() && d_kernel.fed() == r0 + n_in)
-        d_kernel.finish(); // nothing more will come: everything fed is decided
+    // an input with nothing left whose upstream has finished: no more complete samples
+    bool starved = false;
+    for (int m = 0; m < d_m; m++)
+        starved = starved || (ninput_items[m] == static_cast<int>(direct + take) &&
+                              detail()->input(m)->done());
+    if (starved && d_kernel.fed() == r0 + n_in)
+        d_kernel.finish();
+    if (inputs_done()) {
+        // done() first, then the count: items written before done() are all visible now
+        // (n_in may be stale: the upstream can write its last items after it was read)
+        std::int64_t avail = std::numeric_limits<std::int64_t>::max();
+        for (int m = 0; m < d_m; m++)
+            avail = std::min<std::int64_t>(avail, detail()->input(m)->items_available());
+        if (d_kernel.fed() == r0 + avail)
+            d_kernel.finish(); // nothing more will come: everything fed is decided
+    }
 
     for (const auto& d : d_kernel.take_detections())
         d_pending.push_back(d);
@@ -319,7 +339,7 @@ int srs_sync_core_impl::general_work(int noutput_items,
     for (int m = 0; m < d_m; m++)
         produce(m, static_cast<int>(produced));
 
-    if (produced == 0 && take == 0 && fifo_size() == 0 && n_in == 0 && inputs_done())
+    if (produced == 0 && take == 0 && fifo_size() == 0 && n_in == 0 && starved)
         return WORK_DONE;
     return WORK_CALLED_PRODUCE;
 }
