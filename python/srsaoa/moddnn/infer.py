@@ -25,7 +25,7 @@ def estimate_batch(net: MoDDNN, cfrs: Sequence[ArrayLike]) -> list[tuple[float, 
         groups.setdefault(int(xi.shape[1]), []).append(i)
     hw = net.cfg.peak_halfwidth_deg / net.cfg.grid_step_deg
     for idx in groups.values():
-        s = net.full_spectrum(net(torch.cat([x[i] for i in idx])))
+        s = net.full_spectrum(net(torch.cat([x[i] for i in idx]).to(net.grid.device))).cpu()
         aoa = peak_aoa(s, net.grid, hw)
         peak = s.max(-1).values.numpy()
         for j, i in enumerate(idx):

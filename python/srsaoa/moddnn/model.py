@@ -207,7 +207,7 @@ class MoDDNN(nn.Module):
 
     def spectrum(self, h: ArrayLike | Tensor) -> Tensor:
         """CFR [B, M, S, K_cfr] -> spectrum [B, L] on ``cfg.grid_deg``."""
-        return self.full_spectrum(self(prepare_cfr(h, self.cfg)))
+        return self.full_spectrum(self(prepare_cfr(h, self.cfg).to(self.grid.device)))
 
     @torch.no_grad()
     def estimate(self, h: ArrayLike | Tensor) -> NDArray[np.float64]:
@@ -224,8 +224,8 @@ class MoDDNN(nn.Module):
 def peak_aoa(spectrum: Tensor, grid: Tensor, halfwidth_bins: float) -> NDArray[np.float64]:
     """Angle of the spectrum's maximum, refined by the centroid of max(spectrum, 0) within
     +-halfwidth_bins grid points of it."""
-    s = spectrum.detach().to(torch.float64)
-    g = grid.to(torch.float64)
+    s = spectrum.detach().cpu().to(torch.float64)
+    g = grid.detach().cpu().to(torch.float64)
     i = s.argmax(-1)
     w = int(round(halfwidth_bins))
     if w == 0:
