@@ -138,8 +138,13 @@ def _plot_spectra(tb, rec, truth, out: Path, model: str | None) -> list[Path]:
             ),
         }
         if net is not None:
-            g, p = net.spatial_spectrum(h)
-            spectra["MoD-DNN"] = np.interp(grid, g, p, left=0.0, right=0.0)
+            import torch
+
+            net.eval()
+            with torch.no_grad():
+                p = net.spectrum(h[None]).cpu().numpy()[0]
+            g = net.grid.cpu().numpy()
+            spectra["MoD-DNN"] = np.interp(grid, g, np.maximum(p, 0.0), left=0.0, right=0.0)
         t = int(meta["sample_index"]) / rec.sample_rate
         path = out / f"spectrum_{idx:03d}.png"
         plot_spectra(
