@@ -112,7 +112,7 @@ def test_coarray_layer_matches_eq14(rng):
     cfg = TINY
     net = MoDDNN(cfg)
     hp = torch.from_numpy(rng.standard_normal((2, cfg.num_subregions, 3, 16, 8)).astype(np.float32))
-    got = net.coarray(hp).double().numpy()
+    got = net.coarray(hp).double().numpy() * 16  # the layer divides by M^2 (unit-norm atoms)
     x = hp.double().numpy()
     h = x[..., :4] + 1j * x[..., 4:]
     for b in range(2):
@@ -122,6 +122,27 @@ def test_coarray_layer_matches_eq14(rng):
             want = coarray_spectrum(r, coarray_manifold(4, 0.5, cfg.grid_deg[s:e])).real
             np.testing.assert_allclose(got[b, p, : e - s], want, rtol=1e-4, atol=1e-4)
             assert np.all(got[b, p, e - s :] == 0)
+
+
+def test_projection_matrix_normalised():
+    # P_p = A~_p^H A~_p / M^2: unit diagonal, and a noise-free single path gives eta_hat = P e.
+    net = MoDDNN(TINY)
+    for i, (s, e) in enumerate(TINY.subregion_bounds()):
+        assert torch.allclose(torch.diagonal(net.coarray.proj[i])[: e - s], torch.ones(e - s))
+    ideal = D.simulate([-44.0, 17.0], None, np.random.default_rng(1), rho=0.0,
+                       subcarriers_hz=_freqs(TINY), profile=_ideal_profile())  # fmt: skip
+    x = prepare_cfr(ideal.cfr, TINY)
+    hp = autoencoder_targets(x, ideal.aoa_deg, TINY)
+    eta_hat = net.coarray(hp)
+    t = one_hot_targets(ideal.aoa_deg, TINY)
+    want = torch.einsum("bpl,plm->bpm", t, net.coarray.proj)
+    assert torch.allclose(eta_hat, want, atol=1e-5)
+
+
+def _ideal_profile():
+    from gnuradio.srsaoa.array.impairments import ImpairmentProfile
+
+    return ImpairmentProfile.ideal(4)
 
 
 def test_subregions_and_labels():

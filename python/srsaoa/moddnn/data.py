@@ -60,8 +60,8 @@ def simulate(
     num_snapshots: int = 4,
     profile=None,
 ) -> CfrDataset:
-    """One CFR [M, S, K] per angle (single LOS path, random phase) from the project's default
-    impaired array ``ImpairmentProfile.default(profile_seed, rho)`` via ``sim.cfr_snapshots``."""
+    """One CFR [M, S, K] per angle (single LOS path, random phase; ``snr_db=None``: noise-free)
+    from the project's default impaired array ``ImpairmentProfile.default(profile_seed, rho)`` via ``sim.cfr_snapshots``."""
     from ..array.impairments import ImpairmentProfile
     from ..sim import cfr_snapshots
 
@@ -70,10 +70,13 @@ def simulate(
         profile = ImpairmentProfile.default(profile_seed, rho, ula.num_elements)
     f = default_srs_subcarriers_hz() if subcarriers_hz is None else np.asarray(subcarriers_hz)
     a = np.atleast_1d(np.asarray(aoa_deg, dtype=np.float64))
-    snr = np.broadcast_to(np.asarray(snr_db, dtype=np.float64), a.shape).copy()
+    noise_free = snr_db is None
+    snr = np.broadcast_to(np.asarray(np.inf if noise_free else snr_db, np.float64), a.shape).copy()
     h = np.stack(
         [
-            cfr_snapshots(ula, profile, float(t), float(s), f, num_snapshots, rng)
+            cfr_snapshots(
+                ula, profile, float(t), None if noise_free else float(s), f, num_snapshots, rng
+            )  # fmt: skip
             for t, s in zip(a, snr)
         ]
     ).astype(np.complex64)

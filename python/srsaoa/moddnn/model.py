@@ -80,7 +80,8 @@ class MultiTaskAutoencoder(nn.Module):
 
 
 class CoarraySpectrum(nn.Module):
-    """Eqs 11-14 per subregion: eta_hat_p = Re(A~_p^H vec(R_p)), P_p = Re(A~_p^H A~_p)."""
+    """Eqs 11-14 per subregion: eta_hat_p = Re(A~_p^H vec(R_p)), P_p = Re(A~_p^H A~_p), both
+    divided by M^2 (unit-norm coarray atoms), so P_p has a unit diagonal."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -92,8 +93,11 @@ class CoarraySpectrum(nn.Module):
         pm = np.zeros((len(bounds), lmax, lmax), np.float32)
         mask = np.zeros((len(bounds), lmax), np.float32)
         for i, (s, e) in enumerate(bounds):
-            a = coarray_manifold(m, cfg.spacing_wavelengths, grid[s:e])
-            a_conj[i, :, : e - s] = a.conj()
+            # Unit-norm coarray atoms: ||vec(a a^H)|| = M, so A~/M gives P a unit diagonal and
+            # lambda, mu are relative to it whatever M and the grid; with the snapshots of
+            # norm sqrt(M) (R = a a^H) eta_hat / M^2 = (P / M^2) e still holds for one path.
+            a = coarray_manifold(m, cfg.spacing_wavelengths, grid[s:e]) / m
+            a_conj[i, :, : e - s] = a.conj() / m
             pm[i, : e - s, : e - s] = projection_matrix(a).real
             mask[i, : e - s] = 1.0
         self.num_elements = m
