@@ -92,6 +92,22 @@ BOOST_AUTO_TEST_CASE(rejects_bad_parameters)
         std::invalid_argument);
 }
 
+BOOST_AUTO_TEST_CASE(min_metric_floors_both_thresholds)
+{
+    const auto r = reference();
+    BOOST_CHECK_THROW(srs_sync_kernel(r, STARTS, LENS, 2, -1, P, 1e-6, 2, 3, FS, 1.0),
+                      std::invalid_argument);
+    BOOST_CHECK_THROW(srs_sync_kernel(r, STARTS, LENS, 2, -1, P, 1e-6, 2, 3, FS, -0.1),
+                      std::invalid_argument);
+    srs_sync_kernel plain(r, STARTS, LENS, 2, -1, P, 1e-6, 2, 3, FS);
+    const double floor = 2.0 * plain.acquisition_threshold();
+    srs_sync_kernel floored(r, STARTS, LENS, 2, -1, P, 1e-6, 2, 3, FS, floor);
+    BOOST_CHECK_EQUAL(floored.acquisition_threshold(), floor);
+    BOOST_CHECK_EQUAL(floored.tracking_threshold(), floor);
+    srs_sync_kernel low(r, STARTS, LENS, 2, -1, P, 1e-6, 2, 3, FS, 1e-9);
+    BOOST_CHECK_EQUAL(low.acquisition_threshold(), plain.acquisition_threshold());
+}
+
 BOOST_AUTO_TEST_CASE(tail_closed_form)
 {
     // a = 1: P(rho > eta) = (1 - eta)^b

@@ -28,7 +28,8 @@ srs_sync_core::sptr srs_sync_core::make(int num_channels,
                                         double pfa,
                                         int track_window,
                                         int max_misses,
-                                        double sample_rate)
+                                        double sample_rate,
+                                        double min_metric)
 {
     return gnuradio::make_block_sptr<srs_sync_core_impl>(num_channels,
                                                          reference,
@@ -39,7 +40,8 @@ srs_sync_core::sptr srs_sync_core::make(int num_channels,
                                                          pfa,
                                                          track_window,
                                                          max_misses,
-                                                         sample_rate);
+                                                         sample_rate,
+                                                         min_metric);
 }
 
 srs_sync_core_impl::srs_sync_core_impl(int num_channels,
@@ -51,7 +53,8 @@ srs_sync_core_impl::srs_sync_core_impl(int num_channels,
                                        double pfa,
                                        int track_window,
                                        int max_misses,
-                                       double sample_rate)
+                                       double sample_rate,
+                                       double min_metric)
     : gr::block(
           "srs_sync_core",
           gr::io_signature::make(
@@ -67,7 +70,8 @@ srs_sync_core_impl::srs_sync_core_impl(int num_channels,
                pfa,
                track_window,
                max_misses,
-               sample_rate),
+               sample_rate,
+               min_metric),
       d_m(num_channels), d_fs(sample_rate), d_head(0), d_count(0), d_ndet(0),
       d_resyncs(0), d_have_time(false), d_time_offset(0), d_time_full(0),
       d_time_frac(0.0), d_rate_ok(true), d_in_nonfinite(false)

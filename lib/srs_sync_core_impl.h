@@ -57,7 +57,8 @@ public:
                        double pfa,
                        int track_window,
                        int max_misses,
-                       double sample_rate);
+                       double sample_rate,
+                       double min_metric);
 
     void forecast(int noutput_items, gr_vector_int& ninput_items_required) override;
     int general_work(int noutput_items,

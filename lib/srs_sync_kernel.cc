@@ -53,7 +53,8 @@ srs_sync_kernel::srs_sync_kernel(const std::vector<cplx>& reference,
                                  double pfa,
                                  int track_window,
                                  int max_misses,
-                                 double sample_rate)
+                                 double sample_rate,
+                                 double min_metric)
     : d_ref(reference), d_a(segment_starts), d_l(segment_lengths), d_m(num_channels),
       d_ref_channel(ref_channel), d_period(period), d_pfa(pfa), d_w(track_window),
       d_max_misses(max_misses), d_fs(sample_rate), d_base(0), d_fed(0), d_mbase(0),
@@ -91,6 +92,8 @@ srs_sync_kernel::srs_sync_kernel(const std::vector<cplx>& reference,
         fail("max_misses must be >= 1, got " + std::to_string(max_misses));
     if (!(sample_rate > 0.0) || !std::isfinite(sample_rate))
         fail("sample_rate must be positive");
+    if (!(min_metric >= 0.0 && min_metric < 1.0))
+        fail("min_metric must be in [0, 1)");
 
     const std::size_t ns = d_a.size();
     d_rnorm.resize(ns);
@@ -114,8 +117,12 @@ srs_sync_kernel::srs_sync_kernel(const std::vector<cplx>& reference,
     const double mc = static_cast<double>(d_chans.size());
     const double a = mc * static_cast<double>(ns);
     const double b = mc * static_cast<double>(total_len - static_cast<long>(ns));
-    d_eta_acq = threshold_for(pfa / static_cast<double>(t), a, b);
-    d_eta_trk = threshold_for(pfa / static_cast<double>(2 * track_window + 1), a, b);
+    // The noise threshold, raised to min_metric: the floor that keeps another UE's SRS
+    // (a different low-PAPR sequence, normalised cross-correlation ~1/N_sc) from being
+    // taken for ours at high SNR.
+    d_eta_acq = std::max(threshold_for(pfa / static_cast<double>(t), a, b), min_metric);
+    d_eta_trk = std::max(
+        threshold_for(pfa / static_cast<double>(2 * track_window + 1), a, b), min_metric);
 
     d_a_min = d_a.front();
     d_b_max = d_a.back() + d_l.back();

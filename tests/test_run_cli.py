@@ -181,6 +181,18 @@ def test_no_srs_present(tmp_path):
     _one_clear_error(srsaoa("run", "--input", str(tmp_path / "noise.sigmf-collection")), "no SRS")
 
 
+def test_wrong_srs_configuration_finds_nothing(tmp_path):
+    """Metadata naming another SRS sequence group than the UE sent: no detections (the
+    cross-sequence floor of srs_sync), so one clear error instead of estimates."""
+    coll = _copy(tmp_path)
+    for m in tmp_path.glob("*.sigmf-meta"):
+        d = json.loads(m.read_text())
+        d["global"]["srsaoa:srs"]["n_srs_id"] = 7  # the UE used 100 (group 10; 7 is group 7)
+        m.write_text(json.dumps(d))
+    _rehash(coll)
+    _one_clear_error(srsaoa("run", "--input", str(coll)), "no SRS")
+
+
 @pytest.mark.parametrize("fault", ["missing", "bad_json", "truncated"])
 def test_bad_model_file(tmp_path, fault):
     from gnuradio.srsaoa.moddnn.modelfile import model_paths

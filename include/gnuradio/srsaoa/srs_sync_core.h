@@ -58,6 +58,8 @@ public:
      * \param track_window W, samples searched either side of the predicted start.
      * \param max_misses tracking misses in a row before re-acquisition (>= 1).
      * \param sample_rate Hz; \p rx_rate tags are checked against it.
+     * \param min_metric floor of both thresholds in [0, 1): rejects other UEs' SRS
+     *        sequences (gnuradio.srsaoa.srs_sync sets 4 / N_sc, DESIGN section 6).
      */
     static sptr make(int num_channels,
                      const std::vector<gr_complex>& reference,
@@ -68,7 +70,8 @@ public:
                      double pfa,
                      int track_window,
                      int max_misses,
-                     double sample_rate);
+                     double sample_rate,
+                     double min_metric = 0.0);
 
     /*! Number of srs_start tags emitted so far. */
     virtual std::uint64_t num_detections() const = 0;

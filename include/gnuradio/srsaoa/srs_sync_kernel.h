@@ -89,7 +89,8 @@ public:
                     double pfa,
                     int track_window,
                     int max_misses,
-                    double sample_rate);
+                    double sample_rate,
+                    double min_metric = 0.0);
     ~srs_sync_kernel();
     srs_sync_kernel(const srs_sync_kernel&) = delete;
     srs_sync_kernel& operator=(const srs_sync_kernel&) = delete;

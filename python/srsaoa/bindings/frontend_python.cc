@@ -50,6 +50,7 @@ void bind_srs_sync_kernel(py::module& m)
                       double,
                       int,
                       int,
+                      double,
                       double>(),
              py::arg("reference"),
              py::arg("segment_starts"),
@@ -60,7 +61,8 @@ void bind_srs_sync_kernel(py::module& m)
              py::arg("pfa"),
              py::arg("track_window"),
              py::arg("max_misses"),
-             py::arg("sample_rate"))
+             py::arg("sample_rate"),
+             py::arg("min_metric") = 0.0)
         .def(
             "process",
             [](srs_sync_kernel& self, carray x) {
@@ -151,7 +153,8 @@ void bind_srs_sync_core(py::module& m)
              py::arg("pfa"),
              py::arg("track_window"),
              py::arg("max_misses"),
-             py::arg("sample_rate"))
+             py::arg("sample_rate"),
+             py::arg("min_metric") = 0.0)
         .def("num_detections", &srs_sync_core::num_detections)
         .def("state", &srs_sync_core::state)
         .def("acquisition_threshold", &srs_sync_core::acquisition_threshold)

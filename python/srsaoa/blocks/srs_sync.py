@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from gnuradio import gr
 
-from ..nr.receiver import FrontendParams, frontend_params
+from ..nr.receiver import FrontendParams, cross_sequence_floor, frontend_params
 
 
 def _params(carrier: Any, srs: Any, port: int = 0) -> FrontendParams:
@@ -71,6 +71,7 @@ class srs_sync(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
             int(track_window),
             int(max_misses),
             float(p.sample_rate),
+            cross_sequence_floor(p),
         )
         for i in range(m):
             self.connect((self, i), (self.core, i))
