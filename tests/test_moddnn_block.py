@@ -85,6 +85,31 @@ def test_block_matches_math_for_any_batching(model_path, max_batch):
         np.testing.assert_allclose(m[K.AOA_DEG][0], want[i], atol=1e-3)
 
 
+def test_queued_pdus_run_as_batches(model_path):
+    # PDUs that are already queued when the block starts are taken off the queue together:
+    # 10 PDUs with max_batch 4 give batches 4, 4, 2, and the same estimates as max_batch 1.
+    h = cfrs(10, 4)
+    blk = srsaoa.moddnn_doa(model_path, 4, 1)
+    tb = gr.top_block()
+    dbg = blocks.message_debug()
+    tb.msg_connect((blk, K.PORT_ESTIMATE), (dbg, "store"))
+    for i, x in enumerate(h):
+        blk.to_basic_block()._post(pmt.intern(K.PORT_CFR), make_cfr_pdu(x, meta(i)))
+    tb.start()
+    deadline = time.monotonic() + 30
+    while dbg.num_messages() < 10 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    tb.stop()
+    tb.wait()
+    assert blk._batch_sizes == [4, 4, 2]
+    got = [parse_pdu(dbg.get_message(i))[0] for i in range(dbg.num_messages())]
+    single = run_graph(srsaoa.moddnn_doa(model_path, 1, 1),
+                       [make_cfr_pdu(x, meta(i)) for i, x in enumerate(h)], 10)  # fmt: skip
+    assert [m[K.SRS_OCCASION] for m in got] == list(range(10))
+    np.testing.assert_allclose([m[K.AOA_DEG][0] for m in got],
+                               [m[K.AOA_DEG][0] for m in single], atol=1e-3)  # fmt: skip
+
+
 def test_block_drops_bad_pdus_and_keeps_going(model_path):
     h = cfrs(2, 2)
     bad_shape = make_cfr_pdu(h[0][:3], meta(0))  # 3 elements for a 4-element model

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import queue
-import threading
-
 import numpy as np
 import pmt
 from gnuradio import gr
@@ -12,15 +9,15 @@ from gnuradio import gr
 from .. import constants as K
 from .pdu import PduError, cfr_from_pdu, make_pdu
 
-_STOP = object()
-
 
 class moddnn_doa(gr.basic_block):
     """CFR PDUs in (port ``cfr``), estimate PDUs out (port ``estimate``, method "moddnn").
 
     The model (NAME.safetensors + NAME.json, "default" = the shipped model) is loaded on the
-    first PDU. PDUs are handed to one worker thread; whatever has queued up when it is free
-    (at most ``max_batch``) runs through the network as one batch, in arrival order.
+    first PDU. Each PDU is handled synchronously in the block's message thread (so a finite
+    flowgraph never stops with estimates in flight); the PDUs that queued up behind it while
+    the network was busy (at most ``max_batch`` in all) are taken off the queue and run through
+    the network as one batch, in arrival order.
     """
 
     def __init__(self, model="default", max_batch=32, num_threads=1):
@@ -33,43 +30,38 @@ class moddnn_doa(gr.basic_block):
             raise ValueError(f"num_threads must be an integer >= 1, got {num_threads}")
         from ..moddnn.modelfile import model_paths
 
-        wpath, jpath = model_paths(model)
+        _, jpath = model_paths(model)
         if not jpath.exists():
             raise ValueError(f"model metadata {jpath} does not exist")
         self._model_path = model
         self._max_batch = int(max_batch)
         self._num_threads = int(num_threads)
         self._net = None
-        self._queue: queue.Queue = queue.Queue()
-        self._worker: threading.Thread | None = None
-        self.message_port_register_in(pmt.intern(K.PORT_CFR))
+        self._load_error = None
+        self._batch_sizes: list[int] = []  # for tests and debugging
+        self._port = pmt.intern(K.PORT_CFR)
+        self.message_port_register_in(self._port)
         self.message_port_register_out(pmt.intern(K.PORT_ESTIMATE))
-        self.set_msg_handler(pmt.intern(K.PORT_CFR), self._on_cfr)
+        self.set_msg_handler(self._port, self._on_cfr)
 
     def set_max_batch(self, max_batch):
         if int(max_batch) != max_batch or max_batch < 1:
             raise ValueError(f"max_batch must be an integer >= 1, got {max_batch}")
         self._max_batch = int(max_batch)
 
-    def start(self):
-        self._worker = threading.Thread(target=self._run, name="moddnn_doa", daemon=True)
-        self._worker.start()
-        return True
-
-    def stop(self):
-        if self._worker is not None:
-            self._queue.put(_STOP)
-            self._worker.join()
-            self._worker = None
-        return True
-
     def _on_cfr(self, msg):
-        try:
-            meta, h = cfr_from_pdu(msg)
-        except PduError as exc:
-            self.logger.warn(f"dropping a message that is not a CFR PDU: {exc}")
-            return
-        self._queue.put((meta, h))
+        msgs = [msg]
+        bb = self.to_basic_block()
+        while len(msgs) < self._max_batch and bb.nmsgs(self._port) > 0:
+            msgs.append(bb.delete_head_nowait(self._port))
+        batch = []
+        for m in msgs:
+            try:
+                batch.append(cfr_from_pdu(m))
+            except PduError as exc:
+                self.logger.warn(f"dropping a message that is not a CFR PDU: {exc}")
+        if batch:
+            self._process(batch)
 
     def _load(self):
         import torch
@@ -81,33 +73,16 @@ class moddnn_doa(gr.basic_block):
         self.logger.info(f"loaded MoD-DNN model {self._model_path!r}")
         return net
 
-    def _run(self):
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            batch = [item]
-            stop = False
-            while len(batch) < self._max_batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop = True
-                    break
-                batch.append(nxt)
-            self._process(batch)
-            if stop:
-                return
-
     def _process(self, batch):
         from ..moddnn.infer import estimate_batch
 
         if self._net is None:
+            if self._load_error is not None:
+                return
             try:
                 self._net = self._load()
-            except Exception as exc:  # noqa: BLE001 - logged once per batch, block keeps running
+            except Exception as exc:  # noqa: BLE001 - logged once, block keeps running
+                self._load_error = str(exc)
                 self.logger.error(f"cannot load MoD-DNN model {self._model_path!r}: {exc}")
                 return
         m = self._net.cfg.num_elements
@@ -126,6 +101,7 @@ class moddnn_doa(gr.basic_block):
             good.append((meta, h))
         if not good:
             return
+        self._batch_sizes.append(len(good))
         results = estimate_batch(self._net, [h for _, h in good])
         for (meta, _), (aoa, power) in zip(good, results):
             out = {
