@@ -176,9 +176,14 @@ def test_gui_spectrum_runs_offscreen(gui_module, monkeypatch):
             peaks = _peaks(sinks[name], grid)[-5:]
             np.testing.assert_array_less(np.abs(peaks + 35.0), 0.25 + 5 * crb)
         np.testing.assert_array_less(np.abs(np.asarray(esprit.data())[-5:] + 35.0), 5 * crb)
-        # every spectrum block gives one vector per occasion, so the 3-input sink keeps going
-        counts = [len(s.data()) // grid.size for s in sinks.values()]
-        assert max(counts) - min(counts) <= 2, counts
+
+        # every spectrum block gives one vector per occasion, so the 3-input sink keeps going;
+        # the MoD-DNN branch starts late (torch import, model load), so let it catch up
+        def counts() -> list[int]:
+            return [len(s.data()) // grid.size for s in sinks.values()]
+
+        _pump(app, 60.0, lambda: counts()[2] >= counts()[0] - 2)
+        assert counts()[2] >= counts()[0] - 2, counts()
         _pump(app, 0.5)
         # the plot shows the MUSIC peak: a red curve over most of the dB range, not a flat
         # line (which is what GNU Radio's vector sink draws without the x2 repeat)

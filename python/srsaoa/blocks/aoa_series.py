@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import threading
 
 import numpy as np
@@ -11,6 +10,7 @@ from gnuradio import gr
 
 from .. import constants as K
 from . import pdu as _pdu
+from ._output_queue import OutputQueue
 
 _QUEUE_MAX = 4096  # values waiting for output space; older ones are dropped beyond this
 
@@ -27,8 +27,7 @@ class aoa_series(gr.sync_block):  # noqa: N801 - GNU Radio block naming
         gr.sync_block.__init__(self, name="aoa_series", in_sig=None, out_sig=[np.float32])
         self._lock = threading.Lock()
         self.set_path_index(path_index)
-        self._queue: collections.deque = collections.deque()
-        self._dropped = 0
+        self._queue = OutputQueue(_QUEUE_MAX, "values", 1000)
         self.message_port_register_in(pmt.intern(K.PORT_ESTIMATE))
         self.set_msg_handler(pmt.intern(K.PORT_ESTIMATE), self._handle)
 
@@ -50,23 +49,8 @@ class aoa_series(gr.sync_block):  # noqa: N801 - GNU Radio block naming
         aoa = np.atleast_1d(np.asarray(meta[K.AOA_DEG], dtype=np.float64)).ravel()
         with self._lock:
             i = self._index
-            value = float(aoa[i]) if i < aoa.size else float("nan")
-            if len(self._queue) >= _QUEUE_MAX:
-                self._queue.popleft()
-                self._dropped += 1
-                if self._dropped % 1000 == 1:
-                    self.logger.warn(f"output blocked: dropped {self._dropped} old values")
-            self._queue.append((value, meta.get(K.SRS_OCCASION)))
+        value = float(aoa[i]) if i < aoa.size else float("nan")
+        self._queue.push(self.logger, value, meta.get(K.SRS_OCCASION))
 
     def work(self, input_items, output_items):
-        out = output_items[0]
-        with self._lock:
-            n = min(len(self._queue), len(out))
-            items = [self._queue.popleft() for _ in range(n)]
-        base = self.nitems_written(0)
-        key = pmt.intern(K.SRS_OCCASION)
-        for i, (value, occ) in enumerate(items):
-            out[i] = value
-            if occ is not None:
-                self.add_item_tag(0, base + i, key, pmt.from_long(int(occ)))
-        return n
+        return self._queue.fill(self, output_items[0])

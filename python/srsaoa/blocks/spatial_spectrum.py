@@ -7,7 +7,6 @@ that the chosen method can use, nothing in between. The spectra themselves come 
 
 from __future__ import annotations
 
-import collections
 import threading
 from typing import Any
 
@@ -20,6 +19,7 @@ from ..estimation import covariance as _cov
 from ..estimation import doa as _doa
 from ..estimation import order as _order
 from . import pdu as _pdu
+from ._output_queue import OutputQueue
 
 METHODS = ("dbf", "music", "moddnn")
 _QUEUE_MAX = 256  # spectra waiting for output space; older ones are dropped beyond this
@@ -105,9 +105,8 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
         self.set_spacing_wavelengths(spacing_wavelengths)
         self.set_order(order)
         self.set_floor_db(floor_db)
-        self._queue: collections.deque = collections.deque()
+        self._queue = OutputQueue(_QUEUE_MAX, "spectra (plot too slow)", 100)
         self._seen_covariance = False
-        self._dropped = 0
         self.message_port_register_in(pmt.intern(K.PORT_COVARIANCE))
         self.message_port_register_in(pmt.intern(K.PORT_CFR))
         self.set_msg_handler(pmt.intern(K.PORT_COVARIANCE), self._handle_covariance)
@@ -247,27 +246,8 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
             vec = np.full(self._grid.size, floor, dtype=np.float32)
         else:
             vec = to_db(np.where(np.isfinite(power), power, 0.0), floor)
-        occ = meta.get(K.SRS_OCCASION)
-        with self._lock:
-            if len(self._queue) >= _QUEUE_MAX:
-                self._queue.popleft()
-                self._dropped += 1
-                if self._dropped % 100 == 1:
-                    self.logger.warn(
-                        f"output blocked: dropped {self._dropped} old spectra (plot too slow)"
-                    )
-            self._queue.append((vec, occ))
+        self._queue.push(self.logger, vec, meta.get(K.SRS_OCCASION))
 
     # ------------------------------------------------------------------ stream side
     def work(self, input_items, output_items):
-        out = output_items[0]
-        with self._lock:
-            n = min(len(self._queue), len(out))
-            items = [self._queue.popleft() for _ in range(n)]
-        base = self.nitems_written(0)
-        key = pmt.intern(K.SRS_OCCASION)
-        for i, (vec, occ) in enumerate(items):
-            out[i] = vec
-            if occ is not None:
-                self.add_item_tag(0, base + i, key, pmt.from_long(int(occ)))
-        return n
+        return self._queue.fill(self, output_items[0])
