@@ -219,7 +219,8 @@ def _load_config(path: str) -> dict:
     try:
         d = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        raise SrsaoaError(f"{path}: not valid JSON/YAML: {exc}") from None
+        first = " ".join(str(exc).split("\n")[0].split())
+        raise SrsaoaError(f"{path}: not valid JSON/YAML: {first}") from None
     if not isinstance(d, dict):
         raise SrsaoaError(f"{path}: expected a mapping of configuration fields")
     return d

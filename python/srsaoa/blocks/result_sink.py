@@ -92,6 +92,16 @@ def estimate_record(meta: dict[str, Any], sample_rate: float) -> dict[str, Any]:
     return rec
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that later flushes (and interpreter exit) do not fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     """Writes one JSON object per line and per estimate PDU (DESIGN section 7).
 
@@ -123,6 +133,7 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self.set_log_level(log_level)
         self.num_written = 0
         self._shared: _SharedFile | None = None
+        self._write_failed = False
         if fname != "-":
             try:
                 self._shared = _SharedFile.acquire(fname, "w")
@@ -146,13 +157,26 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             return
         line = json.dumps(rec, separators=(", ", ": "))
         with self._lock:
-            if self.filename == "-":
-                sys.stdout.write(line + "\n")
-                sys.stdout.flush()
-            else:
-                if self._shared is None:  # restarted after stop(): append
-                    self._shared = _SharedFile.acquire(self.filename, "a")
-                self._shared.write_line(line)
+            if self._write_failed:
+                return
+            try:
+                if self.filename == "-":
+                    sys.stdout.write(line + "\n")
+                    sys.stdout.flush()
+                else:
+                    if self._shared is None:  # restarted after stop(): append
+                        self._shared = _SharedFile.acquire(self.filename, "a")
+                    self._shared.write_line(line)
+            except BrokenPipeError:
+                # the reader went away (e.g. `srsaoa run --out - | head`): stop quietly
+                self._write_failed = True
+                _silence_stdout()
+                self.logger.info("stdout was closed by its reader: no more estimates written")
+                return
+            except OSError as exc:  # disk full, file removed, ...
+                self._write_failed = True
+                self.logger.error(f"cannot write {self.filename}: {exc}; estimates are lost")
+                return
             self.num_written += 1
         if self._log_level != "off":
             aoa = ", ".join(f"{a:.2f}" for a in rec["aoa_deg"] if a is not None)
@@ -167,6 +191,9 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             if self._shared is not None:
                 self._shared.release()
                 self._shared = None
-            else:
-                sys.stdout.flush()
+            elif not self._write_failed:
+                try:
+                    sys.stdout.flush()
+                except OSError:
+                    _silence_stdout()
         return True

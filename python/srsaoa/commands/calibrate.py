@@ -104,6 +104,10 @@ def _run(args: argparse.Namespace) -> int:
         raise SrsaoaError("give either --aoa-deg (UE at a known angle) or --splitter, not both")
     if not args.splitter and args.aoa_deg is None:
         raise SrsaoaError("give --aoa-deg (UE at a known angle) or --splitter (common reference)")
+    if not (np.isfinite(args.max_drift_deg) and args.max_drift_deg >= 0):
+        raise SrsaoaError(f"--max-drift-deg must be a finite angle >= 0, got {args.max_drift_deg}")
+    if args.max_occasions < 0:
+        raise SrsaoaError(f"--max-occasions must be >= 0 (0 = all), got {args.max_occasions}")
     if args.aoa_deg is not None and not -90.0 < args.aoa_deg < 90.0:
         raise SrsaoaError(f"--aoa-deg must be in (-90, 90), got {args.aoa_deg}")
     rec = read_recording(args.input)

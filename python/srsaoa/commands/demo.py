@@ -39,6 +39,10 @@ def _run(args: argparse.Namespace) -> int:
     from .run import _methods
 
     methods = _methods(args.method)
+    if "moddnn" in methods:
+        from ..moddnn.modelfile import load_model
+
+        load_model(args.model)  # a missing or corrupt model fails now, not after the run
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     scenario = Scenario.from_yaml(args.scenario or default_scenario_path())

@@ -19,8 +19,12 @@ def _run(args: argparse.Namespace) -> int:
     from ..moddnn.evaluate import METHODS, evaluate
     from ..moddnn.modelfile import load_model
 
+    if args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not methods:
+        raise ValueError("--methods names no method")
     bad = sorted(set(methods) - set(METHODS))
     if bad:
         raise ValueError(f"unknown methods {bad}; choose from {', '.join(METHODS)}")

@@ -78,10 +78,60 @@ def _read_raw(args: argparse.Namespace):
 
 
 def _check_calibration(args: argparse.Namespace, rec) -> None:
+    """The calibration must be for this array and radio setting (a retune re-randomises the
+    N310's inter-channel phases, so a calibration made at another frequency is wrong)."""
     if not args.calibration:
         return
-    if not Path(args.calibration).is_file():
-        raise SrsaoaError(f"calibration file {args.calibration} does not exist")
+    from ..array.calibration import CalibrationError, load_calibration
+
+    try:
+        cal = load_calibration(args.calibration)
+    except CalibrationError as exc:
+        raise SrsaoaError(str(exc)) from None
+    if cal.num_elements != rec.num_channels:
+        raise SrsaoaError(
+            f"calibration {args.calibration} is for {cal.num_elements} elements, the input has "
+            f"{rec.num_channels}"
+        )
+    for key, have, what in (
+        ("center_frequency_hz", getattr(rec, "center_frequency_hz", None), "carrier frequency"),
+        ("sample_rate", rec.sample_rate, "sample rate"),
+    ):
+        want = cal.radio.get(key)
+        if want is not None and have is not None and abs(float(want) - float(have)) > 1.0:
+            raise SrsaoaError(
+                f"calibration {args.calibration} was made at {what} {float(want):g} Hz, the "
+                f"input is at {float(have):g} Hz: calibrate again at this setting"
+            )
+
+
+def _check_model(args: argparse.Namespace, rec) -> None:
+    """MoD-DNN learns one array: refuse a model made for another element count or spacing."""
+    from ..moddnn.modelfile import load_model
+
+    net, _ = load_model(args.model)  # a missing, corrupt or mismatched file fails here
+    cfg = net.cfg
+    d = rec.array.spacing_wavelengths
+    if cfg.num_elements != rec.num_channels or abs(cfg.spacing_wavelengths - d) > 0.01 * d:
+        raise SrsaoaError(
+            f"model {args.model} was trained for {cfg.num_elements} elements at "
+            f"{cfg.spacing_wavelengths:g} wavelengths, the input has {rec.num_channels} at "
+            f"{d:.3g}: train a model for this array (srsaoa train)"
+        )
+
+
+def _check_out(args: argparse.Namespace, rec) -> None:
+    """Never write the results over one of the input's files."""
+    if args.out == "-":
+        return
+    out = Path(args.out).resolve()
+    inputs = {Path(p).resolve() for p in getattr(rec, "files", ()) or ()}
+    if args.input:
+        stem = Path(args.input).resolve()
+        inputs |= set(stem.parent.glob(stem.name.split(".sigmf")[0] + "*"))
+        inputs.add(stem)
+    if out in {p.resolve() for p in inputs}:
+        raise SrsaoaError(f"--out {args.out} is one of the input's files")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -93,10 +143,6 @@ def _run(args: argparse.Namespace) -> int:
         from gnuradio import gr
 
         gr.logging().set_default_level(gr.log_levels.info)
-    if "moddnn" in methods:
-        from ..moddnn.modelfile import load_model
-
-        load_model(args.model)  # a missing, corrupt or mismatched model fails here, in one line
     if args.usrp is not None:
         from ..flowgraph import usrp_source_from_args
 
@@ -104,6 +150,15 @@ def _run(args: argparse.Namespace) -> int:
     else:
         src, rec = _open_source(args)
     _check_calibration(args, rec)
+    _check_out(args, rec)
+    if "moddnn" in methods:
+        _check_model(args, rec)
+    if not 0 <= args.order < rec.num_channels:
+        raise SrsaoaError(
+            f"--order must be 0 (AIC) to {rec.num_channels - 1} for {rec.num_channels} elements"
+        )
+    if args.occasions < 1:
+        raise SrsaoaError(f"--occasions must be >= 1, got {args.occasions}")
     m = rec.num_channels
     carrier, srs, ula = rec.carrier, rec.srs, rec.array
     out = args.out

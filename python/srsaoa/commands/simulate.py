@@ -28,6 +28,8 @@ def _run(args: argparse.Namespace) -> int:
         changes["paths"] = paths
     if changes:
         sc = sc.copy(**changes)
+    if str(args.out).endswith(("/", "\\")) or Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out!r} is a directory: give DIR/NAME")
     out = Path(args.out)
     if out.name.endswith(".sigmf-collection"):
         out = out.with_name(out.name[: -len(".sigmf-collection")])

@@ -47,6 +47,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SrsaoaError("--device cuda: PyTorch sees no CUDA device here")
+    if args.threads < 1:
+        raise SrsaoaError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
     cfg = ModelConfig(
@@ -78,6 +80,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.data:
         full = D.load_dir(args.data)
         angles = np.unique(np.round(full.aoa_deg, 6))
+        if angles.size < 5:
+            raise SrsaoaError(
+                f"{args.data}: {angles.size} distinct angle(s); training splits by angle and "
+                "needs at least 5 (a sweep)"
+            )
         val_ang = rng.choice(angles, size=max(1, int(round(0.2 * angles.size))), replace=False)
         is_val = np.isin(np.round(full.aoa_deg, 6), val_ang)
         train_set, val_set = (

@@ -28,6 +28,9 @@ from ..errors import SrsaoaError
 SIGMF_VERSION = "1.2.0"
 
 
+MAX_SLOTS = 20480  # one 1024-frame SFN cycle at 30 kHz; more is a typo, not a waveform
+
+
 def load_config(path: str | Path):
     """(CarrierConfig, SRSConfig) from a YAML/JSON file with ``carrier`` and ``srs`` maps."""
     import yaml
@@ -70,6 +73,8 @@ def write_waveform(
     scale = 1.0 if peak == 0 or top == 0 else peak / top
     wave = (wave * np.float32(scale)).astype(np.complex64)
 
+    if str(out).endswith(("/", "\\")) or Path(out).is_dir():
+        raise ValueError(f"--out {str(out)!r} is a directory: give DIR/NAME")
     base = Path(out)
     name = base.name
     for suffix in (".sigmf-meta", ".sigmf-data", ".cfile"):
@@ -135,8 +140,13 @@ def write_waveform(
 
 def _run(args: argparse.Namespace) -> int:
     carrier, srs = load_config(args.config)
-    if args.slots < 1:
-        raise SrsaoaError(f"--slots must be >= 1, got {args.slots}")
+    if not 1 <= args.slots <= MAX_SLOTS:
+        raise SrsaoaError(f"--slots must be in [1, {MAX_SLOTS}], got {args.slots}")
+    if not any(srs.is_srs_slot(carrier.advanced(t)) for t in range(args.slots)):
+        raise SrsaoaError(
+            f"no SRS slot in the first {args.slots} slot(s) (srs_period {list(srs.srs_period)}): "
+            "give more --slots"
+        )
     res = write_waveform(args.out, carrier, srs, args.slots, args.peak, args.frequency)
     files = ", ".join(str(p) for p in [res["meta"], *res["cfiles"]])
     print(

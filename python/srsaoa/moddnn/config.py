@@ -7,6 +7,7 @@ weights (``moddnn.modelfile``). Angles in degrees, spacing in wavelengths.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,3 +149,27 @@ class TrainConfig:
     snr_jitter_db: float = 3.0  # training SNR uniform in snr_db +- jitter
     seed: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        def positive_int(name: str, minimum: int) -> None:
+            v = getattr(self, name)
+            if isinstance(v, bool) or int(v) != v or v < minimum:
+                raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
+
+        for name, minimum in (
+            ("epochs", 1),
+            ("batch_size", 1),
+            ("lr_half_every", 1),
+            ("autoencoder_epochs", 0),
+            ("realisations", 1),
+            ("val_angles", 1),
+        ):
+            positive_int(name, minimum)
+        for name in ("lr", "train_step_deg"):
+            v = float(getattr(self, name))
+            if not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be > 0, got {v}")
+        if not (math.isfinite(self.snr_jitter_db) and self.snr_jitter_db >= 0):
+            raise ValueError(f"snr_jitter_db must be >= 0, got {self.snr_jitter_db}")
+        if not math.isfinite(self.snr_db):
+            raise ValueError(f"snr_db must be finite, got {self.snr_db}")
