@@ -210,14 +210,21 @@ def music_spectrum(
     grid_deg: ArrayLike | None = None,
 ) -> NDArray[np.float64]:
     """MUSIC pseudo-spectrum 1 / (a^H E_n E_n^H a) on the grid (Spanos eq 5)."""
+    _, _, _, denom = _music_setup(r, order, spacing_wavelengths, grid_deg)
+    return 1.0 / np.maximum(denom, np.finfo(float).tiny)
+
+
+def _music_setup(
+    r: ArrayLike, order: int, spacing_wavelengths: float, grid_deg: ArrayLike | None
+) -> tuple[int, float, NDArray[np.complex128], NDArray[np.float64]]:
+    """(order, d/lambda, noise subspace E_n, a^H E_n E_n^H a on the grid), validated."""
     r = check_covariance(r)
     m = r.shape[0]
     d = _check_order(order, m - 1, f"MUSIC on {m} elements")
-    g = _grid(grid_deg)
+    s = _check_spacing(spacing_wavelengths)
     _, _, en = _subspaces(r, d)
-    a = steering_vector(m, _check_spacing(spacing_wavelengths), g)
-    denom = np.sum(np.abs(en.conj().T @ a) ** 2, axis=0)
-    return 1.0 / np.maximum(denom, np.finfo(float).tiny)
+    a = steering_vector(m, s, _grid(grid_deg))
+    return d, s, en, np.sum(np.abs(en.conj().T @ a) ** 2, axis=0)
 
 
 def music(
@@ -227,14 +234,9 @@ def music(
     grid_deg: ArrayLike | None = None,
 ) -> NDArray[np.float64]:
     """MUSIC angles (deg): the ``order`` highest spectrum peaks, refined off the grid."""
-    r = check_covariance(r)
-    m = r.shape[0]
-    d = _check_order(order, m - 1, f"MUSIC on {m} elements")
-    s = _check_spacing(spacing_wavelengths)
+    d, s, en, denom = _music_setup(r, order, spacing_wavelengths, grid_deg)
     g = _grid(grid_deg)
-    _, _, en = _subspaces(r, d)
-    a = steering_vector(m, s, g)
-    denom = np.sum(np.abs(en.conj().T @ a) ** 2, axis=0)
+    m = en.shape[0]
     idx = _peaks(-denom, d)
 
     def cost(t: float) -> float:
