@@ -119,8 +119,8 @@ def save_npz(ds: CfrDataset, path: str | Path) -> None:
 
 
 def load_dir(path: str | Path) -> CfrDataset:
-    """All ``*.npz`` datasets (and, when ``io.read_recording`` is available, SigMF
-    collections with ``srsaoa:truth``) in a directory, concatenated."""
+    """All ``*.npz`` CFR datasets and SigMF recordings with angle truth (a chamber sweep,
+    moddnn.recordings) in a directory, concatenated."""
     p = Path(path)
     if not p.is_dir():
         raise SrsaoaError(f"training data directory {p} does not exist")
@@ -141,8 +141,12 @@ def load_dir(path: str | Path) -> CfrDataset:
             raise SrsaoaError(
                 f"{f}: not a CFR dataset (need cfr, aoa_deg, subcarriers_hz): {exc}"
             ) from exc
+    from .recordings import cfr_dataset_from_recording, recording_paths
+
+    for rec_path in recording_paths(p):
+        parts.append(cfr_dataset_from_recording(rec_path))
     if not parts:
-        raise SrsaoaError(f"no *.npz CFR datasets in {p}")
+        raise SrsaoaError(f"no *.npz CFR datasets or SigMF recordings in {p}")
     f0 = parts[0].subcarriers_hz
     for q in parts[1:]:
         if q.subcarriers_hz.shape != f0.shape or q.cfr.shape[1:] != parts[0].cfr.shape[1:]:
