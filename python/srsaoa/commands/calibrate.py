@@ -22,7 +22,7 @@ def extract_cfrs(rec, max_occasions: int = 0) -> tuple[np.ndarray, np.ndarray, o
     the front-end parameters (C++ kernels, the receiver's own processing)."""
     from .. import srsaoa_python as cpp
     from ..errors import SrsaoaError
-    from ..nr.receiver import cfr_windows, frontend_params
+    from ..nr.receiver import cfr_windows, cross_sequence_floor, frontend_params
 
     p = frontend_params(rec.carrier, rec.srs)
     if abs(rec.sample_rate - p.sample_rate) > 1e-6 * p.sample_rate:
@@ -42,6 +42,7 @@ def extract_cfrs(rec, max_occasions: int = 0) -> tuple[np.ndarray, np.ndarray, o
         4,
         3,
         p.sample_rate,
+        cross_sequence_floor(p),
     )
     chunk = 1 << 18
     for i in range(0, x.shape[1], chunk):
