@@ -235,12 +235,29 @@ def test_moddnn_coarser_grid_keeps_the_peak():
 def test_malformed_and_failing_pdus():
     r = covariance([10.0], [1.0], 0.1).astype(np.complex64)
     bad_h = np.full((M, 1, 8), np.nan, np.complex64)
-    posts = [
-        (K.PORT_COVARIANCE, pmt.intern("not a pdu")),  # dropped, no output
-        (K.PORT_CFR, make_cfr_pdu(bad_h, {K.SRS_OCCASION: 1})),  # non-finite: floor vector
-        (K.PORT_COVARIANCE, make_pdu({K.SRS_OCCASION: 2}, r)),
-    ]
-    out, tags = run(srsaoa.spatial_spectrum("dbf"), posts, 2)
+    blk = srsaoa.spatial_spectrum("dbf")
+    tb = gr.top_block()
+    snk = blocks.vector_sink_f(blk.grid_deg.size)
+    tb.connect(blk, snk)
+    tb.start()
+    post = blk.to_basic_block()._post
+
+    def wait_for(n: int) -> None:
+        deadline = time.monotonic() + 30.0
+        while len(snk.data()) < n * blk.grid_deg.size and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    # GNU Radio gives messages on different ports no order: post one port at a time
+    post(pmt.intern(K.PORT_COVARIANCE), pmt.intern("not a pdu"))  # dropped, no output
+    post(pmt.intern(K.PORT_CFR), make_cfr_pdu(bad_h, {K.SRS_OCCASION: 1}))  # floor vector
+    wait_for(1)
+    post(pmt.intern(K.PORT_COVARIANCE), make_pdu({K.SRS_OCCASION: 2}, r))
+    wait_for(2)
+    time.sleep(0.1)  # nothing more may arrive
+    tb.stop()
+    tb.wait()
+    out = np.asarray(snk.data(), dtype=np.float64).reshape(-1, blk.grid_deg.size)
+    tags = [(t.offset, pmt.to_python(t.value)) for t in snk.tags() if str(t.key) == "srs_occasion"]
     assert out.shape[0] == 2 and tags == [(0, 1), (1, 2)]
     assert np.all(out[0] == FLOOR)
     np.testing.assert_allclose(out[1], expected_dbf(r), atol=TOL_DB)
