@@ -110,6 +110,7 @@ def test_rx_file_runs_headless_and_matches_truth(compiled, tmp_path, name):
             assert np.median(np.abs(np.array(second) - other)) < 1.0, (method, second)
 
 
+@pytest.mark.qt
 def test_loopback_sim_follows_the_ue(compiled, tmp_path):
     """The QT flowgraph headless: estimates follow the AoA slider (set_aoa_deg callback)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

@@ -24,6 +24,10 @@ from gnuradio.srsaoa import constants as K
 from gnuradio.srsaoa.blocks.pdu import make_pdu
 from gnuradio.srsaoa.estimation.crb import crb_stochastic
 
+# QT widgets and GNU Radio's QT sinks leave state behind that has crashed later tests in
+# the same process (a segfault importing torch afterwards): run in their own process.
+pytestmark = pytest.mark.qt
+
 ROOT = Path(__file__).resolve().parent.parent
 GRC = ROOT / "examples" / "gui_spectrum.grc"
 
