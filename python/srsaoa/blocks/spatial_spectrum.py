@@ -153,14 +153,15 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
     # ------------------------------------------------------------------ handlers
     def _handle_covariance(self, msg: pmt.pmt_t) -> None:
         cfg = dict(self._cfg)
-        self._seen_covariance = True
         if cfg["method"] == "moddnn":
+            self._seen_covariance = True
             return  # MoD-DNN needs the CFR; documented, nothing to log per PDU
         try:
             meta, r = _pdu.covariance_from_pdu(msg)
         except (_pdu.PduError, ValueError) as exc:
             self.logger.error(f"dropping malformed covariance PDU: {exc}")
             return
+        self._seen_covariance = True  # only a real covariance PDU takes over from the CFRs
         n = meta.get(K.NUM_SNAPSHOTS)
         self._emit(cfg, meta, self._subspace_spectrum(cfg, meta, r, n))
 
