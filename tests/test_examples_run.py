@@ -9,7 +9,6 @@ at M = 4 on top), with an absolute floor of 0.05 deg for the ci16 quantisation.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -19,41 +18,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from grc_tools import compile_grc, load_generated
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "recordings"
 
 
-def _compile(name: str, out_dir: Path) -> Path:
-    env = dict(os.environ, GRC_BLOCKS_PATH=str(ROOT / "grc"))
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "/usr/bin/grcc",
-            "-o",
-            str(out_dir),
-            str(ROOT / "examples" / f"{name}.grc"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return out_dir / f"{name}.py"
-
-
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
-    out = tmp_path_factory.mktemp("grc")
-    return {n: _compile(n, out) for n in ("rx_file", "loopback_sim")}
+    return compile_grc(["rx_file", "loopback_sim"], tmp_path_factory.mktemp("grc"))
 
 
 def _truth(collection: Path) -> dict:
@@ -117,7 +90,7 @@ def test_loopback_sim_follows_the_ue(compiled, tmp_path):
     from PyQt5 import Qt
 
     app = Qt.QApplication.instance() or Qt.QApplication([])
-    mod = _load(compiled["loopback_sim"])
+    mod = load_generated(compiled["loopback_sim"])
     out = tmp_path / "loop.jsonl"
     tb = mod.loopback_sim(out=str(out), n_srs_id=7)
 

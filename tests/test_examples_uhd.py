@@ -17,11 +17,7 @@ import importlib.util
 import inspect
 import json
 import math
-import os
-import shutil
 import socket
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -34,6 +30,7 @@ from gnuradio import blocks, gr, srsaoa
 from gnuradio.srsaoa.array.calibration import Calibration
 from gnuradio.srsaoa.estimation.crb import crb_deterministic
 from gnuradio.srsaoa.nr import CarrierConfig, SRSConfig
+from grc_tools import compile_grc
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -41,23 +38,7 @@ EXAMPLES = ROOT / "examples"
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("grcc")
-    grcc = shutil.which("grcc")
-    assert grcc, "grcc not found (Debian package gnuradio)"
-    env = dict(os.environ, GRC_BLOCKS_PATH=str(ROOT / "grc"), QT_QPA_PLATFORM="offscreen")
-    names = ("tx_srs_usrp", "rx_n310")
-    proc = subprocess.run(  # one grcc run: the block library is loaded once
-        [sys.executable, grcc, "-o", str(out), *(str(EXAMPLES / f"{n}.grc") for n in names)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=240,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    paths = {n: out / f"{n}.py" for n in names}
-    for p in paths.values():
-        assert p.is_file(), proc.stdout + proc.stderr
-    return paths
+    return compile_grc(["tx_srs_usrp", "rx_n310"], tmp_path_factory.mktemp("grcc"))
 
 
 def _import(path: Path):

@@ -8,11 +8,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,6 +18,7 @@ from gnuradio import blocks, gr, srsaoa
 from gnuradio.srsaoa import constants as K
 from gnuradio.srsaoa.blocks.pdu import make_pdu
 from gnuradio.srsaoa.estimation.crb import crb_stochastic
+from grc_tools import compile_grc, load_generated
 
 # QT widgets and GNU Radio's QT sinks leave state behind that has crashed later tests in
 # the same process (a segfault importing torch afterwards): run in their own process.
@@ -93,22 +89,9 @@ def test_aoa_series_drops_malformed_and_validates():
 
 @pytest.fixture(scope="module")
 def gui_module(tmp_path_factory):
-    grcc = shutil.which("grcc")
-    assert grcc, "grcc not found (Debian package gnuradio)"
     out = tmp_path_factory.mktemp("gui")
-    env = dict(os.environ, GRC_BLOCKS_PATH=str(ROOT / "grc"), QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.run(
-        [sys.executable, grcc, "-o", str(out), str(GRC)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    spec = importlib.util.spec_from_file_location("gui_spectrum", out / "gui_spectrum.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod, out
+    py = compile_grc([GRC], out, timeout=120)["gui_spectrum"]
+    return load_generated(py), out
 
 
 def _peaks(sink, grid):

@@ -8,8 +8,6 @@ Runs after test_hil.py, whose module-scoped receiver has released the N310 by th
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +19,7 @@ import numpy as np
 import pmt
 import pytest
 import zmq
+from grc_tools import compile_grc
 
 from . import stats
 
@@ -38,16 +37,7 @@ def _free_port() -> int:
 
 def test_rx_n310_example_publishes_estimates(hil_cfg, bench, ue, tmp_path):
     carrier, srs = bench
-    grcc = shutil.which("grcc")
-    assert grcc, "grcc not found"
-    env = dict(os.environ, GRC_BLOCKS_PATH=str(ROOT / "grc"))
-    subprocess.run(
-        [sys.executable, grcc, "-o", str(tmp_path), str(ROOT / "examples" / "rx_n310.grc")],
-        check=True,
-        capture_output=True,
-        env=env,
-        timeout=120,
-    )
+    compile_grc(["rx_n310"], tmp_path)
     port = _free_port()
     out = tmp_path / "estimates.jsonl"
     cmd = [
