@@ -37,8 +37,8 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
     ``usrp_source``, ``array_channel``...). ``carrier`` / ``srs`` are CarrierConfig /
     SRSConfig objects or DESIGN dicts; ``spacing_wavelengths`` is d/lambda of the array.
     Every method in ``methods`` gets its own branch, ending in its own ``result_sink``
-    (all writing the one ``out`` file, or "-" for stdout) and its own message_debug store
-    (for the summary). One sink per branch matters: GNU Radio finishes a message-only
+    (all writing the one ``out`` file, or "-" for stdout); ``keep_estimates`` also keeps
+    the estimate PDUs in memory (for a summary of stdout output; a live run would grow). One sink per branch matters: GNU Radio finishes a message-only
     block at the first "done" of any upstream block, so a sink fed by several branches
     would drop the estimates of the slower ones at the end of a recording.
     """
@@ -59,6 +59,7 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
         forward_backward: bool = True,
         order: int = 0,
         log_level: str = "off",
+        keep_estimates: bool = False,
     ) -> None:
         gr.top_block.__init__(self, "srsaoa rx", catch_exceptions=False)
         unknown = [m for m in methods if m not in METHODS]
@@ -71,8 +72,6 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
             self.connect((source, m), (self.sync, m), (self.cfr, m))
         self.sinks: list[Any] = []
         self.stores: list[Any] = []
-        self.cfr_count = blocks.message_debug()
-        self.msg_connect((self.cfr, K.PORT_CFR), (self.cfr_count, "store"))
         self.branches: dict[str, Any] = {}
         est_port = K.PORT_ESTIMATE
         for method in methods:
@@ -95,22 +94,24 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
                 self.msg_connect((ordr, K.PORT_COVARIANCE), (est, K.PORT_COVARIANCE))
                 self.branches[method + ":covariance"] = (cov, ordr)
             sink = result_sink(out, sample_rate, log_level)
-            store = blocks.message_debug()
             self.msg_connect((est, est_port), (sink, est_port))
-            self.msg_connect((est, est_port), (store, "store"))
             self.sinks.append(sink)
-            self.stores.append(store)
+            if keep_estimates:
+                store = blocks.message_debug()
+                self.msg_connect((est, est_port), (store, "store"))
+                self.stores.append(store)
             self.branches[method] = est
 
     @property
     def num_cfrs(self) -> int:
-        return self.cfr_count.num_messages()
+        return self.cfr.num_cfrs()
 
     @property
     def num_estimates(self) -> int:
-        return sum(s.num_messages() for s in self.stores)
+        return sum(s.num_written for s in self.sinks)
 
     def estimate_messages(self) -> list[Any]:
+        """The estimate PDUs, when built with ``keep_estimates`` (else empty)."""
         return [s.get_message(i) for s in self.stores for i in range(s.num_messages())]
 
 

@@ -32,6 +32,9 @@ def _step(i: int, n: int, text: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from gnuradio import blocks
+
+    from .. import constants as K
     from ..flowgraph import run_with_progress, rx_flowgraph
     from ..io import write_recording
     from ..report import TruthTrack, format_table, read_jsonl, summarize
@@ -76,6 +79,8 @@ def _run(args: argparse.Namespace) -> int:
         out=str(results),
         model=args.model,
     )
+    cfrs = blocks.message_debug()  # a bounded recording: keep its CFRs for the spectra
+    tb.msg_connect((tb.cfr, K.PORT_CFR), (cfrs, "store"))
     run_with_progress(tb, rec.num_samples / rec.sample_rate, sys.stderr.isatty())
     if tb.sync.num_detections() == 0:
         raise SrsaoaError("the receiver found no SRS in the simulated capture")
@@ -102,7 +107,7 @@ def _run(args: argparse.Namespace) -> int:
         out / "aoa_vs_time.png",
         title=f"{scenario.name}: AoA against time (impaired array, {scenario.snr_db:g} dB)",
     )
-    spectra = _plot_spectra(tb, rec, truth, out, args.model if "moddnn" in methods else None)
+    spectra = _plot_spectra(cfrs, rec, truth, out, args.model if "moddnn" in methods else None)
     print(
         f"\nwrote {results}, {out / 'summary.txt'}, {out / 'aoa_vs_time.png'} and "
         f"{len(spectra)} spectrum plots in {out} ({time.monotonic() - t_start:.0f} s)",
@@ -111,7 +116,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plot_spectra(tb, rec, truth, out: Path, model: str | None) -> list[Path]:
+def _plot_spectra(cfrs, rec, truth, out: Path, model: str | None) -> list[Path]:
     """DBF, MUSIC (and MoD-DNN) spectra of a few CFRs spread over the capture."""
     import numpy as np
 
@@ -121,7 +126,7 @@ def _plot_spectra(tb, rec, truth, out: Path, model: str | None) -> list[Path]:
     from ..estimation.order import estimate_order
     from ..report import plot_spectra
 
-    n = tb.cfr_count.num_messages()
+    n = cfrs.num_messages()
     if n == 0:
         return []
     grid = np.arange(-89.75, 89.8, 0.25)
@@ -132,7 +137,7 @@ def _plot_spectra(tb, rec, truth, out: Path, model: str | None) -> list[Path]:
         net, _ = load_model(model)
     paths = []
     for idx in sorted({int(round(x)) for x in np.linspace(0, n - 1, 4)}):
-        meta, h = cfr_from_pdu(tb.cfr_count.get_message(idx))
+        meta, h = cfr_from_pdu(cfrs.get_message(idx))
         r = sample_covariance(h, fb=True)
         order = max(1, estimate_order(r, h.shape[1] * h.shape[2], "aic"))
         spectra = {

@@ -180,6 +180,7 @@ def _run(args: argparse.Namespace) -> int:
             forward_backward=not args.no_fb,
             order=args.order,
             log_level="info" if args.verbose else "off",
+            keep_estimates=out == "-",
         )
     except ValueError as exc:
         raise SrsaoaError(str(exc)) from None
@@ -192,11 +193,12 @@ def _run(args: argparse.Namespace) -> int:
     from ..blocks.pdu import parse_pdu
     from ..blocks.result_sink import estimate_record
 
-    records = [
-        estimate_record(parse_pdu(msg)[0], rec.sample_rate) for msg in tb.estimate_messages()
-    ]
-    if out != "-" and Path(out).exists():
-        records = read_jsonl(out) or records
+    if out == "-":
+        records = [
+            estimate_record(parse_pdu(msg)[0], rec.sample_rate) for msg in tb.estimate_messages()
+        ]
+    else:
+        records = read_jsonl(out) if Path(out).exists() else []
     if found == 0:
         raise SrsaoaError(
             f"no SRS found in {args.input or args.usrp}: check the carrier/SRS configuration "
