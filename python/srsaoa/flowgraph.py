@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from gnuradio import blocks, gr
@@ -181,14 +180,15 @@ def usrp_source_from_args(args: Any) -> tuple[Any, LiveSource]:
     """``srsaoa run --usrp ...``: the source and its LiveSource description."""
     from .array.geometry import ULA
     from .errors import SrsaoaError
+    from .io.mapping import read_mapping
     from .nr import CarrierConfig, SRSConfig
 
     if not (args.num_channels and args.carrier and args.srs):
         raise SrsaoaError(
             "--usrp needs --num-channels, --carrier C.json/yaml and --srs S.json/yaml"
         )
-    carrier = CarrierConfig.from_dict(_load_config(args.carrier))
-    srs = SRSConfig.from_dict(_load_config(args.srs))
+    carrier = CarrierConfig.from_dict(read_mapping(args.carrier))
+    srs = SRSConfig.from_dict(read_mapping(args.srs))
     ula = ULA(args.num_channels, args.spacing_m, args.frequency)
     try:
         src = usrp_source(
@@ -203,28 +203,6 @@ def usrp_source_from_args(args: Any) -> tuple[Any, LiveSource]:
     except RuntimeError as exc:
         raise SrsaoaError(f"USRP {args.usrp!r}: {' '.join(str(exc).split())}") from None
     return src, LiveSource(args.num_channels, carrier, srs, ula, carrier.sample_rate)
-
-
-def _load_config(path: str) -> dict:
-    """A CarrierConfig / SRSConfig dict from a JSON or YAML file."""
-    import json
-
-    import yaml
-
-    from .errors import SrsaoaError
-
-    p = Path(path)
-    if not p.is_file():
-        raise SrsaoaError(f"configuration file {path} does not exist")
-    text = p.read_text()
-    try:
-        d = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        first = " ".join(str(exc).split("\n")[0].split())
-        raise SrsaoaError(f"{path}: not valid JSON/YAML: {first}") from None
-    if not isinstance(d, dict):
-        raise SrsaoaError(f"{path}: expected a mapping of configuration fields")
-    return d
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,8 @@ def _open_source(args: argparse.Namespace):
 
 def _read_raw(args: argparse.Namespace):
     from ..array.geometry import ULA
-    from ..flowgraph import _load_config
     from ..io import read_recording
+    from ..io.mapping import read_mapping
 
     if not (args.num_channels and args.carrier and args.srs):
         raise SrsaoaError(
@@ -70,8 +70,8 @@ def _read_raw(args: argparse.Namespace):
     return read_recording(
         args.input,
         num_channels=args.num_channels,
-        carrier=_load_config(args.carrier),
-        srs=_load_config(args.srs),
+        carrier=read_mapping(args.carrier),
+        srs=read_mapping(args.srs),
         array=ula,
         center_frequency_hz=args.frequency,
     )

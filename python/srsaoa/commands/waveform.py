@@ -33,18 +33,12 @@ MAX_SLOTS = 20480  # one 1024-frame SFN cycle at 30 kHz; more is a typo, not a w
 
 def load_config(path: str | Path):
     """(CarrierConfig, SRSConfig) from a YAML/JSON file with ``carrier`` and ``srs`` maps."""
-    import yaml
-
     from .. import nr
+    from ..io.mapping import read_mapping
 
     p = Path(path)
-    text = p.read_text()  # OSError (missing file) is reported by the cli as one line
-    try:
-        doc = yaml.safe_load(text) if p.suffix.lower() != ".json" else json.loads(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise SrsaoaError(f"{p}: not valid YAML/JSON: {str(exc).splitlines()[0]}") from None
-    doc = doc or {}
-    if not isinstance(doc, dict) or set(doc) - {"carrier", "srs"}:
+    doc = read_mapping(p)
+    if set(doc) - {"carrier", "srs"}:
         raise SrsaoaError(f"{p}: expected a map with keys 'carrier' and 'srs'")
     try:
         carrier = nr.CarrierConfig.from_dict(dict(doc.get("carrier") or {}))
