@@ -21,6 +21,7 @@ import pytest
 from grc_tools import compile_grc, load_generated
 
 ROOT = Path(__file__).resolve().parent.parent
+_KEEP_ALIVE: list = []  # QT top blocks live until the process ends (see conftest)
 DATA = ROOT / "tests" / "data" / "recordings"
 
 
@@ -93,6 +94,7 @@ def test_loopback_sim_follows_the_ue(compiled, tmp_path):
     mod = load_generated(compiled["loopback_sim"])
     out = tmp_path / "loop.jsonl"
     tb = mod.loopback_sim(out=str(out), n_srs_id=7)
+    _KEEP_ALIVE.append(tb)  # destroyed QT top blocks crashed later QT tests
 
     def estimates():
         if not out.exists():

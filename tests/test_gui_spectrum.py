@@ -24,6 +24,10 @@ from grc_tools import compile_grc, load_generated
 # the same process (a segfault importing torch afterwards): run in their own process.
 pytestmark = pytest.mark.qt
 
+# QT top blocks stay alive until the process ends (conftest ends it without teardown):
+# destroying one's qtgui sinks while QT still knows their widgets crashed the next test.
+_KEEP_ALIVE: list = []
+
 ROOT = Path(__file__).resolve().parent.parent
 GRC = ROOT / "examples" / "gui_spectrum.grc"
 
@@ -125,6 +129,7 @@ def test_gui_spectrum_runs_offscreen(gui_module, monkeypatch):
     mod, out = gui_module
     app = Qt.QApplication.instance() or Qt.QApplication([])
     tb = mod.gui_spectrum(recording="", speed=0.01, model="default")
+    _KEEP_ALIVE.append(tb)
     grid = tb.spec_dbf.grid_deg
     sinks = {n: blocks.vector_sink_f(grid.size) for n in ("spec_dbf", "spec_music", "spec_moddnn")}
     for name, snk in sinks.items():
@@ -194,6 +199,7 @@ def test_gui_spectrum_replays_a_recording(gui_module, monkeypatch):
     rec = ROOT / "tests" / "data" / "recordings" / "los_23deg_10db.sigmf-collection"
     app = Qt.QApplication.instance() or Qt.QApplication([])
     tb = mod.gui_spectrum(recording=str(rec), speed=0.01, model="default")
+    _KEEP_ALIVE.append(tb)
     grid = tb.spec_music.grid_deg
     music = blocks.vector_sink_f(grid.size)
     tb.connect(tb.spec_music, music)
