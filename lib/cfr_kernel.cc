@@ -130,13 +130,6 @@ bool cfr_kernel::estimate(const cplx* const* win,
     for (int m = 0; m < d_m; m++) {
         for (std::size_t s = 0; s < ns; s++) {
             const cplx* y = win[m] + s * n;
-            // NaN / Inf anywhere makes the sum of the components non-finite
-            float sum = 0.0f;
-            volk_32f_accumulator_s32f(&sum,
-                                      reinterpret_cast<const float*>(y),
-                                      static_cast<unsigned int>(2 * n));
-            if (!std::isfinite(sum))
-                return false;
             cplx* in = d_fft->fwd.get_inbuf();
             if (cfo_hz != 0.0) {
                 // exp(-j 2 pi cfo t / fs) from the window's first sample on
@@ -166,6 +159,10 @@ bool cfr_kernel::estimate(const cplx* const* win,
                 p_noise += static_cast<double>(std::norm(out[b] * scale));
         }
     }
+    // A NaN or Inf anywhere in a window reaches every bin of its FFT, so the power sums
+    // over the SRS (and noise) bins tell whether the occasion held non-finite samples.
+    if (!std::isfinite(p_sig) || !std::isfinite(p_noise))
+        return false;
     const double nre = static_cast<double>(d_m) * ns;
     p_sig /= nre * nk;
     if (d_noise.empty()) {

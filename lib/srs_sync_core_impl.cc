@@ -77,38 +77,58 @@ srs_sync_core_impl::srs_sync_core_impl(int num_channels,
       d_time_frac(0.0), d_rate_ok(true), d_in_nonfinite(false)
 {
     d_capacity = static_cast<std::size_t>(d_kernel.lookahead()) + 65536;
+    // Undecided samples wait in the input buffer, unconsumed, until the detector has seen
+    // far enough past them (tracking: one search window plus the SRS symbols). GNU Radio
+    // sizes the upstream buffer to at least twice a block's history, so a history of
+    // three times that look-ahead keeps them there with room to spare, and the steady
+    // state costs one copy per sample, like a plain copy block. Only acquisition's
+    // longer look-ahead (or a smaller buffer than asked for) spills into the FIFO. The
+    // history items themselves are never read (input_items[m] + history() - 1 is the
+    // first new sample). Large buffers on both sides also mean few, long work calls: at
+    // 4 x 61.44 Msps the default 8192-item buffers cost tens of thousands of thread
+    // wake-ups per second (benchmarks/bench_frontend.py measured 0.55x real time with
+    // them, 0.85x with these).
+    set_history(static_cast<unsigned>(3 * d_kernel.tracking_lookahead() + 1));
     d_fifo.assign(num_channels, std::vector<gr_complex>(d_capacity));
     d_ptrs.resize(num_channels);
+    d_in.resize(num_channels);
     set_tag_propagation_policy(TPP_DONT);
-    // larger output chunks: fewer scheduler round trips for M streams at line rate
+    // output buffers of at least 4 slots (a power of two, >= 32768 items)
+    int obuf = 1 << 15;
+    while (obuf < 4 * static_cast<std::int64_t>(d_kernel.slot_length()))
+        obuf *= 2;
     for (int m = 0; m < num_channels; m++)
-        set_min_output_buffer(m, 1 << 15);
+        set_min_output_buffer(m, obuf);
     d_logger->debug("thresholds: acquisition {:.6f}, tracking {:.6f}",
                     d_kernel.acquisition_threshold(),
                     d_kernel.tracking_threshold());
 }
 
-bool srs_sync_core_impl::inputs_done() const
-{
-    auto det = detail();
-    if (!det)
-        return false;
-    for (int m = 0; m < d_m; m++)
-        if (!det->input(m)->done())
-            return false;
-    return true;
-}
-
 void srs_sync_core_impl::forecast(int, gr_vector_int& ninput_items_required)
 {
-    // One item beyond the already-fed anchor (no busy loop while starved); nothing from
-    // an input whose upstream has finished, so general_work can flush the FIFO at the
-    // end.
-    const bool anchor = d_kernel.fed() > static_cast<std::int64_t>(nitems_read(0));
+    // ninput_items counts the history() - 1 old items in front of the new ones. Decided
+    // samples already fed (or in the FIFO) need no new input; otherwise one sample
+    // beyond those fed (no busy loop while starved), but never more than the buffer can
+    // hold (general_work moves undecided samples to the FIFO before that). Nothing from
+    // an input whose upstream has finished, so general_work can flush at the end.
+    const int h = static_cast<int>(history()) - 1;
+    const auto r0 = static_cast<std::int64_t>(nitems_read(0));
+    const std::int64_t fed_ahead = std::max<std::int64_t>(0, d_kernel.fed() - r0);
+    const std::int64_t dec = d_kernel.decided();
+    const bool ready =
+        (d_count > 0 && dec > static_cast<std::int64_t>(nitems_written(0))) ||
+        (fed_ahead > 0 && dec > r0);
     auto det = detail();
     for (std::size_t i = 0; i < ninput_items_required.size(); i++) {
-        const bool done = det && det->input(static_cast<int>(i))->done();
-        ninput_items_required[i] = done ? 0 : (anchor ? 2 : 1);
+        const auto in = det ? det->input(static_cast<int>(i)) : nullptr;
+        if (in && in->done()) {
+            ninput_items_required[i] = 0;
+            continue;
+        }
+        std::int64_t need = ready ? 1 : fed_ahead + 1;
+        if (in)
+            need = std::min<std::int64_t>(need, in->max_possible_items_available() - h);
+        ninput_items_required[i] = h + static_cast<int>(std::max<std::int64_t>(1, need));
     }
 }
 
@@ -168,14 +188,12 @@ void srs_sync_core_impl::handle_tag(const gr::tag_t& tag)
     }
 }
 
-void srs_sync_core_impl::feed(gr_vector_const_void_star& input_items,
-                              std::size_t from,
-                              std::size_t n)
+void srs_sync_core_impl::feed(std::size_t from, std::size_t n)
 {
     if (n == 0)
         return;
     for (int m = 0; m < d_m; m++)
-        d_ptrs[m] = static_cast<const gr_complex*>(input_items[m]) + from;
+        d_ptrs[m] = d_in[m] + from;
     const auto before = d_kernel.nonfinite_count();
     d_kernel.process(d_ptrs.data(), n);
     const bool bad = d_kernel.nonfinite_count() != before;
@@ -188,24 +206,20 @@ void srs_sync_core_impl::feed(gr_vector_const_void_star& input_items,
     d_in_nonfinite = bad;
 }
 
-void srs_sync_core_impl::push(gr_vector_const_void_star& input_items,
-                              std::size_t from,
-                              std::size_t n)
+void srs_sync_core_impl::push(std::size_t from, std::size_t n)
 {
     // append to the rings (the caller never exceeds the free space)
     const std::size_t tail = (d_head + d_count) % d_capacity;
     const std::size_t first = std::min(n, d_capacity - tail);
     for (int m = 0; m < d_m; m++) {
-        const auto* p = static_cast<const gr_complex*>(input_items[m]) + from;
+        const gr_complex* p = d_in[m] + from;
         std::copy(p, p + first, d_fifo[m].begin() + tail);
         std::copy(p + first, p + n, d_fifo[m].begin());
     }
     d_count += n;
 }
 
-void srs_sync_core_impl::feed_range(gr_vector_const_void_star& input_items,
-                                    std::size_t from,
-                                    std::size_t n)
+void srs_sync_core_impl::feed_range(std::size_t from, std::size_t n)
 {
     if (n == 0)
         return;
@@ -218,11 +232,11 @@ void srs_sync_core_impl::feed_range(gr_vector_const_void_star& input_items,
         if (!pmt::eq(t.key, keys::rx_time()) && !pmt::eq(t.key, tags::rx_rate()))
             continue;
         const std::size_t at = static_cast<std::size_t>(t.offset - r0);
-        feed(input_items, pos, at - pos);
+        feed(pos, at - pos);
         pos = at;
         handle_tag(t);
     }
-    feed(input_items, pos, from + n - pos);
+    feed(pos, from + n - pos);
     // pass the input tags one-to-one, except srs_start (this block makes those)
     for (int m = 0; m < d_m; m++) {
         std::vector<gr::tag_t> mt;
@@ -238,90 +252,90 @@ int srs_sync_core_impl::general_work(int noutput_items,
                                      gr_vector_const_void_star& input_items,
                                      gr_vector_void_star& output_items)
 {
-    int n_in = ninput_items[0];
+    // input_items[m] starts history() - 1 old items before the first new one
+    const int h = static_cast<int>(history()) - 1;
+    for (int m = 0; m < d_m; m++)
+        d_in[m] = static_cast<const gr_complex*>(input_items[m]) + h;
+    int n_in = ninput_items[0] - h;
     for (int m = 1; m < d_m; m++)
-        n_in = std::min(n_in, ninput_items[m]);
+        n_in = std::min(n_in, ninput_items[m] - h);
+    n_in = std::max(n_in, 0);
     const auto r0 = static_cast<std::int64_t>(nitems_read(0));
-    // input items already fed to the detector but not consumed (the "anchor", below)
+
+    // 1. Feed every new sample to the detector. Samples fed earlier but not consumed
+    //    (undecided ones left in the input buffer) are not fed again.
     const auto fed_ahead = static_cast<std::size_t>(
         std::max<std::int64_t>(0, std::min<std::int64_t>(d_kernel.fed() - r0, n_in)));
-    auto feed_new = [&](std::size_t from, std::size_t to) {
-        const std::size_t a = std::max(from, fed_ahead);
-        if (to > a)
-            feed_range(input_items, a, to - a);
-    };
+    if (static_cast<std::size_t>(n_in) > fed_ahead)
+        feed_range(fed_ahead, static_cast<std::size_t>(n_in) - fed_ahead);
+    // End of stream: an input whose upstream has finished and whose every sample has
+    // been fed means no more complete samples; everything fed is decided. (done() first,
+    // then the count: items written before done() are all visible then.)
+    bool starved = false;
+    auto det = detail();
+    for (int m = 0; m < d_m; m++) {
+        if (!det->input(m)->done())
+            continue;
+        const std::int64_t avail = det->input(m)->items_available() - h;
+        if (d_kernel.fed() >= r0 + avail)
+            starved = true;
+    }
+    if (starved)
+        d_kernel.finish();
 
-    // Direct path: with nothing held back, samples below decided() can never carry a
-    // future tag, so they go straight from input to output (one copy, no FIFO). While
-    // tracking that is everything outside the search windows.
+    // 2. Output decided samples: the FIFO's first (they precede the input's), then
+    //    straight from the input buffer once the FIFO is empty.
+    const auto w_first = static_cast<std::int64_t>(nitems_written(0));
+    const std::int64_t decided = d_kernel.decided();
+    std::int64_t n_fifo =
+        std::min<std::int64_t>({ static_cast<std::int64_t>(noutput_items),
+                                 static_cast<std::int64_t>(d_count),
+                                 decided - w_first });
+    n_fifo = std::max<std::int64_t>(n_fifo, 0);
+    const auto nf = static_cast<std::size_t>(n_fifo);
+    const std::size_t first = std::min(nf, d_capacity - d_head);
+    for (int m = 0; m < d_m; m++) {
+        auto* out = static_cast<gr_complex*>(output_items[m]);
+        std::copy(d_fifo[m].begin() + d_head, d_fifo[m].begin() + d_head + first, out);
+        std::copy(d_fifo[m].begin(), d_fifo[m].begin() + (nf - first), out + first);
+    }
+    d_head = (d_head + nf) % d_capacity;
+    d_count -= nf;
     std::size_t direct = 0;
-    if (d_count == 0 && n_in > 0) {
-        const std::int64_t dec = d_kernel.decided() - r0;
+    if (d_count == 0) { // the next output sample is input sample r0
         direct = static_cast<std::size_t>(std::max<std::int64_t>(
-            0, std::min<std::int64_t>({ n_in, noutput_items, dec })));
-        if (direct > 0) {
-            feed_new(0, direct);
-            for (int m = 0; m < d_m; m++) {
-                const auto* in = static_cast<const gr_complex*>(input_items[m]);
-                std::copy(in, in + direct, static_cast<gr_complex*>(output_items[m]));
-            }
+            0,
+            std::min<std::int64_t>({ static_cast<std::int64_t>(n_in),
+                                     static_cast<std::int64_t>(noutput_items) - n_fifo,
+                                     decided - r0 })));
+        for (int m = 0; m < d_m; m++)
+            std::copy(d_in[m],
+                      d_in[m] + direct,
+                      static_cast<gr_complex*>(output_items[m]) + nf);
+    }
+    const std::int64_t produced = n_fifo + static_cast<std::int64_t>(direct);
+
+    // 3. Undecided samples stay in the input buffer unless they fill more than half of
+    //    it (acquisition's look-ahead, or an upstream buffer smaller than asked for):
+    //    then they move to the FIFO, so the upstream can always write.
+    std::size_t moved = 0;
+    const std::size_t left = static_cast<std::size_t>(n_in) - direct;
+    if (left > 0) {
+        std::int64_t space = std::numeric_limits<std::int64_t>::max();
+        for (int m = 0; m < d_m; m++)
+            space = std::min<std::int64_t>(
+                space, det->input(m)->max_possible_items_available() - h);
+        if (static_cast<std::int64_t>(left) > space / 2) {
+            moved = std::min(left, d_capacity - d_count);
+            push(direct, moved);
         }
     }
-
-    // FIFO path: the rest is fed to the detector and held until decided.
-    const std::size_t room =
-        d_capacity > fifo_size() ? d_capacity - fifo_size() : static_cast<std::size_t>(0);
-    std::size_t take =
-        std::min<std::size_t>(static_cast<std::size_t>(n_in) - direct, room);
-    feed_new(direct, direct + take);
-    // Anchor: while samples wait in the FIFO, the last input item stays unconsumed (it
-    // has been fed), so the scheduler keeps calling this block after the upstream has
-    // finished and the FIFO can be flushed.
-    const bool holding = d_count > 0 || take > 0;
-    if (holding && take > 0 && direct + take == static_cast<std::size_t>(n_in))
-        take--;
-    push(input_items, direct, take);
-    if (direct + take > 0)
-        consume_each(static_cast<int>(direct + take));
-    // an input with nothing left whose upstream has finished: no more complete samples
-    bool starved = false;
-    for (int m = 0; m < d_m; m++)
-        starved = starved || (ninput_items[m] == static_cast<int>(direct + take) &&
-                              detail()->input(m)->done());
-    if (starved && d_kernel.fed() == r0 + n_in)
-        d_kernel.finish();
-    if (inputs_done()) {
-        // done() first, then the count: items written before done() are all visible now
-        // (n_in may be stale: the upstream can write its last items after it was read)
-        std::int64_t avail = std::numeric_limits<std::int64_t>::max();
-        for (int m = 0; m < d_m; m++)
-            avail = std::min<std::int64_t>(avail, detail()->input(m)->items_available());
-        if (d_kernel.fed() == r0 + avail)
-            d_kernel.finish(); // nothing more will come: everything fed is decided
-    }
+    if (direct + moved > 0)
+        consume_each(static_cast<int>(direct + moved));
 
     for (const auto& d : d_kernel.take_detections())
         d_pending.push_back(d);
 
-    const std::uint64_t w0 = nitems_written(0) + direct; // first FIFO item's index
-    const std::int64_t decided = d_kernel.decided();
-    std::int64_t n_out = std::min<std::int64_t>(static_cast<std::int64_t>(noutput_items) -
-                                                    static_cast<std::int64_t>(direct),
-                                                static_cast<std::int64_t>(fifo_size()));
-    n_out = std::min<std::int64_t>(n_out, decided - static_cast<std::int64_t>(w0));
-    if (n_out < 0)
-        n_out = 0;
-    const auto nout = static_cast<std::size_t>(n_out);
-    const std::size_t first = std::min(nout, d_capacity - d_head);
-    for (int m = 0; m < d_m; m++) {
-        auto* out = static_cast<gr_complex*>(output_items[m]) + direct;
-        std::copy(d_fifo[m].begin() + d_head, d_fifo[m].begin() + d_head + first, out);
-        std::copy(d_fifo[m].begin(), d_fifo[m].begin() + (nout - first), out + first);
-    }
-    d_head = (d_head + nout) % d_capacity;
-    d_count -= nout;
-    const std::int64_t produced = static_cast<std::int64_t>(direct) + n_out;
-    const auto w_first = static_cast<std::int64_t>(nitems_written(0));
     while (!d_pending.empty() && d_pending.front().index < w_first + produced) {
         const srs_detection d = d_pending.front();
         d_pending.pop_front();
@@ -343,7 +357,7 @@ int srs_sync_core_impl::general_work(int noutput_items,
     for (int m = 0; m < d_m; m++)
         produce(m, static_cast<int>(produced));
 
-    if (produced == 0 && take == 0 && fifo_size() == 0 && n_in == 0 && starved)
+    if (produced == 0 && d_count == 0 && n_in == 0 && starved)
         return WORK_DONE;
     return WORK_CALLED_PRODUCE;
 }

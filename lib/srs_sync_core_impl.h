@@ -35,17 +35,12 @@ private:
     bool d_rate_ok;
     bool d_in_nonfinite;
     std::vector<const gr_complex*> d_ptrs;
+    std::vector<const gr_complex*> d_in; // first new sample of each input (past history)
 
-    std::size_t fifo_size() const
-    {
-        return d_count;
-    }
-    void feed(gr_vector_const_void_star& input_items, std::size_t from, std::size_t n);
-    void push(gr_vector_const_void_star& input_items, std::size_t from, std::size_t n);
-    void
-    feed_range(gr_vector_const_void_star& input_items, std::size_t from, std::size_t n);
+    void feed(std::size_t from, std::size_t n);
+    void push(std::size_t from, std::size_t n);
+    void feed_range(std::size_t from, std::size_t n);
     void handle_tag(const gr::tag_t& tag);
-    bool inputs_done() const;
 
 public:
     srs_sync_core_impl(int num_channels,

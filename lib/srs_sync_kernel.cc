@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <gnuradio/fft/fft.h>
 #include <gnuradio/srsaoa/srs_sync_kernel.h>
 #include <limits>
@@ -192,6 +193,11 @@ std::int64_t srs_sync_kernel::lookahead() const
            d_span + 2 * d_w + 4;
 }
 
+std::int64_t srs_sync_kernel::tracking_lookahead() const
+{
+    return static_cast<std::int64_t>(d_b_max) + 2 * static_cast<std::int64_t>(d_w) + 4;
+}
+
 std::int64_t srs_sync_kernel::decided() const
 {
     if (d_finished || !d_enabled)
@@ -257,7 +263,8 @@ void srs_sync_kernel::process(const cplx* const* in, std::size_t n)
         auto& buf = d_buf[c];
         const std::size_t old = buf.size();
         const std::size_t nn = n - skip;
-        buf.insert(buf.end(), x, x + nn);
+        buf.resize(old + nn);
+        std::memcpy(buf.data() + old, x, nn * sizeof(cplx)); // insert() copies per float
         // fast check: the sum of all components is finite iff every sample is (up to
         // float overflow of huge finite values, which the slow path leaves untouched)
         float sum = 0.0f;
@@ -543,38 +550,69 @@ bool srs_sync_kernel::track_step()
         d_pred += d_period;
         return true;
     }
-    // rho at lo..hi: dot products per candidate, window energies slid sample by sample
+    // Greedy ascent from the prediction: rho is evaluated lazily (dot products per
+    // candidate, window energies slid one sample at a time) and the search moves to a
+    // neighbour while it is higher, within pred +- W; the candidates on both sides of the
+    // final one are always evaluated (parabolic fraction). A stationary UE costs three
+    // candidates instead of 2W + 3; the noise-only false-detection bound is unchanged (at
+    // most 2W + 1 candidates are compared with the threshold).
     const std::size_t ns = d_a.size(), nch = d_chans.size();
     const auto nc = static_cast<std::size_t>(hi - lo + 1);
-    std::vector<double> rho(nc, 0.0), e(nch * ns);
+    std::vector<double> rho(nc, nan_value), e(nch * ns);
     std::vector<cplx> corr(nc * nch * ns);
+    std::int64_t e_at = d_pred; // e holds the window energies of candidate e_at
     for (std::size_t c = 0; c < nch; c++)
         for (std::size_t s = 0; s < ns; s++)
-            e[c * ns + s] = energy(c, lo + d_a[s], lo + d_a[s] + d_l[s]);
-    for (std::size_t i = 0; i < nc; i++) {
+            e[c * ns + s] = energy(c, e_at + d_a[s], e_at + d_a[s] + d_l[s]);
+    auto slide_to = [&](std::int64_t n) {
+        while (e_at != n) {
+            const bool up = n > e_at;
+            const std::int64_t first = up ? e_at : e_at - 1; // lower of the two starts
+            for (std::size_t c = 0; c < nch; c++) {
+                const cplx* y = d_buf[c].data() + (first - d_base);
+                for (std::size_t s = 0; s < ns; s++) {
+                    const double head = std::norm(y[d_a[s]]);
+                    const double tail = std::norm(y[d_a[s] + d_l[s]]);
+                    double& en = e[c * ns + s];
+                    en = std::max(0.0, up ? en + tail - head : en + head - tail);
+                }
+            }
+            e_at += up ? 1 : -1;
+        }
+    };
+    auto eval = [&](std::size_t i) -> double {
+        if (!std::isnan(rho[i]))
+            return rho[i];
         const std::int64_t n = lo + static_cast<std::int64_t>(i);
+        slide_to(n);
         double num = 0.0, den = 0.0;
         for (std::size_t c = 0; c < nch; c++) {
             const cplx* y = d_buf[c].data() + (n - d_base);
             for (std::size_t s = 0; s < ns; s++) {
-                double& en = e[c * ns + s];
-                if (i > 0) {
-                    en += static_cast<double>(std::norm(y[d_a[s] + d_l[s] - 1])) -
-                          static_cast<double>(std::norm(y[d_a[s] - 1]));
-                    en = std::max(en, 0.0);
-                }
                 const cplx v = dot_conj(y + d_a[s], d_ref.data() + d_a[s], d_l[s]);
                 corr[(i * nch + c) * ns + s] = v;
                 num += static_cast<double>(std::norm(v)) / d_rnorm[s];
-                den += en;
+                den += e[c * ns + s];
             }
         }
         rho[i] = den > 0.0 ? std::min(1.0, std::max(0.0, num / den)) : 0.0;
+        return rho[i];
+    };
+    std::size_t bi = static_cast<std::size_t>(d_w) + 1; // the prediction
+    eval(bi);
+    eval(bi - 1);
+    eval(bi + 1);
+    for (;;) {
+        if (bi + 2 < nc && rho[bi + 1] > rho[bi]) {
+            bi++;
+            eval(bi + 1);
+        } else if (bi > 1 && rho[bi - 1] > rho[bi]) {
+            bi--;
+            eval(bi - 1);
+        } else {
+            break;
+        }
     }
-    std::size_t bi = 1;
-    for (std::size_t i = 2; i + 1 < nc; i++)
-        if (rho[i] > rho[bi])
-            bi = i;
     if (rho[bi] > d_eta_trk) {
         const std::int64_t best = lo + static_cast<std::int64_t>(bi);
         std::vector<cplx> cb(corr.begin() + bi * nch * ns,

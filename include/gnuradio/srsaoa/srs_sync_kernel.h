@@ -13,10 +13,35 @@
 #include <cstdint>
 #include <gnuradio/srsaoa/api.h>
 #include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace gr {
 namespace srsaoa {
+
+namespace detail {
+/*! Allocator whose resize() leaves new elements uninitialised (they are written at once).
+ */
+template <typename T> struct no_init_allocator : std::allocator<T> {
+    template <typename U> struct rebind {
+        using other = no_init_allocator<U>;
+    };
+    no_init_allocator() = default;
+    template <typename U> no_init_allocator(const no_init_allocator<U>&) noexcept {}
+    template <typename U> void construct(U*) noexcept
+    {
+        // no value-initialisation (std::complex would zero itself): trivially copyable
+        // samples, overwritten at once
+        static_assert(std::is_trivially_copyable<U>::value, "samples only");
+    }
+    template <typename U, typename... Args> void construct(U* p, Args&&... args)
+    {
+        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+};
+} // namespace detail
 
 /*! One detected SRS slot. */
 struct SRSAOA_API srs_detection {
@@ -50,9 +75,11 @@ struct SRSAOA_API srs_detection {
  * forward FFT per channel and block, one inverse per segment); after the first
  * crossing it takes the maximum over the next sum-span samples (the identical SRS
  * symbols give sidelobes one symbol apart). With a known period P > 0 it then
- * predicts the next start n + P and, in tracking, evaluates rho only at the 2W+1
- * starts around each prediction (direct dot products). The first prediction confirms
- * the period; a miss there, or max_misses misses in a row later, returns to
+ * predicts the next start n + P and, in tracking, searches only the 2W+1 starts
+ * around each prediction: a greedy ascent from the prediction (to a higher neighbour
+ * while there is one within +-W; direct dot products, three candidates for a
+ * stationary UE) whose maximum is compared with the threshold. The first prediction
+ * confirms the period; a miss there, or max_misses misses in a row later, returns to
  * acquisition. The fractional timing is the vertex of a parabola through rho at
  * n-1, n, n+1; the CFO is the phase of sum c_m,s+1 conj(c_m,s) over the symbol
  * spacing (or over half a segment when S = 1).
@@ -160,6 +187,8 @@ public:
     }
     /*! Samples the detector looks ahead of a slot start before deciding (latency). */
     std::int64_t lookahead() const;
+    /*! The same while tracking: the search window and the SRS symbols, 2W + 4 + b_max. */
+    std::int64_t tracking_lookahead() const;
 
     /*! rho at candidate start n (for tests), NaN if n is not in the buffer. */
     double metric_at(std::int64_t n) const;
@@ -181,7 +210,7 @@ private:
     int d_a_min, d_b_max, d_span;
 
     // sample buffers of the used channels, and prefix energies, from d_base
-    std::vector<std::vector<cplx>> d_buf;
+    std::vector<std::vector<cplx, detail::no_init_allocator<cplx>>> d_buf;
     std::vector<std::vector<double>> d_pre; // d_pre[c][i] = sum_{j<i} |buf[c][j]|^2
     std::int64_t d_base;
     std::int64_t d_fed;

@@ -354,8 +354,15 @@ class SrsSyncTwin:
             else:
                 if pred + self.w + 1 > nr - 1:
                     break
-                lo = pred - self.w
-                best = lo + int(np.argmax(rho[lo : pred + self.w + 1]))
+                # greedy ascent from the prediction within pred +- w (srs_sync_kernel)
+                best = pred
+                while True:
+                    if best + 1 <= pred + self.w and rho[best + 1] > rho[best]:
+                        best += 1
+                    elif best - 1 >= pred - self.w and rho[best - 1] > rho[best]:
+                        best -= 1
+                    else:
+                        break
                 if rho[best] > self.eta_trk:
                     emit(best, True)
                     state, misses, pred = 2, 0, best + self.period
