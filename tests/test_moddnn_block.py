@@ -1,4 +1,4 @@
-"""moddnn_doa block in real flowgraphs against the math (moddnn.infer / MoDDNN.estimate)."""
+"""moddnn_doa block in real flowgraphs against the math (MoDDNN.estimate, through moddnn.lowered)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,8 @@ def test_train_then_evaluate(tmp_path, capsys):
     net, meta = load_model(model)
     assert net.cfg.grid_step_deg == 1.0 and net.cfg.outer_iterations == 1
     assert meta["training"]["seed"] == 4 and meta["training"]["arguments"]["grid_step"] == 1.0
-    assert len(meta["subcarriers_hz"]) == 16
+    # the full 51-RB comb: the model averages it into 16 subcarrier bands
+    assert len(meta["subcarriers_hz"]) == 306 and net.cfg.subcarrier_bands
     out = tmp_path / "eval"
     args = ["evaluate", "--model", str(model), "--out", str(out), "--snr-db", "10",
             "--rho", "0,1", "--angles", "12", "--baseline-epochs", "1", "--threads", "1"]  # fmt: skip

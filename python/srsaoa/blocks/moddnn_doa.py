@@ -66,16 +66,15 @@ class moddnn_doa(gr.basic_block):
     def _load(self):
         import torch
 
+        from ..moddnn.lowered import LoweredMoDDNN
         from ..moddnn.modelfile import load_model
 
         torch.set_num_threads(self._num_threads)
         net, _ = load_model(self._model_path)
         self.logger.info(f"loaded MoD-DNN model {self._model_path!r}")
-        return net
+        return LoweredMoDDNN(net)  # numpy inference: ~1 ms per CFR instead of ~7
 
     def _process(self, batch):
-        from ..moddnn.infer import estimate_batch
-
         if self._net is None:
             if self._load_error is not None:
                 return
@@ -102,7 +101,7 @@ class moddnn_doa(gr.basic_block):
         if not good:
             return
         self._batch_sizes.append(len(good))
-        results = estimate_batch(self._net, [h for _, h in good])
+        results = self._net.estimate_batch([h for _, h in good])
         for (meta, _), (aoa, power) in zip(good, results):
             out = {
                 K.METHOD: "moddnn",

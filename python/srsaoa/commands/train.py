@@ -32,6 +32,18 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         "--fixed-lam", action="store_true", help="keep lambda fixed (default: trained, Remark 2)"
     )
     g.add_argument("--no-sparsity", action="store_true", help="plain CG (no zero attractor)")
+    g.add_argument(
+        "--sampled-subcarriers",
+        action="store_true",
+        help="the paper's K single sampled subcarriers instead of K averaged subcarrier bands",
+    )
+    g.add_argument(
+        "--labels",
+        choices=("interpolated", "nearest"),
+        default="interpolated",
+        help="label of an off-grid training angle: split between its two grid neighbours, "
+        "or all on the nearest (eq 31's one-hot either way for an on-grid angle)",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -41,7 +53,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..errors import SrsaoaError
     from ..moddnn import data as D
     from ..moddnn.config import ModelConfig, TrainConfig
-    from ..moddnn.model import subcarrier_indices
+    from ..moddnn.model import model_subcarriers
     from ..moddnn.modelfile import model_paths, save_model
     from ..moddnn.train import predict, rmse, train
 
@@ -63,6 +75,8 @@ def _run(args: argparse.Namespace) -> int:
         eps=args.eps,
         mu=args.mu,
         sparsity=not args.no_sparsity,
+        subcarrier_bands=not args.sampled_subcarriers,
+        labels=args.labels,
     )
     tcfg = TrainConfig(
         epochs=args.epochs,
@@ -102,7 +116,7 @@ def _run(args: argparse.Namespace) -> int:
         else:
             ula, profile, f = D.scenario_setup(args.scenario)
             source = {"scenario": str(args.scenario)}
-        f = f[subcarrier_indices(f.size, cfg.num_subcarriers)]
+        f = model_subcarriers(f, cfg)
         tr, va = D.split_angles(
             cfg.grid_start_deg, cfg.grid_stop_deg, tcfg.train_step_deg, tcfg.val_angles, rng
         )

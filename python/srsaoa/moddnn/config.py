@@ -31,6 +31,10 @@ class ModelConfig:
     num_elements: int = 4
     spacing_wavelengths: float = 0.5
     num_subcarriers: int = 16
+    # K contiguous subcarrier bands instead of K single subcarriers: each band's element-0-
+    # referenced snapshots are averaged into the one its encoder sees (N_sc / K times the
+    # SNR; 19 subcarriers per band for 51 RB), or (False) K uniformly spaced subcarriers.
+    subcarrier_bands: bool = True
     hidden: int = 16
     frequency_diverse: bool = True  # Autoencoder I (True) or the shared Autoencoder II
     num_subregions: int = 4
@@ -49,6 +53,10 @@ class ModelConfig:
     sparsity: bool = True  # the zero-attracting step of eq 27
     rhs: str = "observed"  # b of eq 21: "observed" eta_hat + lam z (eq 15), "iterate" eta^i + lam z
     peak_halfwidth_deg: float = 1.0  # centroid window around the spectrum peak
+    # Labels of eq 31 for an angle between grid points: "interpolated" splits the unit peak
+    # between the two neighbouring grid points in proportion to closeness (exactly the paper's
+    # one-hot for an on-grid angle), "nearest" puts it on the nearest grid point.
+    labels: str = "interpolated"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cnn_channels", tuple(int(c) for c in self.cnn_channels))
@@ -93,6 +101,7 @@ class ModelConfig:
             (self.mu > 0, "mu > 0"),
             (self.peak_halfwidth_deg >= 0, "peak_halfwidth_deg >= 0"),
             (self.rhs in ("observed", "iterate"), "rhs 'observed' or 'iterate'"),
+            (self.labels in ("interpolated", "nearest"), "labels 'interpolated' or 'nearest'"),
         ]
         for ok, what in checks:
             if not ok:
@@ -126,7 +135,9 @@ class ModelConfig:
         unknown = set(d) - names
         if unknown:
             raise ValueError(f"unknown ModelConfig fields: {sorted(unknown)}")
-        return cls(**d)
+        # model files written before these fields existed used sampled subcarriers and
+        # nearest-grid labels
+        return cls(**{"subcarrier_bands": False, "labels": "nearest", **d})
 
 
 @dataclass

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from . import data as D
 from .baselines import CLASSICAL, CNNRegressor, DeepMUSIC, classical
-from .model import MoDDNN, subcarrier_indices, subregion_of
+from .model import MoDDNN, model_subcarriers, subregion_of
 
 METHODS = ("moddnn", "music", "esprit", "dbf", "cnn", "deepmusic")
 
@@ -81,8 +81,7 @@ def _freqs(model: MoDDNN, meta: dict[str, Any]) -> NDArray[np.float64]:
     f = meta.get("subcarriers_hz")
     if f:
         return np.asarray(f, float)
-    full = D.default_srs_subcarriers_hz()
-    return full[subcarrier_indices(full.size, model.cfg.num_subcarriers)]
+    return model_subcarriers(D.default_srs_subcarriers_hz(), model.cfg)
 
 
 def evaluate(

@@ -41,23 +41,54 @@ def subcarrier_indices(num_cfr_subcarriers: int, k: int) -> NDArray[np.int64]:
     return np.round(np.linspace(0, num_cfr_subcarriers - 1, k)).astype(np.int64)
 
 
-def prepare_cfr(h: ArrayLike | Tensor, cfg: ModelConfig) -> Tensor:
-    """CFR [B, M, S, K_cfr] (or one [M, S, K_cfr]) -> real network input [B, S, K, 2M] (float32)."""
-    t = torch.as_tensor(np.asarray(h) if not isinstance(h, Tensor) else h)
-    if t.dim() == 3:
-        t = t.unsqueeze(0)
-    if t.dim() != 4 or t.shape[1] != cfg.num_elements:
+def subcarrier_bands(num_cfr_subcarriers: int, k: int) -> NDArray[np.int64]:
+    """Edges [k + 1] of K contiguous, near-equal bands of a CFR's ``num_cfr_subcarriers``."""
+    if num_cfr_subcarriers < k:
+        raise ValueError(f"the CFR has {num_cfr_subcarriers} subcarriers, the model needs {k}")
+    return np.round(np.linspace(0, num_cfr_subcarriers, k + 1)).astype(np.int64)
+
+
+def model_subcarriers(full_hz: ArrayLike, cfg: ModelConfig) -> NDArray[np.float64]:
+    """The subcarriers (Hz) of a full SRS comb ``full_hz`` that the model's input uses: all of
+    them with ``cfg.subcarrier_bands``, else the K sampled ones."""
+    f = np.asarray(full_hz, dtype=np.float64)
+    return f if cfg.subcarrier_bands else f[subcarrier_indices(f.size, cfg.num_subcarriers)]
+
+
+def prepare_input(h: ArrayLike | Tensor, cfg: ModelConfig) -> NDArray[np.float32]:
+    """CFR [B, M, S, K_cfr] (or one [M, S, K_cfr]) -> real network input [B, S, K, 2M].
+
+    Every snapshot is referred to element 0's phase; with ``cfg.subcarrier_bands`` the
+    snapshots of each of K contiguous bands are then averaged (coherently: the referred
+    phases of one path agree within a band), else K uniformly spaced subcarriers are taken.
+    Each snapshot is scaled to norm sqrt(M). (numpy: also the lowered inference path.)
+    """
+    if isinstance(h, Tensor):
+        h = h.detach().cpu().numpy()
+    t = np.asarray(h)
+    if t.ndim == 3:
+        t = t[None]
+    if t.ndim != 4 or t.shape[1] != cfg.num_elements:
         raise ValueError(
             f"CFR must be [B, M={cfg.num_elements}, S, K] or [M, S, K], got {tuple(t.shape)}"
         )
-    t = t.to(torch.complex64)
-    idx = torch.as_tensor(subcarrier_indices(t.shape[-1], cfg.num_subcarriers))
-    x = t[..., idx].permute(0, 2, 3, 1)  # [B, S, K, M]
+    kc, k = t.shape[-1], cfg.num_subcarriers
+    if not cfg.subcarrier_bands:
+        t = t[..., subcarrier_indices(kc, k)]
+    x = t.astype(np.complex64).transpose(0, 2, 3, 1)  # [B, S, K_cfr or K, M]
     ref = x[..., :1]
-    x = x * torch.conj(ref) / ref.abs().clamp_min(1e-30)
-    norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(1e-30)
-    x = x * (np.sqrt(cfg.num_elements) / norm)
-    return torch.cat([x.real, x.imag], dim=-1).contiguous()
+    x = x * (np.conj(ref) / np.maximum(np.abs(ref), 1e-30))
+    if cfg.subcarrier_bands:
+        edges = subcarrier_bands(kc, k)
+        x = np.add.reduceat(x, edges[:-1], axis=2) / np.diff(edges)[:, None].astype(np.float32)
+    norm = np.maximum(np.sqrt(np.add.reduce(x.real**2 + x.imag**2, -1))[..., None], 1e-30)
+    x = x * (np.float32(np.sqrt(cfg.num_elements)) / norm)
+    return np.ascontiguousarray(np.concatenate([x.real, x.imag], -1), dtype=np.float32)
+
+
+def prepare_cfr(h: ArrayLike | Tensor, cfg: ModelConfig) -> Tensor:
+    """``prepare_input`` as a torch tensor [B, S, K, 2M] (float32)."""
+    return torch.from_numpy(prepare_input(h, cfg))
 
 
 class MultiTaskAutoencoder(nn.Module):
@@ -225,23 +256,31 @@ class MoDDNN(nn.Module):
         return peak_aoa(s, self.grid, self.cfg.peak_halfwidth_deg / self.cfg.grid_step_deg)
 
 
-def peak_aoa(spectrum: Tensor, grid: Tensor, halfwidth_bins: float) -> NDArray[np.float64]:
-    """Angle of the spectrum's maximum, refined by the centroid of max(spectrum, 0) within
-    +-halfwidth_bins grid points of it."""
-    s = spectrum.detach().cpu().to(torch.float64)
-    g = grid.detach().cpu().to(torch.float64)
+def peak_aoa(
+    spectrum: Tensor | NDArray[np.floating],
+    grid: Tensor | NDArray[np.floating],
+    halfwidth_bins: float,
+) -> NDArray[np.float64]:
+    """Angle of the spectrum's maximum (spectrum [B, L] on grid [L]), refined by the centroid
+    of max(spectrum, 0) within +-halfwidth_bins grid points of it."""
+
+    def f64(v: Tensor | NDArray[np.floating]) -> NDArray[np.float64]:
+        if isinstance(v, Tensor):
+            v = v.detach().cpu().numpy()
+        return np.asarray(v, dtype=np.float64)
+
+    s, g = f64(spectrum), f64(grid)
     i = s.argmax(-1)
     w = int(round(halfwidth_bins))
     if w == 0:
-        return g[i].numpy()
-    off = torch.arange(-w, w + 1)
-    idx = (i[:, None] + off[None, :]).clamp(0, s.shape[-1] - 1)
-    vals = torch.gather(s, 1, idx).clamp_min(0)
-    valid = ((i[:, None] + off[None, :]) >= 0) & ((i[:, None] + off[None, :]) < s.shape[-1])
-    vals = vals * valid
+        return g[i]
+    pos = i[:, None] + np.arange(-w, w + 1)[None, :]
+    valid = (pos >= 0) & (pos < s.shape[-1])
+    idx = np.clip(pos, 0, s.shape[-1] - 1)
+    vals = np.maximum(np.take_along_axis(s, idx, 1), 0.0) * valid
     tot = vals.sum(-1)
-    cen = (vals * g[idx]).sum(-1) / tot.clamp_min(1e-300)
-    return torch.where(tot > 0, cen, g[i]).numpy()
+    cen = (vals * g[idx]).sum(-1) / np.maximum(tot, 1e-300)
+    return np.where(tot > 0, cen, g[i])
 
 
 def grid_index(aoa_deg: ArrayLike, cfg: ModelConfig) -> NDArray[np.int64]:
@@ -252,15 +291,36 @@ def grid_index(aoa_deg: ArrayLike, cfg: ModelConfig) -> NDArray[np.int64]:
 
 
 def one_hot_targets(aoa_deg: ArrayLike, cfg: ModelConfig) -> Tensor:
-    """One-hot labels (Section 4.3) laid out like the network output, [B, P, L_max]."""
+    """Sparse labels of eq 31 (Section 4.3) laid out like the network output, [B, P, L_max].
+
+    An angle on the grid gets the paper's one-hot label. With ``cfg.labels == "interpolated"``
+    an angle between grid points i and i + 1, at fraction f of the step past i, gets 1 - f at
+    i and f at i + 1 (still a unit-sum, two-sparse spectrum whose centroid is the angle), so a
+    grid coarser than the training angles does not quantise what the network learns;
+    ``"nearest"`` puts the whole peak on the nearest grid point.
+    """
     bounds = cfg.subregion_bounds()
     lmax = max(e - s for s, e in bounds)
-    idx = grid_index(aoa_deg, cfg)
-    t = torch.zeros(len(idx), len(bounds), lmax)
-    for b, i in enumerate(idx):
-        for p, (s, e) in enumerate(bounds):
-            if s <= i < e:
-                t[b, p, i - s] = 1.0
+    a = np.atleast_1d(np.asarray(aoa_deg, dtype=np.float64))
+    n = cfg.num_grid_points
+    if cfg.labels == "nearest":
+        lo = grid_index(a, cfg)
+        frac = np.zeros(a.shape)
+    else:
+        pos = np.clip((a - cfg.grid_start_deg) / cfg.grid_step_deg, 0.0, n - 1.0)
+        lo = np.minimum(np.floor(pos).astype(np.int64), n - 2)
+        frac = pos - lo
+        snap = frac < 1e-6  # on the grid: exactly one-hot
+        lo = np.where(frac > 1 - 1e-6, lo + 1, lo)
+        frac = np.where(snap | (frac > 1 - 1e-6), 0.0, frac)
+    full = np.zeros((a.size, n))
+    rows = np.arange(a.size)
+    full[rows, lo] = 1.0 - frac
+    hi = np.minimum(lo + 1, n - 1)
+    full[rows, hi] += np.where(hi > lo, frac, 0.0)
+    t = torch.zeros(a.size, len(bounds), lmax)
+    for p, (s, e) in enumerate(bounds):
+        t[:, p, : e - s] = torch.from_numpy(full[:, s:e]).float()
     return t
 
 

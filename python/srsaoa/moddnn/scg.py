@@ -15,49 +15,72 @@ iterate eta(n+1), as CG requires. mu is eq 26's weight (Algorithm 1 writes it as
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+import numpy as np
 import torch
 from torch import Tensor
 
+# One implementation for autograd (torch tensors, training) and for the lowered numpy
+# inference engine (moddnn.lowered): only operations both libraries spell the same way.
+Array = TypeVar("Array", Tensor, np.ndarray)
 
-def _matvec(p: Tensor, x: Tensor) -> Tensor:
-    """x @ P for x [..., L] and symmetric P [L, L] or per-branch P [Pb, L, L] with x [B, Pb, L]."""
-    if p.dim() == 2:
-        return x @ p
-    return torch.einsum("...pl,plm->...pm", x, p)
+
+def _matvec(a: Array, x: Array) -> Array:
+    """x @ A: A [L, L] with x [..., L], or per-branch A [Pb, L, L] with x [Pb, ..., L]."""
+    return x @ a
+
+
+def _sum(x: Array) -> Array:
+    """Sum over the last axis, kept as a length-1 axis (numpy's ufunc directly: the ndarray
+    method's Python wrapper costs more than the sum of a few hundred values)."""
+    if isinstance(x, Tensor):
+        return x.sum(-1, keepdim=True)
+    return np.add.reduce(x, -1, keepdims=True)
+
+
+def _dot(a: Array, b: Array) -> Array:
+    return _sum(a * b)
 
 
 def scg_solve(
-    p: Tensor,
-    b: Tensor,
+    p: Array,
+    b: Array,
     lam: float | Tensor,
     eps: float = 0.5,
     mu: float | Tensor = 0.0,
     iterations: int = 8,
     tol: float = 0.0,
     sparsity: bool = True,
-) -> Tensor:
+) -> Array:
     """Algorithm 1: approximately solve (P + lam I) eta = b, eta(0) = 0.
 
     p: [L, L] or [Pb, L, L] real symmetric positive semi-definite; b: [..., L] (with
-    [..., Pb, L] for a per-branch P). With ``sparsity=False`` (or mu = 0) this is plain
-    CG, exact after L iterations in exact arithmetic. Returns eta with b's shape.
+    [..., Pb, L] for a per-branch P); torch tensors or numpy arrays. With
+    ``sparsity=False`` (or mu = 0) this is plain CG, exact after L iterations in exact
+    arithmetic. Returns eta with b's shape.
     """
-    tiny = torch.finfo(b.dtype).tiny
-    eta = torch.zeros_like(b)
+    xp = torch if isinstance(b, Tensor) else np
+    tiny = xp.finfo(b.dtype).tiny
+    a = p + lam * xp.eye(p.shape[-1], dtype=p.dtype)  # the system matrix P + lam I
+    per_branch = p.ndim == 3
+    if per_branch:  # branches first, [Pb, ..., L]: each product is one batched matmul
+        b = xp.moveaxis(b, -2, 0)
+    eta = xp.zeros_like(b)
     g = -b  # (P + lam I) 0 - b
     c = b
     for _ in range(int(iterations)):
-        ac = _matvec(p, c) + lam * c
-        alpha = -(g * c).sum(-1, keepdim=True) / ((c * ac).sum(-1, keepdim=True) + tiny)
+        ac = _matvec(a, c)
+        alpha = -_dot(g, c) / (_dot(c, ac) + tiny)
         new = eta + alpha * c
         if sparsity:
-            l1 = eta.abs().sum(-1, keepdim=True)
-            new = new - mu * torch.sign(eta) / (1.0 + eps * l1)
-        g_new = _matvec(p, new) + lam * new - b
-        beta = ((g_new - g) * g_new).sum(-1, keepdim=True) / ((g * g).sum(-1, keepdim=True) + tiny)
+            l1 = _sum(abs(eta))
+            new = new - mu * xp.sign(eta) / (1.0 + eps * l1)
+        g_new = _matvec(a, new) - b
+        beta = _dot(g_new - g, g_new) / (_dot(g, g) + tiny)
         c = -g_new + beta * c
-        done = tol > 0 and bool((new - eta).abs().max() < tol)
+        done = tol > 0 and bool(abs(new - eta).max() < tol)
         eta, g = new, g_new
         if done:
             break
-    return eta
+    return xp.moveaxis(eta, 0, -2) if per_branch else eta
