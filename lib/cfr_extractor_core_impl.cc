@@ -93,7 +93,10 @@ void cfr_extractor_core_impl::set_calibration(const std::vector<gr_complex>& cal
     d_has_cal = !calibration.empty();
 }
 
-void cfr_extractor_core_impl::start_occasion(const gr::tag_t& tag)
+bool cfr_extractor_core_impl::start_occasion(const gr::tag_t& tag,
+                                             gr_vector_const_void_star& input_items,
+                                             std::uint64_t r0,
+                                             std::uint64_t n)
 {
     occasion occ;
     occ.start = tag.offset;
@@ -115,7 +118,23 @@ void cfr_extractor_core_impl::start_occasion(const gr::tag_t& tag)
         occ.time_full = d_time_full + static_cast<std::uint64_t>(whole);
         occ.time_frac = total_frac - whole;
     }
-    const std::size_t len = d_kernel.num_symbols() * d_kernel.fft_size();
+    const std::size_t ns = d_kernel.num_symbols();
+    const std::size_t nfft = static_cast<std::size_t>(d_kernel.fft_size());
+    // The usual case: the whole occasion is in this call's input (and none waits before
+    // it): FFT straight from the input buffer, no window copies.
+    if (d_pending.empty() &&
+        tag.offset + static_cast<std::uint64_t>(d_kernel.span_end()) <= r0 + n) {
+        d_sym.resize(static_cast<std::size_t>(d_m) * ns);
+        for (int m = 0; m < d_m; m++)
+            for (std::size_t s = 0; s < ns; s++)
+                d_sym[static_cast<std::size_t>(m) * ns + s] =
+                    static_cast<const gr_complex*>(input_items[m]) +
+                    (tag.offset + static_cast<std::uint64_t>(d_kernel.window_start(s)) -
+                     r0);
+        finish_occasion(occ, d_sym.data());
+        return true;
+    }
+    const std::size_t len = ns * nfft;
     if (!d_pool.empty()) { // reuse the windows of a finished occasion
         occ.win = std::move(d_pool.back());
         d_pool.pop_back();
@@ -123,22 +142,20 @@ void cfr_extractor_core_impl::start_occasion(const gr::tag_t& tag)
         occ.win.assign(d_m, std::vector<gr_complex>(len));
     }
     d_pending.push_back(std::move(occ));
+    return false;
 }
 
-void cfr_extractor_core_impl::finish_occasion(occasion& occ)
+void cfr_extractor_core_impl::finish_occasion(occasion& occ, const gr_complex* const* sym)
 {
     if (!d_rate_ok) {
         d_ndropped++;
         return;
     }
-    std::vector<const gr_complex*> ptrs(d_m);
-    for (int m = 0; m < d_m; m++)
-        ptrs[m] = occ.win[m].data();
     double snr_db = 0.0;
     bool ok;
     {
         std::lock_guard<std::mutex> lock(d_mutex);
-        ok = d_kernel.estimate(ptrs.data(), d_cfo ? occ.cfo_hz : 0.0, d_h.data(), snr_db);
+        ok = d_kernel.estimate_windows(sym, d_cfo ? occ.cfo_hz : 0.0, d_h.data(), snr_db);
     }
     if (!ok) {
         if (!d_in_bad)
@@ -241,7 +258,7 @@ int cfr_extractor_core_impl::work(int noutput_items,
                 d_freq = f;
             }
         } else if (pmt::eq(t.key, tags::srs_start())) {
-            start_occasion(t);
+            start_occasion(t, input_items, r0, static_cast<std::uint64_t>(n));
         }
     }
 
@@ -265,8 +282,15 @@ int cfr_extractor_core_impl::work(int noutput_items,
     while (!d_pending.empty() &&
            d_pending.front().start + static_cast<std::uint64_t>(d_kernel.span_end()) <=
                r1) {
-        finish_occasion(d_pending.front());
-        d_pool.push_back(std::move(d_pending.front().win));
+        occasion& occ = d_pending.front();
+        const std::size_t ns = d_kernel.num_symbols();
+        d_sym.resize(static_cast<std::size_t>(d_m) * ns);
+        for (int m = 0; m < d_m; m++)
+            for (std::size_t s = 0; s < ns; s++)
+                d_sym[static_cast<std::size_t>(m) * ns + s] =
+                    occ.win[m].data() + s * nfft;
+        finish_occasion(occ, d_sym.data());
+        d_pool.push_back(std::move(occ.win));
         d_pending.pop_front();
     }
     return n;

@@ -50,8 +50,14 @@ private:
     std::vector<gr_complex> d_h;
     std::mutex d_mutex;
 
-    void start_occasion(const gr::tag_t& tag);
-    void finish_occasion(occasion& occ);
+    // true if the occasion lies whole in [r0, r0 + n) and was estimated straight from
+    // the input buffer (no window copies); otherwise it waits in d_pending
+    bool start_occasion(const gr::tag_t& tag,
+                        gr_vector_const_void_star& input_items,
+                        std::uint64_t r0,
+                        std::uint64_t n);
+    void finish_occasion(occasion& occ, const gr_complex* const* sym);
+    std::vector<const gr_complex*> d_sym;
 
 public:
     cfr_extractor_core_impl(int num_channels,

@@ -123,13 +123,27 @@ bool cfr_kernel::estimate(const cplx* const* win,
                           cplx* h_out,
                           double& snr_db)
 {
+    const std::size_t ns = d_offsets.size();
+    const std::size_t n = static_cast<std::size_t>(d_n);
+    std::vector<const cplx*> sym(static_cast<std::size_t>(d_m) * ns);
+    for (int m = 0; m < d_m; m++)
+        for (std::size_t s = 0; s < ns; s++)
+            sym[static_cast<std::size_t>(m) * ns + s] = win[m] + s * n;
+    return estimate_windows(sym.data(), cfo_hz, h_out, snr_db);
+}
+
+bool cfr_kernel::estimate_windows(const cplx* const* sym,
+                                  double cfo_hz,
+                                  cplx* h_out,
+                                  double& snr_db)
+{
     const std::size_t ns = d_offsets.size(), nk = d_bins.size();
     const std::size_t n = static_cast<std::size_t>(d_n);
     const float scale = 1.0f / std::sqrt(static_cast<float>(d_n));
     double p_sig = 0.0, p_noise = 0.0;
     for (int m = 0; m < d_m; m++) {
         for (std::size_t s = 0; s < ns; s++) {
-            const cplx* y = win[m] + s * n;
+            const cplx* y = sym[static_cast<std::size_t>(m) * ns + s];
             cplx* in = d_fft->fwd.get_inbuf();
             if (cfo_hz != 0.0) {
                 // exp(-j 2 pi cfo t / fs) from the window's first sample on

@@ -83,6 +83,13 @@ public:
      */
     bool estimate(const cplx* const* win, double cfo_hz, cplx* h_out, double& snr_db);
 
+    /*!
+     * \brief The same with a pointer per FFT window: sym[m * S + s] points to the N
+     * samples of channel m's window s (e.g. straight into a stream buffer).
+     */
+    bool
+    estimate_windows(const cplx* const* sym, double cfo_hz, cplx* h_out, double& snr_db);
+
     /*! First sample of symbol s's FFT window relative to the slot start. */
     int window_start(std::size_t s) const
     {
