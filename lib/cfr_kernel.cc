@@ -87,6 +87,12 @@ cfr_kernel::cfr_kernel(int num_channels,
     }
     set_calibration(calibration);
     d_fft = std::make_unique<fft_state>(fft_size);
+    // d_w with the FFT's 1/sqrt(N) folded in, and a gather buffer for SRS or noise REs
+    const float scale = 1.0f / std::sqrt(static_cast<float>(fft_size));
+    d_ws.resize(d_w.size());
+    for (std::size_t i = 0; i < d_w.size(); i++)
+        d_ws[i] = d_w[i] * scale;
+    d_y.resize(std::max(nk, d_noise.size()));
 }
 
 cfr_kernel::~cfr_kernel() = default;
@@ -139,7 +145,7 @@ bool cfr_kernel::estimate_windows(const cplx* const* sym,
 {
     const std::size_t ns = d_offsets.size(), nk = d_bins.size();
     const std::size_t n = static_cast<std::size_t>(d_n);
-    const float scale = 1.0f / std::sqrt(static_cast<float>(d_n));
+    const double scale2 = 1.0 / static_cast<double>(d_n); // FFT scale 1/sqrt(N), squared
     double p_sig = 0.0, p_noise = 0.0;
     for (int m = 0; m < d_m; m++) {
         for (std::size_t s = 0; s < ns; s++) {
@@ -161,16 +167,23 @@ bool cfr_kernel::estimate_windows(const cplx* const* sym,
             d_fft->fwd.execute();
             const cplx* out = d_fft->fwd.get_outbuf();
             cplx* h = h_out + (static_cast<std::size_t>(m) * ns + s) * nk;
-            for (std::size_t k = 0; k < nk; k++) {
-                const cplx v = out[d_bins[k]] * scale;
-                p_sig += static_cast<double>(std::norm(v));
-                cplx hv = v * d_w[s * nk + k];
-                if (!d_cal.empty())
-                    hv *= d_cal[static_cast<std::size_t>(m) * nk + k];
-                h[k] = hv;
+            // gather the SRS REs, then vector products: H = Y w (cal), sum |Y|^2
+            for (std::size_t k = 0; k < nk; k++)
+                d_y[k] = out[d_bins[k]];
+            volk_32fc_x2_multiply_32fc(h, d_y.data(), d_ws.data() + s * nk, nk);
+            if (!d_cal.empty())
+                volk_32fc_x2_multiply_32fc(
+                    h, h, d_cal.data() + static_cast<std::size_t>(m) * nk, nk);
+            lv_32fc_t e;
+            volk_32fc_x2_conjugate_dot_prod_32fc(&e, d_y.data(), d_y.data(), nk);
+            p_sig += static_cast<double>(lv_creal(e)) * scale2;
+            if (!d_noise.empty()) {
+                for (std::size_t i = 0; i < d_noise.size(); i++)
+                    d_y[i] = out[d_noise[i]];
+                volk_32fc_x2_conjugate_dot_prod_32fc(
+                    &e, d_y.data(), d_y.data(), d_noise.size());
+                p_noise += static_cast<double>(lv_creal(e)) * scale2;
             }
-            for (int b : d_noise)
-                p_noise += static_cast<double>(std::norm(out[b] * scale));
         }
     }
     // A NaN or Inf anywhere in a window reaches every bin of its FFT, so the power sums

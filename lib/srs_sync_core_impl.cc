@@ -349,7 +349,9 @@ int srs_sync_core_impl::general_work(int noutput_items,
 
     // 3. Undecided samples stay in the input buffer unless they fill more than half of
     //    it (acquisition's look-ahead, or an upstream buffer smaller than asked for):
-    //    then they move to the FIFO, so the upstream can always write.
+    //    then they move to the FIFO (with any decided ones before them), so the upstream
+    //    can always write. Decided samples waiting for output space are only
+    //    backpressure: they never go through the FIFO.
     std::size_t moved = 0;
     const std::size_t left = static_cast<std::size_t>(n_in) - direct;
     if (left > 0) {
@@ -357,7 +359,9 @@ int srs_sync_core_impl::general_work(int noutput_items,
         for (int m = 0; m < d_m; m++)
             space = std::min<std::int64_t>(
                 space, det->input(m)->max_possible_items_available() - h);
-        if (static_cast<std::int64_t>(left) > space / 2) {
+        const std::int64_t undecided =
+            n_in - std::min<std::int64_t>(n_in, std::max<std::int64_t>(0, decided - r0));
+        if (undecided > space / 2) {
             moved = std::min(left, d_capacity - d_count);
             push(direct, moved);
         }

@@ -244,25 +244,45 @@ void srs_sync_kernel::set_prefix(bool on)
 
 void srs_sync_kernel::process(const cplx* const* in, std::size_t n)
 {
-    if (n == 0)
-        return;
-    // Tracking needs nothing before the next search window: skip those samples.
-    std::size_t skip = 0;
-    if (d_enabled && !d_finished && d_state != 0 && !d_use_pre) {
-        const std::int64_t keep = d_pred - d_w - 2 + d_a_min;
-        if (keep > d_fed) {
-            skip = static_cast<std::size_t>(
-                std::min<std::int64_t>(static_cast<std::int64_t>(n), keep - d_fed));
-            for (auto& b : d_buf)
-                b.clear();
-            d_base = d_fed + static_cast<std::int64_t>(skip);
+    // While tracking, only the samples of the next search window (its first start - 1 to
+    // its last start + 1 + b_max) are buffered: the samples before it are skipped, and
+    // the input is taken window by window so that the samples after a window are not
+    // copied before the tracking step has moved the prediction past them.
+    std::size_t pos = 0;
+    while (pos < n) {
+        std::size_t skip = 0, take = n - pos;
+        if (d_enabled && !d_finished && d_state != 0 && !d_use_pre) {
+            const std::int64_t keep = d_pred - d_w - 2 + d_a_min;
+            if (keep > d_fed) {
+                skip = static_cast<std::size_t>(std::min<std::int64_t>(
+                    static_cast<std::int64_t>(n - pos), keep - d_fed));
+                for (auto& b : d_buf)
+                    b.clear();
+                d_base = d_fed + static_cast<std::int64_t>(skip);
+            }
+            const std::int64_t end = d_pred + d_w + 1 + d_b_max; // window complete
+            const std::int64_t from = d_fed + static_cast<std::int64_t>(skip);
+            if (end > from)
+                take = skip + static_cast<std::size_t>(std::min<std::int64_t>(
+                                  static_cast<std::int64_t>(n - pos - skip), end - from));
         }
+        append(in, pos + skip, take - skip);
+        d_fed += static_cast<std::int64_t>(take);
+        pos += take;
+        if (d_enabled && !d_finished)
+            run();
+        trim();
     }
+}
+
+void srs_sync_kernel::append(const cplx* const* in, std::size_t from, std::size_t nn)
+{
+    if (nn == 0)
+        return;
     for (std::size_t c = 0; c < d_chans.size(); c++) {
-        const cplx* x = in[d_chans[c]] + skip;
+        const cplx* x = in[d_chans[c]] + from;
         auto& buf = d_buf[c];
         const std::size_t old = buf.size();
-        const std::size_t nn = n - skip;
         buf.resize(old + nn);
         std::memcpy(buf.data() + old, x, nn * sizeof(cplx)); // insert() copies per float
         // fast check: the sum of all components is finite iff every sample is (up to
@@ -288,10 +308,6 @@ void srs_sync_kernel::process(const cplx* const* in, std::size_t n)
             }
         }
     }
-    d_fed += static_cast<std::int64_t>(n);
-    if (d_enabled && !d_finished)
-        run();
-    trim();
 }
 
 void srs_sync_kernel::run()

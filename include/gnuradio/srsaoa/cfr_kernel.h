@@ -126,6 +126,8 @@ private:
     double d_fs;
     std::vector<cplx> d_w;   // S*K: exp(+j 2 pi f_k beta / N) / X[s,k]
     std::vector<cplx> d_cal; // M*K, empty = none
+    std::vector<cplx> d_ws;  // d_w / sqrt(N)
+    std::vector<cplx> d_y;   // gathered REs of one FFT
     std::unique_ptr<fft_state> d_fft;
 };
 

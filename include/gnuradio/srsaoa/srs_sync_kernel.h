@@ -235,6 +235,7 @@ private:
     std::unique_ptr<fft_state> d_fft;
 
     void run();
+    void append(const cplx* const* in, std::size_t from, std::size_t n);
     bool acquire_step();
     bool track_step();
     bool compute_metric_block();
