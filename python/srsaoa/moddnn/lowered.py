@@ -4,7 +4,7 @@ The network is tiny (a 4 x 31 spectrum per subregion on the default 1 deg grid),
 per-operation dispatch, not arithmetic, sets its single-CFR latency: 3 outer iterations x
 (4 convolutions, 4 batch norms) and 3 x 8 SCG steps are some 500 operations. Lowered, in
 evaluation mode, each convolution with its batch norm is one affine map, written as a dense
-(Toeplitz) matrix per subregion and applied by numpy, and each SCG layer is one call of the
+(Toeplitz) matrix per subregion and applied by numpy's einsum, and each SCG layer is one call of the
 C++ kernel (scg_kernel.h) whose Python twin is ``moddnn.scg.scg_solve``.
 
 The lowering is exact up to float rounding: ``tests/test_moddnn_lowered.py`` holds it to
@@ -50,8 +50,8 @@ def _conv_bn_matrix(
 
 class LoweredMoDDNN:
     """Evaluation-mode MoD-DNN in numpy float32 (float64 in the SCG kernel): the same spectra
-    as ``MoDDNN`` (to float32
-    rounding), at a fraction of the single-CFR latency."""
+    as ``MoDDNN`` (to float32 rounding), at a fraction of the single-CFR latency. Puts
+    ``model`` in evaluation mode (it serves batches of ``TORCH_BATCH`` or more)."""
 
     # From this many CFRs on, PyTorch's batched forward beats CFR-by-CFR lowered inference
     # (one thread: lowered 0.5 ms per CFR, PyTorch 4 ms for 1 to 5.5 ms for 8).
