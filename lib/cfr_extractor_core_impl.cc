@@ -84,6 +84,7 @@ cfr_extractor_core_impl::cfr_extractor_core_impl(
     message_port_register_out(ports::cfr());
     d_h.resize(static_cast<std::size_t>(num_channels) * d_kernel.num_symbols() *
                d_kernel.num_subcarriers());
+    d_sym.resize(static_cast<std::size_t>(num_channels) * d_kernel.num_symbols());
 }
 
 void cfr_extractor_core_impl::set_calibration(const std::vector<gr_complex>& calibration)
@@ -124,7 +125,6 @@ bool cfr_extractor_core_impl::start_occasion(const gr::tag_t& tag,
     // it): FFT straight from the input buffer, no window copies.
     if (d_pending.empty() &&
         tag.offset + static_cast<std::uint64_t>(d_kernel.span_end()) <= r0 + n) {
-        d_sym.resize(static_cast<std::size_t>(d_m) * ns);
         for (int m = 0; m < d_m; m++)
             for (std::size_t s = 0; s < ns; s++)
                 d_sym[static_cast<std::size_t>(m) * ns + s] =
@@ -284,7 +284,6 @@ int cfr_extractor_core_impl::work(int noutput_items,
                r1) {
         occasion& occ = d_pending.front();
         const std::size_t ns = d_kernel.num_symbols();
-        d_sym.resize(static_cast<std::size_t>(d_m) * ns);
         for (int m = 0; m < d_m; m++)
             for (std::size_t s = 0; s < ns; s++)
                 d_sym[static_cast<std::size_t>(m) * ns + s] =

@@ -57,7 +57,7 @@ private:
                         std::uint64_t r0,
                         std::uint64_t n);
     void finish_occasion(occasion& occ, const gr_complex* const* sym);
-    std::vector<const gr_complex*> d_sym;
+    std::vector<const gr_complex*> d_sym; // [m * S + s]: the FFT windows of one occasion
 
 public:
     cfr_extractor_core_impl(int num_channels,

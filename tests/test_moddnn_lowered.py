@@ -4,6 +4,8 @@ subcarrier-band inputs of the model."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -56,13 +58,19 @@ def test_lowered_spectra_match_the_pytorch_model(cfg):
     net = _randomised(cfg, 3)
     low = LoweredMoDDNN(net)
     h = _cfrs(LoweredMoDDNN.TORCH_BATCH - 1, 4, cfg)  # below the PyTorch hand-over
+    x = prepare_input(h, cfg)
+    # The oracle is the PyTorch model in float64; the lowering (float32 layers, float64 SCG)
+    # must be at least as close to it as the float32 PyTorch model itself is.
+    net64 = copy.deepcopy(net).double()
+    net64.coarray.a_conj = net64.coarray.a_conj.to(torch.complex128)
     with torch.no_grad():
-        want = net.full_spectrum(net(torch.from_numpy(prepare_input(h, cfg)))).double().numpy()
+        want = net64.full_spectrum(net64(torch.from_numpy(x).double())).numpy()
+        want32 = net.full_spectrum(net(torch.from_numpy(x))).double().numpy()
     got = low.spectrum(h)
-    # float32 in both (different summation orders), amplified through 3 CNN/SCG
-    # alternations of a random network: 5e-4 of the spectrum scale
     assert got.shape == want.shape
-    np.testing.assert_allclose(got, want, rtol=0, atol=5e-4 * np.abs(want).max())
+    err32 = np.abs(want32 - want).max()
+    assert 0 < err32 < 1e-3 * np.abs(want).max()  # the float32 model is a fair yardstick
+    assert np.abs(got - want).max() <= err32
     # a backlog goes through PyTorch itself: the same numbers
     big = _cfrs(LoweredMoDDNN.TORCH_BATCH, 5, cfg)
     with torch.no_grad():

@@ -69,7 +69,6 @@ class LoweredMoDDNN:
         self.enc_w, self.enc_b = f32(ae.enc_w), f32(ae.enc_b)  # [Kk, 2M, H], [Kk, H]
         self.dec_w, self.dec_b = f32(ae.dec_w), f32(ae.dec_b)  # [P, Kk, H, 2M], [P, Kk, 2M]
         self.a_conj = model.coarray.a_conj.detach().cpu().numpy().astype(np.complex64)
-        self.proj = f32(model.coarray.proj)  # [P, L, L]
         self.mask = f32(model.coarray.mask)  # [P, L]
         p, lm = self.mask.shape
         cal = model.ssr.calibrator
@@ -90,7 +89,8 @@ class LoweredMoDDNN:
             )
         self.lam = float(model.ssr.log_lam.detach().exp())
         self.mu = float(model.ssr.log_mu.detach().exp())
-        self.system = self.proj.astype(np.float64) + self.lam * np.eye(lm)  # P + lambda I
+        proj = model.coarray.proj.detach().cpu().double().numpy()  # [P, L, L]
+        self.system = proj + self.lam * np.eye(lm)  # P + lambda I, for the SCG kernel
         self.bounds = model.bounds
         self.grid = model.grid.detach().cpu().double().numpy()
 
