@@ -94,7 +94,7 @@ def test_waveform_command_single_port_unscaled(tmp_path):
 @pytest.mark.parametrize(
     "text, message",
     [
-        (None, "No such file"),
+        (None, "does not exist"),
         ("srs: {c_srs: 99}\n", "c_srs must be in [0, 63]"),
         ("carrier: {n_size_grid: 24}\n", "does not fit"),
         ("srs: {comb: 2}\n", "unknown SRSConfig"),

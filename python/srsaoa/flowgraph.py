@@ -252,11 +252,16 @@ def run_with_progress(
     """Run ``tb`` to its end (or for ``stop_after_s`` on a radio), with a progress line.
 
     The line counts SRS occasions and estimates against the recording's length; Ctrl-C
-    stops the flowgraph cleanly.
+    stops the flowgraph cleanly. An exception in a Python block's thread (caught and logged
+    by the block, blocks/_guard.py) stops the flowgraph and is raised here as SrsaoaError.
     """
     import sys
     import threading
 
+    from .blocks import _guard
+    from .errors import SrsaoaError
+
+    _guard.clear()
     done = threading.Event()
     t0 = time.monotonic()
 
@@ -273,8 +278,16 @@ def run_with_progress(
         while not done.wait(0.5):
             line()
 
+    def watcher() -> None:  # stop the flowgraph at the first block failure
+        while not done.is_set():
+            if _guard.failed.wait(0.1):
+                tb.stop()
+                return
+
     thread = threading.Thread(target=ticker, daemon=True) if show else None
+    watch = threading.Thread(target=watcher, daemon=True)
     tb.start()
+    watch.start()
     if thread:
         thread.start()
     try:
@@ -287,6 +300,11 @@ def run_with_progress(
         tb.wait()
     finally:
         done.set()
+        watch.join()
     if thread:
         thread.join()
         line(final=True)
+    failures = _guard.failures()
+    if failures:
+        more = f" (and {len(failures) - 1} more, see the log)" if len(failures) > 1 else ""
+        raise SrsaoaError(f"stopped: {failures[0]}{more}")

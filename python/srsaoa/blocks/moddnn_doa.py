@@ -7,6 +7,7 @@ import pmt
 from gnuradio import gr
 
 from .. import constants as K
+from ._guard import guarded
 from .pdu import PduError, cfr_from_pdu, make_pdu
 
 
@@ -49,6 +50,7 @@ class moddnn_doa(gr.basic_block):
             raise ValueError(f"max_batch must be an integer >= 1, got {max_batch}")
         self._max_batch = int(max_batch)
 
+    @guarded("estimating")
     def _on_cfr(self, msg):
         msgs = [msg]
         bb = self.to_basic_block()

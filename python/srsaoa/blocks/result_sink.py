@@ -15,6 +15,7 @@ from gnuradio import gr
 
 from .. import constants as K
 from . import pdu as _pdu
+from ._guard import guarded
 
 LOG_LEVELS = ("off", "debug", "info")
 
@@ -57,9 +58,11 @@ class _SharedFile:
         with self._registry_lock:
             self.users -= 1
             if self.users <= 0:
-                self.file.close()
-                if self._registry.get(self.path) is self:
-                    del self._registry[self.path]
+                try:
+                    self.file.close()  # a last flush can fail (disk full)
+                finally:
+                    if self._registry.get(self.path) is self:
+                        del self._registry[self.path]
 
 
 def _num(v: Any) -> float | None:
@@ -134,6 +137,7 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self.num_written = 0
         self._shared: _SharedFile | None = None
         self._write_failed = False
+        self._failure = None
         if fname != "-":
             try:
                 self._shared = _SharedFile.acquire(fname, "w")
@@ -148,6 +152,7 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             raise ValueError(f"log_level must be one of {LOG_LEVELS}, got {log_level!r}")
         self._log_level = lv
 
+    @guarded("writing an estimate")
     def _handle(self, msg: pmt.pmt_t) -> None:
         try:
             meta, _ = _pdu.parse_pdu(msg)
@@ -175,8 +180,7 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                 return
             except OSError as exc:  # disk full, file removed, ...
                 self._write_failed = True
-                self.logger.error(f"cannot write {self.filename}: {exc}; estimates are lost")
-                return
+                raise OSError(f"cannot write {self.filename}: {exc}; estimates are lost") from exc
             self.num_written += 1
         if self._log_level != "off":
             aoa = ", ".join(f"{a:.2f}" for a in rec["aoa_deg"] if a is not None)
@@ -186,6 +190,7 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             )
             (self.logger.info if self._log_level == "info" else self.logger.debug)(text)
 
+    @guarded("closing its file", on_error=True)
     def stop(self) -> bool:
         with self._lock:
             if self._shared is not None:

@@ -10,6 +10,7 @@ from gnuradio import gr
 
 from ..errors import RecordingError
 from ..io.sigmf import Recording, RecordingReader, open_recording
+from ._guard import guarded
 
 
 def _rx_time(capture: dict) -> tuple[int, float] | None:
@@ -50,6 +51,7 @@ class _recording_stream(gr.sync_block):  # noqa: N801
             out_sig=[np.complex64] * rec.num_channels,
         )
         self._rec = rec
+        self._failure = None
         self._m = rec.num_channels
         self._total = rec.num_samples
         self._repeat = bool(repeat)
@@ -70,7 +72,10 @@ class _recording_stream(gr.sync_block):  # noqa: N801
             if self._time is not None and self._pass == 0:
                 self.add_item_tag(m, offset, pmt.intern("rx_time"), self._time, src)
 
+    @guarded("reading the recording", on_error=-1)  # -1 = WORK_DONE: a clean stop
     def work(self, input_items, output_items):
+        if self._failure is not None:
+            return -1
         total = self._total
         want = len(output_items[0])
         done = 0

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..errors import SrsaoaError
 
 DEFAULT_METHODS = "esprit,2d-esprit"
+MAX_OCCASIONS = 10000  # SRS occasions per covariance: beyond this no estimate ever comes
 
 
 def _methods(text: str) -> tuple[str, ...]:
@@ -32,7 +33,7 @@ def _open_source(args: argparse.Namespace):
     from ..blocks.sigmf_source import _recording_stream, sigmf_source
 
     path = args.input
-    if path is None:
+    if not path:  # an empty path would stream sigmf_source's built-in demo
         raise SrsaoaError("give --input RECORDING (or --usrp ARGS for a live radio)")
     if (
         not Path(path).exists()
@@ -61,6 +62,9 @@ def _read_raw(args: argparse.Namespace):
     from ..array.geometry import ULA
     from ..io import read_recording
     from ..io.mapping import read_mapping
+    from ..io.safeio import regular_file
+
+    regular_file(args.input, "raw recording")
 
     if not (args.num_channels and args.carrier and args.srs):
         raise SrsaoaError(
@@ -83,7 +87,9 @@ def _check_calibration(args: argparse.Namespace, rec) -> None:
     if not args.calibration:
         return
     from ..array.calibration import CalibrationError, load_calibration
+    from ..io.safeio import read_bytes
 
+    read_bytes(args.calibration, "calibration file")  # a regular file of sane size
     try:
         cal = load_calibration(args.calibration)
     except CalibrationError as exc:
@@ -120,23 +126,28 @@ def _check_model(args: argparse.Namespace, rec) -> None:
         )
 
 
-def _check_out(args: argparse.Namespace, rec) -> None:
-    """Never write the results over one of the input's files."""
+def _check_out(args: argparse.Namespace, rec, methods: tuple[str, ...] = ()) -> None:
+    """Never write the results over (or through a link to) one of the inputs, nor to a
+    device: the recording's files, the calibration, the model, --carrier and --srs."""
+    from ..io.safeio import check_output
+
     if args.out == "-":
         return
-    out = Path(args.out).resolve()
-    inputs = {Path(p).resolve() for p in getattr(rec, "files", ()) or ()}
+    inputs = [Path(p) for p in getattr(rec, "files", ()) or ()]
     if args.input:
-        stem = Path(args.input).resolve()
-        inputs |= set(stem.parent.glob(stem.name.split(".sigmf")[0] + "*"))
-        inputs.add(stem)
-    if out in {p.resolve() for p in inputs}:
-        raise SrsaoaError(f"--out {args.out} is one of the input's files")
+        stem = Path(args.input)
+        inputs += list(stem.parent.glob(stem.name.split(".sigmf")[0] + "*"))
+        inputs.append(stem)
+    inputs += [Path(p) for p in (args.calibration, args.carrier, args.srs) if p]
+    if "moddnn" in methods:
+        from ..moddnn.modelfile import model_paths
+
+        inputs += list(model_paths(args.model))
+    check_output(args.out, inputs)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..flowgraph import run_with_progress, rx_flowgraph
-    from ..report import TruthTrack, format_table, read_jsonl, summarize
+    from ..io.safeio import AtomicFiles
 
     methods = _methods(args.method)
     if args.verbose:
@@ -150,20 +161,28 @@ def _run(args: argparse.Namespace) -> int:
     else:
         src, rec = _open_source(args)
     _check_calibration(args, rec)
-    _check_out(args, rec)
+    _check_out(args, rec, methods)
     if "moddnn" in methods:
         _check_model(args, rec)
     if not 0 <= args.order < rec.num_channels:
         raise SrsaoaError(
             f"--order must be 0 (AIC) to {rec.num_channels - 1} for {rec.num_channels} elements"
         )
-    if args.occasions < 1:
-        raise SrsaoaError(f"--occasions must be >= 1, got {args.occasions}")
+    if not 1 <= args.occasions <= MAX_OCCASIONS:
+        raise SrsaoaError(f"--occasions must be in [1, {MAX_OCCASIONS}], got {args.occasions}")
+    with AtomicFiles() as files:  # results go to a temporary file, renamed at the end
+        out = "-" if args.out == "-" else str(files.path(args.out))
+        _run_flowgraph(args, src, rec, methods, out)
+        files.commit()
+    return 0
+
+
+def _run_flowgraph(args: argparse.Namespace, src, rec, methods: tuple[str, ...], out: str):
+    from ..flowgraph import run_with_progress, rx_flowgraph
+    from ..report import TruthTrack, format_table, read_jsonl, summarize
+
     m = rec.num_channels
     carrier, srs, ula = rec.carrier, rec.srs, rec.array
-    out = args.out
-    if out != "-":
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
     try:
         tb = rx_flowgraph(
             src,
@@ -204,13 +223,18 @@ def _run(args: argparse.Namespace) -> int:
             f"no SRS found in {args.input or args.usrp}: check the carrier/SRS configuration "
             f"(n_srs_id, c_srs, comb), the sample rate and the signal level"
         )
+    if not records:
+        raise SrsaoaError(
+            f"{found} SRS occasions found but no estimate was made ({tb.num_cfrs} CFRs; "
+            f"--occasions {args.occasions}): nothing written"
+        )
     truth = TruthTrack(rec.truth, rec.annotations)
     stats = summarize(records, truth if truth.known else None)
     if not args.quiet:
         err = sys.stderr if out == "-" else sys.stdout
         print(
             f"{found} SRS occasions found, {tb.num_cfrs} CFRs, {len(records)} estimates "
-            f"({', '.join(methods)}); results in {'stdout' if out == '-' else out}",
+            f"({', '.join(methods)}); results in {'stdout' if out == '-' else args.out}",
             file=err,
         )
         print(format_table(stats), file=err)

@@ -35,6 +35,15 @@ def _run(args: argparse.Namespace) -> int:
         out = out.with_name(out.name[: -len(".sigmf-collection")])
     if not out.name:
         raise ValueError(f"--out {args.out!r} needs a file name: DIR/NAME")
+    from ..io.safeio import atomic_write_text, check_output
+
+    inputs = [args.scenario]
+    if isinstance(sc.impairments, str):
+        inputs.append(sc.impairments)
+    for suffix in (".sigmf-collection", ".sigmf-meta", "_sweep.json", "_ch0.sigmf-meta"):
+        check_output(out.parent / (out.name + suffix), inputs)
+    if args.save_profile:
+        check_output(args.save_profile, inputs, "--save-profile")
     out.parent.mkdir(parents=True, exist_ok=True)
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     if args.save_profile:
@@ -57,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
             )
             index["recordings"].append({"aoa_deg": aoa, "path": path.name})
         idx = out.parent / f"{out.name}_sweep.json"
-        idx.write_text(json.dumps(index, indent=2))
+        atomic_write_text(idx, json.dumps(index, indent=2))
         print(f"wrote {angles.size} recordings ({angles[0]:g} .. {angles[-1]:g} deg) and {idx}")
         return 0
 

@@ -29,6 +29,7 @@ SIGMF_VERSION = "1.2.0"
 
 
 MAX_SLOTS = 20480  # one 1024-frame SFN cycle at 30 kHz; more is a typo, not a waveform
+MAX_PEAK = 1e6  # |I|, |Q| in float32 file units; beyond this a typo (1e39 overflows to Inf)
 
 
 def load_config(path: str | Path):
@@ -59,8 +60,8 @@ def write_waveform(
     """Write NAME.sigmf-meta/-data and the .cfile(s); return paths, scale and SRS starts."""
     from .. import nr
 
-    if not (np.isfinite(peak) and peak >= 0):
-        raise ValueError(f"peak must be >= 0 (0 = no scaling), got {peak}")
+    if not (np.isfinite(peak) and 0 <= peak <= MAX_PEAK):
+        raise ValueError(f"peak must be in [0, {MAX_PEAK:g}] (0 = no scaling), got {peak}")
     wave, starts = nr.srs_stream(carrier, srs, num_slots)
     wave = wave.reshape(len(wave), -1)
     top = float(np.max(np.abs(np.concatenate([wave.real.ravel(), wave.imag.ravel()]))))
@@ -77,8 +78,13 @@ def write_waveform(
     if not name:
         raise ValueError(f"--out {str(out)!r} has no file name")
     base.parent.mkdir(parents=True, exist_ok=True)
+    from ..io.safeio import AtomicFiles
+
+    files = AtomicFiles()  # renamed into place only when every file is written
     data_path = base.parent / f"{name}.sigmf-data"
-    data_path.write_bytes(np.ascontiguousarray(wave).astype("<c8").tobytes())
+    data_bytes = np.ascontiguousarray(wave).astype("<c8").tobytes()
+    if not np.all(np.isfinite(wave.view(np.float32))):
+        raise ValueError(f"peak {peak} gives non-finite samples")
     ports = wave.shape[1]
     slot_len = [carrier.advanced(t).samples_per_slot() for t in range(num_slots)]
     bounds = np.concatenate([[0], np.cumsum(slot_len)])
@@ -107,7 +113,7 @@ def write_waveform(
             "core:description": f"5G NR SRS, {num_slots} slot(s), {ports} port(s) interleaved",
             "core:recorder": "gr-srsaoa waveform",
             "core:extensions": [{"name": "srsaoa", "version": "1.0.0", "optional": True}],
-            "core:sha512": hashlib.sha512(data_path.read_bytes()).hexdigest(),
+            "core:sha512": hashlib.sha512(data_bytes).hexdigest(),
             "srsaoa:carrier": carrier.to_dict(),
             "srsaoa:srs": srs.to_dict(),
             "srsaoa:scale": scale,
@@ -116,12 +122,16 @@ def write_waveform(
         "annotations": annotations,
     }
     meta_path = base.parent / f"{name}.sigmf-meta"
-    meta_path.write_text(json.dumps(meta, indent=2))
-    cfiles = []
-    for p in range(ports):
-        path = base.parent / (f"{name}.cfile" if ports == 1 else f"{name}_port{p}.cfile")
-        path.write_bytes(np.ascontiguousarray(wave[:, p]).astype("<c8").tobytes())
-        cfiles.append(path)
+    cfiles = [
+        base.parent / (f"{name}.cfile" if ports == 1 else f"{name}_port{p}.cfile")
+        for p in range(ports)
+    ]
+    with files:
+        files.path(data_path).write_bytes(data_bytes)
+        files.path(meta_path).write_text(json.dumps(meta, indent=2))
+        for p, path in enumerate(cfiles):
+            files.path(path).write_bytes(np.ascontiguousarray(wave[:, p]).astype("<c8").tobytes())
+        files.commit()
     return {
         "meta": meta_path,
         "data": data_path,
@@ -133,7 +143,14 @@ def write_waveform(
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..io.safeio import check_output
+
     carrier, srs = load_config(args.config)
+    name = Path(args.out).name
+    for suffix in (".sigmf-meta", ".sigmf-data", ".cfile"):
+        name = name.removesuffix(suffix)
+    for suffix in (".sigmf-meta", ".sigmf-data", ".cfile", "_port0.cfile", "_port1.cfile"):
+        check_output(Path(args.out).parent / (name + suffix), [args.config])
     if not 1 <= args.slots <= MAX_SLOTS:
         raise SrsaoaError(f"--slots must be in [1, {MAX_SLOTS}], got {args.slots}")
     if not any(srs.is_srs_slot(carrier.advanced(t)) for t in range(args.slots)):

@@ -280,8 +280,12 @@ def write_recording(
     captures[0]["core:frequency"] = float(rec.center_frequency_hz)
     annotations = json.loads(json.dumps(rec.annotations, default=_json_default))
 
+    from .safeio import AtomicFiles
+
+    files = AtomicFiles()  # every file is renamed into place only when all are written
+
     def write_pair(stem: str, rows: NDArray[np.complex64], channel: int | None) -> Path:
-        data_path = base.parent / f"{stem}.sigmf-data"
+        data_path = files.path(base.parent / f"{stem}.sigmf-data")
         data_path.write_bytes(payload(rows))
         g = _global(rec, datatype, rows.shape[0])
         if channel is not None:
@@ -290,28 +294,31 @@ def write_recording(
             g["srsaoa:ci16_scale"] = scale
         g["core:sha512"] = _sha512_file(data_path)
         meta = {"global": g, "captures": captures, "annotations": annotations}
-        meta_path = base.parent / f"{stem}.sigmf-meta"
+        meta_path = files.path(base.parent / f"{stem}.sigmf-meta")
         meta_path.write_text(json.dumps(meta, indent=2))
         return meta_path
 
-    if interleaved:
-        return write_pair(name, x, None)
-
-    streams = []
-    for ch in range(m):
-        stem = f"{name}_ch{ch}"
-        meta_path = write_pair(stem, x[ch : ch + 1], ch)
-        streams.append({"name": stem, "hash": _sha512_file(meta_path)})
-    coll = {
-        "collection": {
-            "core:version": SIGMF_VERSION,
-            "core:description": rec.description or "gr-srsaoa recording",
-            "core:extensions": [dict(EXTENSION)],
-            "core:streams": streams,
+    with files:
+        if interleaved:
+            write_pair(name, x, None)
+            files.commit()
+            return base.parent / f"{name}.sigmf-meta"
+        streams = []
+        for ch in range(m):
+            stem = f"{name}_ch{ch}"
+            meta_path = write_pair(stem, x[ch : ch + 1], ch)
+            streams.append({"name": stem, "hash": _sha512_file(meta_path)})
+        coll = {
+            "collection": {
+                "core:version": SIGMF_VERSION,
+                "core:description": rec.description or "gr-srsaoa recording",
+                "core:extensions": [dict(EXTENSION)],
+                "core:streams": streams,
+            }
         }
-    }
-    coll_path = base.parent / f"{name}.sigmf-collection"
-    coll_path.write_text(json.dumps(coll, indent=2))
+        coll_path = base.parent / f"{name}.sigmf-collection"
+        files.path(coll_path).write_text(json.dumps(coll, indent=2))
+        files.commit()
     return coll_path
 
 
@@ -498,6 +505,14 @@ class RecordingReader:
                     raise RecordingError(
                         f"{where}: {bad} non-finite (NaN/Inf) sample(s), first at sample {first}"
                     )
+
+    @property
+    def files(self) -> list[Path]:
+        """Every file of the recording (collection, metadata and data files)."""
+        out = [Path(self.where)]
+        for m in self._metas:
+            out += [m.meta_path, m.data_path]
+        return out
 
     def read(self, start: int = 0, count: int | None = None) -> NDArray[np.complex64]:
         """Samples [M, count] from ``start`` (fewer at the end of the recording)."""
