@@ -125,6 +125,10 @@ class Calibration:
             )
         except KeyError as exc:
             raise CalibrationError(f"calibration file lacks {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, CalibrationError):
+                raise
+            raise CalibrationError(f"malformed calibration: {exc}") from None
 
     def save(self, path: str | os.PathLike) -> None:
         with open(path, "w") as f:
@@ -132,18 +136,48 @@ class Calibration:
             f.write("\n")
 
 
-def load_calibration(path: str | os.PathLike) -> Calibration:
-    """Read a calibration JSON (CalibrationError with the reason if unusable)."""
+MAX_CALIBRATION_BYTES = 64 << 20
+
+
+def read_calibration_json(path: str | os.PathLike) -> Any:
+    """The parsed JSON of a calibration file: a regular file of at most 64 MiB (a FIFO or a
+    device would hang or exhaust memory), CalibrationError naming the file otherwise."""
+    name = os.fspath(path)
     try:
-        with open(path) as f:
-            d = json.load(f)
+        st = os.stat(name)
     except FileNotFoundError:
-        raise CalibrationError(f"calibration file {os.fspath(path)!r} not found") from None
-    except json.JSONDecodeError as exc:
+        raise CalibrationError(f"calibration file {name!r} not found") from None
+    except OSError as exc:
+        raise CalibrationError(f"calibration file {name!r}: {exc.strerror}") from None
+    import stat as _stat
+
+    if not _stat.S_ISREG(st.st_mode):
+        raise CalibrationError(f"calibration file {name!r} is not a regular file")
+    if st.st_size > MAX_CALIBRATION_BYTES:
         raise CalibrationError(
-            f"calibration file {os.fspath(path)!r}: bad JSON ({exc.msg})"
-        ) from None
-    return Calibration.from_dict(d)
+            f"calibration file {name!r} is {st.st_size} bytes, more than a calibration can be"
+        )
+    try:
+        with open(name, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as exc:
+        raise CalibrationError(f"calibration file {name!r}: bad JSON ({exc.msg})") from None
+    except (UnicodeDecodeError, RecursionError, ValueError) as exc:
+        raise CalibrationError(f"calibration file {name!r}: not JSON ({exc})") from None
+    except OSError as exc:
+        raise CalibrationError(f"calibration file {name!r}: {exc.strerror}") from None
+
+
+def load_calibration(path: str | os.PathLike) -> Calibration:
+    """The angle-independent calibration of a JSON file (CalibrationError with the reason if
+    unusable): a single-angle / splitter calibration, or the constant part of a sweep
+    (manifold) calibration (``array.manifold.load_calibration_file`` gives both parts)."""
+    from .manifold import load_calibration_file
+
+    const, man = load_calibration_file(path)
+    if const is None:
+        raise CalibrationError(f"calibration file {os.fspath(path)!r} has no constant part")
+    return const
 
 
 def _ratios(
@@ -205,8 +239,28 @@ def estimate_calibration(
     q, w = _ratios(h, None if steering is None else np.asarray(steering))
     if q.shape[1] != f.size:
         raise CalibrationError(f"freqs_hz has {f.size} values, the CFR {q.shape[1]} columns")
-    m = q.shape[0]
     gain = _gains(h)
+    phase, delay, rms = fit_phase_lines(q, w, f, fit_delay)
+    return Calibration(
+        gain=gain,
+        phase_deg=phase,
+        delay_s=delay,
+        reference_aoa_deg=reference_aoa_deg,
+        radio=dict(radio or {}),
+        residual_phase_deg_rms=rms,
+        num_occasions=int(h.shape[0]) if h.ndim == 4 else 1,
+        created_utc=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+
+
+def fit_phase_lines(
+    q: NDArray, w: NDArray, freqs_hz: NDArray, fit_delay: bool = True
+) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
+    """Per element, a straight line through the unwrapped phase of q[m, k] against f_k
+    (weights w[k]): phase (deg, wrapped, element 0 = 0), delay tau_m = -slope / 2 pi (s,
+    element 0 = 0) and the rms residual phase (deg) about the lines."""
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    m = q.shape[0]
     phase = np.zeros(m)
     delay = np.zeros(m)
     resid = []
@@ -218,19 +272,50 @@ def estimate_calibration(
             slope, icpt = 0.0, float(np.angle(np.sum(q[i] * w)))
         phase[i] = np.rad2deg(np.angle(np.exp(1j * icpt)))
         delay[i] = -slope / (2 * np.pi)
-        model = icpt + slope * f
-        resid.append(np.angle(np.exp(1j * (ph - model))))
-    phase = phase - phase[0]
+        resid.append(np.angle(np.exp(1j * (ph - (icpt + slope * f)))))
+    phase = np.rad2deg(np.angle(np.exp(1j * np.deg2rad(phase - phase[0]))))
     delay = delay - delay[0]
     rms = float(np.rad2deg(np.sqrt(np.mean(np.concatenate(resid) ** 2))))
+    return phase, delay, rms
+
+
+def sweep_constant_part(
+    cfrs_per_angle: list[NDArray],
+    angles_deg: ArrayLike,
+    freqs_hz: ArrayLike,
+    spacing_wavelengths: float,
+    *,
+    radio: dict | None = None,
+) -> Calibration:
+    """The angle-independent part of an array's error from a sweep: the response ratios q
+    (element m over element 0, divided by the nominal steering ratio) averaged over all sweep
+    angles with the power of element 0 as weight, then the same gain / phase / delay lines as
+    a single-angle calibration. Exact for a purely constant error; with angle-dependent
+    error it is the best constant correction in the least-squares sense over the sweep."""
+    from .geometry import steering_vector
+
+    f = np.asarray(freqs_hz, dtype=np.float64).ravel()
+    angles = np.asarray(angles_deg, dtype=np.float64).ravel()
+    if len(cfrs_per_angle) != angles.size or angles.size == 0:
+        raise CalibrationError("one CFR stack per sweep angle is needed")
+    num = 0.0
+    den = 0.0
+    for h, ang in zip(cfrs_per_angle, angles):
+        a = steering_vector(np.asarray(h).shape[-3], spacing_wavelengths, float(ang))
+        q, w = _ratios(np.asarray(h), a)
+        num = num + q * w[None, :]
+        den = den + w
+    q = num / den[None, :]
+    gain = np.mean([_gains(np.asarray(h)) for h in cfrs_per_angle], axis=0)
+    phase, delay, rms = fit_phase_lines(q, den, f, True)
     return Calibration(
         gain=gain,
-        phase_deg=np.rad2deg(np.angle(np.exp(1j * np.deg2rad(phase)))),
+        phase_deg=phase,
         delay_s=delay,
-        reference_aoa_deg=reference_aoa_deg,
+        reference_aoa_deg=None,
         radio=dict(radio or {}),
         residual_phase_deg_rms=rms,
-        num_occasions=int(h.shape[0]) if h.ndim == 4 else 1,
+        num_occasions=int(sum(np.asarray(h).shape[0] for h in cfrs_per_angle)),
         created_utc=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
 
