@@ -229,7 +229,7 @@ def test_truncated_data(tmp_path):
 def test_wrong_datatype(tmp_path):
     coll = _copy_ref(tmp_path)
     _edit_meta(coll, 0, lambda d: d["global"].__setitem__("core:datatype", "ri8"))
-    with pytest.raises(RecordingError, match="core:datatype 'ri8' is not supported"):
+    with pytest.raises(RecordingError, match="core:datatype: 'ri8' is not supported"):
         io.read_recording(coll)
 
 

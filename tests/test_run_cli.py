@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -170,7 +171,12 @@ def test_non_finite_samples(tmp_path):
     x[5000:5010] = np.nan
     x.tofile(data)
     _rehash(tmp_path / "nan.sigmf-collection")
-    _one_clear_error(srsaoa("run", "--input", str(tmp_path / "nan.sigmf-collection")), "finite")
+    # a burst in one channel skips the occasion it touches (counted), not the recording
+    proc = srsaoa("run", "-i", str(tmp_path / "nan.sigmf-collection"), "-o", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stderr
+    assert "10 non-finite (NaN/Inf) sample(s) from sample 5000; " in proc.stderr
+    assert re.search(r"[01] SRS occasion\(s\) skipped", proc.stderr), proc.stderr
+    assert len((tmp_path / "r").read_text().splitlines()) >= 2 * 9  # esprit + 2d-esprit
 
 
 def test_no_srs_present(tmp_path):

@@ -125,7 +125,9 @@ class sigmf_source(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
             raise ValueError(f"num_channels must be an integer >= 0, got {num_channels!r}")
         if path:
             try:
-                rec = open_recording(path, check_hash=bool(check_hash))
+                # non-finite bursts are counted, not fatal: srs_sync and cfr_extractor skip
+                # the occasions they touch (DESIGN section 9)
+                rec = open_recording(path, check_hash=bool(check_hash), check_finite="count")
             except RecordingError as exc:
                 raise ValueError(str(exc)) from None
         else:
@@ -150,6 +152,11 @@ class sigmf_source(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
         for ch in range(m):
             self.connect((self._stream, ch), (self, ch))
         self.logger = gr.logger("sigmf_source")
+        if getattr(rec, "num_nonfinite", 0):
+            self.logger.warn(
+                f"{path}: {rec.num_nonfinite} non-finite (NaN/Inf) sample(s), first at sample "
+                f"{rec.first_nonfinite}: the SRS occasions they touch are skipped"
+            )
         self.logger.info(
             f"{path or 'simulated demo'}: {m} channels x {rec.num_samples} samples "
             f"({rec.datatype}, {rec.sample_rate / 1e6:g} Msps, "

@@ -240,6 +240,13 @@ def _run_flowgraph(args: argparse.Namespace, src, rec, methods: tuple[str, ...],
         print(format_table(stats), file=err)
         if not truth.known:
             print("(the recording carries no truth: no errors shown)", file=err)
+    bad = getattr(rec, "num_nonfinite", 0)
+    if bad:
+        print(
+            f"warning: {bad} non-finite (NaN/Inf) sample(s) from sample {rec.first_nonfinite}; "
+            f"{max(found - tb.num_cfrs, 0)} SRS occasion(s) skipped",
+            file=sys.stderr,
+        )
     return 0
 
 

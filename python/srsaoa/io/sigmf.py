@@ -326,13 +326,9 @@ def write_recording(
 
 
 def _load_json(path: Path, what: str) -> dict:
-    if not path.is_file():
-        raise RecordingError(f"{what} {path} does not exist")
-    try:
-        with open(path) as f:
-            d = json.load(f)
-    except json.JSONDecodeError as exc:
-        raise RecordingError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    from .safeio import MAX_META_BYTES, load_document
+
+    d = load_document(path, what, "json", MAX_META_BYTES, RecordingError)
     if not isinstance(d, dict):
         raise RecordingError(f"{path}: top level is not a JSON object")
     return d
@@ -348,8 +344,12 @@ class _Meta:
     """One parsed .sigmf-meta with its data file (not yet read)."""
 
     def __init__(self, meta_path: Path, expected_hash: str | None = None) -> None:
+        from . import schemas
+        from .safeio import regular_file
+
         self.meta_path = meta_path
-        if expected_hash is not None and meta_path.is_file():
+        regular_file(meta_path, "channel metadata file", RecordingError)
+        if expected_hash is not None:
             got = _sha512_file(meta_path)
             if got != expected_hash.lower():
                 raise RecordingError(
@@ -357,6 +357,14 @@ class _Meta:
                     "(the metadata file was changed after the collection was written)"
                 )
         d = _load_json(meta_path, "channel metadata file")
+        schemas.validate(d, schemas.META, str(meta_path), RecordingError)
+        if "srsaoa:array" in d["global"]:
+            schemas.check_array(
+                d["global"]["srsaoa:array"], f"{meta_path}: srsaoa:array", RecordingError
+            )
+        for c in d.get("captures") or []:
+            if "core:datetime" in c:
+                schemas.check_datetime(c["core:datetime"], str(meta_path), RecordingError)
         self.g = _require(d, "global", meta_path)
         self.captures = d.get("captures", []) or []
         self.annotations = d.get("annotations", []) or []
@@ -382,10 +390,13 @@ class _Meta:
     def check_data(self, check_hash: bool = True) -> int:
         """Validate the data file (exists, whole samples, sha512) reading it in chunks;
         returns the number of samples per channel."""
-        if not self.data_path.is_file():
+        from .safeio import regular_file
+
+        if not self.data_path.exists():
             raise RecordingError(
                 f"{self.meta_path.name}: its data file {self.data_path} does not exist"
             )
+        regular_file(self.data_path, "data file", RecordingError)
         size = self.data_path.stat().st_size
         item = (8 if self.datatype == "cf32_le" else 4) * self.num_channels
         if size % item != 0:
@@ -494,7 +505,20 @@ class RecordingReader:
             setattr(self, k, v)
         self.num_channels = sum(m.num_channels for m in metas)
         self.num_samples = int(metas[0].num_samples)
-        if check_finite and self.datatype == "cf32_le":
+        self.num_nonfinite = 0  # time samples with a NaN/Inf in some channel (check_finite "count")
+        self.first_nonfinite: int | None = None
+        if check_finite == "count" and self.datatype == "cf32_le":
+            step = _Meta.CHUNK_SAMPLES
+            for start in range(0, self.num_samples, step):
+                ok = np.isfinite(self.read(start, step).view(np.float32)).all(axis=0)
+                ok = ok.reshape(-1, 2).all(axis=1)
+                bad = int(ok.size - np.count_nonzero(ok))
+                if bad and self.first_nonfinite is None:
+                    self.first_nonfinite = start + int(np.argmin(ok))
+                self.num_nonfinite += bad
+            if self.num_samples and self.num_nonfinite == self.num_samples:
+                raise RecordingError(f"{where}: every sample is non-finite (NaN/Inf)")
+        elif check_finite and self.datatype == "cf32_le":
             step = _Meta.CHUNK_SAMPLES
             for start in range(0, self.num_samples, step):
                 x = self.read(start, step)
@@ -539,7 +563,10 @@ class RecordingReader:
 
 
 def _open_collection(path: Path, check_hash: bool, check_finite: bool) -> RecordingReader:
+    from . import schemas
+
     d = _load_json(path, "collection file")
+    schemas.validate(d, schemas.COLLECTION, str(path), RecordingError)
     coll = _require(d, "collection", path)
     streams = _require(coll, "core:streams", path)
     if not isinstance(streams, list) or not streams:
@@ -550,7 +577,9 @@ def _open_collection(path: Path, check_hash: bool, check_finite: bool) -> Record
         if not stem:
             raise RecordingError(f"{path}: core:streams[{i}] has no name")
         meta_path = path.parent / f"{stem}.sigmf-meta"
-        if not meta_path.is_file():
+        if meta_path.resolve().parent != path.parent.resolve():
+            raise RecordingError(f"{path}: core:streams[{i}].name {stem!r} leaves the folder")
+        if not meta_path.exists():
             raise RecordingError(
                 f"{path}: missing channel {i}: metadata file {meta_path.name} does not exist"
             )
