@@ -39,3 +39,4 @@ PORT_CFR = "cfr"
 PORT_COVARIANCE = "covariance"
 PORT_RESET = "reset"
 PORT_ESTIMATE = "estimate"
+FLAGS = "flags"  # estimate PDU: list of strings, e.g. "outside_domain" (MoD-DNN)

@@ -841,7 +841,9 @@ def calibrate_sweep(
     )
     per_angle = np.rad2deg(np.sqrt(np.mean(rel**2, axis=(1, 2))))
     if rep["cv_rms_deg"] > max(2.0 * rep["noise_rms_deg"], 0.5):
-        worst = np.argsort(per_angle)[::-1][:3]
+        inner = per_angle.copy()
+        inner[[0, -1]] = -1.0  # the end angles' held-out errors are extrapolations
+        worst = np.argsort(inner)[::-1][:3]
         warnings.append(
             f"the manifold fit leaves {rep['cv_rms_deg']:.2f} deg rms on held-out angles, "
             f"{rep['cv_rms_deg'] / max(rep['noise_rms_deg'], 1e-9):.1f}x the measurement "
@@ -901,3 +903,13 @@ def load_calibration_file(path) -> tuple:
         return Calibration.from_dict(d), None
     except CalibrationError as exc:
         raise CalibrationError(f"calibration file {os.fspath(path)!r}: {exc}") from None
+
+
+def group_by_angle(
+    labels_deg: ArrayLike, cfrs: NDArray, decimals: int = 6
+) -> tuple[NDArray[np.float64], list[NDArray]]:
+    """Labelled CFRs [N, M, S, K] grouped per distinct angle (rounded to ``decimals``):
+    the input of ``calibrate_sweep``."""
+    lab = np.round(np.asarray(labels_deg, dtype=np.float64).ravel(), decimals)
+    angles = np.unique(lab)
+    return angles, [np.asarray(cfrs)[lab == a] for a in angles]

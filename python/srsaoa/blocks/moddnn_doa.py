@@ -38,6 +38,9 @@ class moddnn_doa(gr.basic_block):
         self._max_batch = int(max_batch)
         self._num_threads = int(num_threads)
         self._net = None
+        self._domain = None
+        self._refused = 0
+        self._flagged = 0
         self._load_error = None
         self._batch_sizes: list[int] = []  # for tests and debugging
         self._port = pmt.intern(K.PORT_CFR)
@@ -68,12 +71,17 @@ class moddnn_doa(gr.basic_block):
     def _load(self):
         import torch
 
+        from ..moddnn.domain import ModelDomain
         from ..moddnn.lowered import LoweredMoDDNN
         from ..moddnn.modelfile import load_model
 
         torch.set_num_threads(self._num_threads)
-        net, _ = load_model(self._model_path)
-        self.logger.info(f"loaded MoD-DNN model {self._model_path!r}")
+        net, meta = load_model(self._model_path)
+        self._domain = ModelDomain.from_metadata(net.cfg, meta)
+        lo, hi = self._domain.angle_deg
+        self.logger.info(
+            f"loaded MoD-DNN model {self._model_path!r} (trained for {lo:g}..{hi:g} deg)"
+        )
         return LoweredMoDDNN(net)  # numpy inference: ~1 ms per CFR instead of ~7
 
     def _process(self, batch):
@@ -99,18 +107,40 @@ class moddnn_doa(gr.basic_block):
                     f">= {self._net.cfg.num_subcarriers} subcarriers, finite values"
                 )
                 continue
+            sub, scs = meta.get(K.SUBCARRIERS), meta.get(K.SCS_HZ)
+            if sub is not None and scs is not None:
+                why = self._domain.check_band(np.asarray(sub, np.float64).ravel() * float(scs))
+                if why is not None:
+                    if self._refused % 100 == 0:
+                        self.logger.error(
+                            f"refusing CFR(s) outside the model's domain: {why} "
+                            f"({self._refused + 1} so far); retrain for this SRS configuration"
+                        )
+                    self._refused += 1
+                    continue
             good.append((meta, h))
         if not good:
             return
         self._batch_sizes.append(len(good))
         results = self._net.estimate_batch([h for _, h in good])
-        for (meta, _), (aoa, power) in zip(good, results):
+        for (meta, h), (aoa, power) in zip(good, results):
             out = {
                 K.METHOD: "moddnn",
                 K.ORDER: 1,
                 K.AOA_DEG: np.asarray([aoa], np.float32),
                 K.POWER: np.asarray([power], np.float32),
             }
+            flags = self._domain.flags(h, float(aoa))
+            if flags:
+                out[K.FLAGS] = flags
+                if self._flagged % 100 == 0:
+                    self.logger.warn(
+                        f"occasion {meta.get(K.SRS_OCCASION)}: MoD-DNN estimate "
+                        f"{float(aoa):.2f} deg flagged {', '.join(flags)} (trained for "
+                        f"{self._domain.angle_deg[0]:g}..{self._domain.angle_deg[1]:g} deg; "
+                        f"{self._flagged + 1} flagged so far)"
+                    )
+                self._flagged += 1
             for key in (K.SRS_OCCASION, K.SAMPLE_INDEX, K.RX_TIME, K.SNR_DB):
                 if key in meta:
                     out[key] = meta[key]

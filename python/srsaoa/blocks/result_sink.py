@@ -89,6 +89,8 @@ def estimate_record(meta: dict[str, Any], sample_rate: float) -> dict[str, Any]:
         "power": _vec(meta.get(K.POWER, [])),
         "crb_deg": _vec(meta.get(K.CRB_DEG, [])),
     }
+    if meta.get(K.FLAGS):
+        rec["flags"] = [str(f) for f in np.atleast_1d(meta[K.FLAGS])]
     rx = meta.get(K.RX_TIME)
     if isinstance(rx, (tuple, list)) and len(rx) == 2:
         rec["rx_time"] = float(rx[0]) + float(rx[1])

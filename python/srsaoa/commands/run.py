@@ -113,9 +113,12 @@ def _check_calibration(args: argparse.Namespace, rec) -> None:
 
 def _check_model(args: argparse.Namespace, rec) -> None:
     """MoD-DNN learns one array: refuse a model made for another element count or spacing."""
+    import numpy as np
+
+    from ..moddnn.domain import ModelDomain
     from ..moddnn.modelfile import load_model
 
-    net, _ = load_model(args.model)  # a missing, corrupt or mismatched file fails here
+    net, meta = load_model(args.model)  # a missing, corrupt or mismatched file fails here
     cfg = net.cfg
     d = rec.array.spacing_wavelengths
     if cfg.num_elements != rec.num_channels or abs(cfg.spacing_wavelengths - d) > 0.01 * d:
@@ -124,6 +127,35 @@ def _check_model(args: argparse.Namespace, rec) -> None:
             f"{cfg.spacing_wavelengths:g} wavelengths, the input has {rec.num_channels} at "
             f"{d:.3g}: train a model for this array (srsaoa train)"
         )
+    dom = ModelDomain.from_metadata(cfg, meta)
+    if rec.carrier is not None and rec.srs is not None:
+        from ..nr.receiver import frontend_params
+
+        p = frontend_params(rec.carrier, rec.srs)
+        why = dom.check_band(np.asarray(p.subcarriers, np.float64) * p.scs_hz)
+        if why is not None:
+            raise SrsaoaError(f"model {args.model} does not fit this input: {why}")
+    # a model trained from a sweep learnt CFRs corrected by that sweep's angle-independent part
+    if dom.calibration:
+        if not args.calibration:
+            if not Path(dom.calibration).is_file():
+                raise SrsaoaError(
+                    f"model {args.model} was trained on CFRs calibrated with "
+                    f"{dom.calibration}, which is missing: pass --calibration"
+                )
+            args.calibration = dom.calibration
+            print(f"srsaoa run: using the model's calibration {dom.calibration}", file=sys.stderr)
+        else:
+            from ..array.calibration import load_calibration
+
+            mine, theirs = load_calibration(args.calibration), load_calibration(dom.calibration)
+            dph = np.abs(np.angle(np.exp(1j * np.deg2rad(mine.phase_deg - theirs.phase_deg))))
+            if mine.num_elements != theirs.num_elements or np.rad2deg(dph.max()) > 1.0:
+                raise SrsaoaError(
+                    f"model {args.model} was trained on CFRs calibrated with {dom.calibration}; "
+                    f"--calibration {args.calibration} differs by {np.rad2deg(dph.max()):.1f} "
+                    "deg: use the model's calibration or retrain with this one"
+                )
 
 
 def _check_out(args: argparse.Namespace, rec, methods: tuple[str, ...] = ()) -> None:
@@ -160,10 +192,10 @@ def _run(args: argparse.Namespace) -> int:
         src, rec = usrp_source_from_args(args)
     else:
         src, rec = _open_source(args)
-    _check_calibration(args, rec)
-    _check_out(args, rec, methods)
     if "moddnn" in methods:
         _check_model(args, rec)
+    _check_calibration(args, rec)
+    _check_out(args, rec, methods)
     if not 0 <= args.order < rec.num_channels:
         raise SrsaoaError(
             f"--order must be 0 (AIC) to {rec.num_channels - 1} for {rec.num_channels} elements"

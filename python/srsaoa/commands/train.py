@@ -46,6 +46,84 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _with_manifold(args, cfg, tcfg, train_set, val_set, rng):
+    """A sweep's measured CFRs plus ``--synthetic`` CFRs drawn from its manifold: the manifold
+    fitted on the training angles only (or read from ``--calibration``), the measured CFRs
+    corrected by its angle-independent part (as cfr_extractor does at run time with the
+    calibration), the synthetic ones at any angle of the sweep's range inside the model grid,
+    SNR jitter, reflections and noise. Writes the manifold beside the model
+    (NAME.calibration.json) when fitted here."""
+    import sys
+
+    import numpy as np
+
+    from ..array.manifold import calibrate_sweep, group_by_angle, load_calibration_file
+    from ..errors import SrsaoaError
+    from ..moddnn import data as D
+    from ..moddnn.modelfile import model_paths
+
+    f = train_set.subcarriers_hz
+    if args.calibration:
+        const, man = load_calibration_file(args.calibration)
+        if man is None:
+            raise SrsaoaError(
+                f"--calibration {args.calibration} is a single-angle calibration; training "
+                "needs a sweep (manifold) calibration from `srsaoa calibrate --sweep`"
+            )
+        if man.num_elements != cfg.num_elements:
+            raise SrsaoaError(
+                f"--calibration is for {man.num_elements} elements, the data has {cfg.num_elements}"
+            )
+        cal_path = str(args.calibration)
+        info = {"calibration": cal_path}
+    else:
+        angles, groups = group_by_angle(train_set.aoa_deg, train_set.cfr)
+        print(
+            f"  train: fitting the array manifold on {angles.size} training angles",
+            file=sys.stderr,
+        )
+        man, warnings = calibrate_sweep(angles, groups, f, cfg.spacing_wavelengths)
+        for w in warnings:
+            print(f"srsaoa train: warning: {w}", file=sys.stderr)
+        _, jpath = model_paths(args.out)
+        cal_path = str(jpath)[: -len(".json")] + ".calibration.json"
+        man.save(cal_path)
+        info = {
+            "calibration": cal_path,
+            "manifold_fit": {
+                k: man.fit[k] for k in ("model", "bands", "cv_rms_deg", "noise_rms_deg")
+            },
+        }
+    c = (
+        man.constant.multipliers(f)
+        if man.constant is not None
+        else np.ones((cfg.num_elements, f.size))
+    )
+    corr = c[None, :, None, :].astype(np.complex64)
+    train_set = D.CfrDataset(train_set.cfr * corr, train_set.aoa_deg, train_set.snr_db, f)
+    val_set = D.CfrDataset(val_set.cfr * corr, val_set.aoa_deg, val_set.snr_db, f)
+    lo = max(man.angle_range_deg[0], cfg.grid_start_deg)
+    hi = min(man.angle_range_deg[1], cfg.grid_stop_deg)
+    if not lo < hi:
+        raise SrsaoaError(
+            f"the sweep covers {man.angle_range_deg[0]:g}..{man.angle_range_deg[1]:g} deg, "
+            f"outside the model grid {cfg.grid_start_deg:g}..{cfg.grid_stop_deg:g} deg"
+        )
+    ang = rng.uniform(lo, hi, args.synthetic)
+    snr = rng.uniform(tcfg.snr_db - tcfg.snr_jitter_db, tcfg.snr_db + tcfg.snr_jitter_db, ang.size)
+    synth = D.simulate_from_manifold(man, ang, snr, rng, f, num_snapshots=train_set.cfr.shape[2])
+    both = D.CfrDataset(
+        np.concatenate([train_set.cfr, synth.cfr]),
+        np.concatenate([train_set.aoa_deg, synth.aoa_deg]),
+        np.concatenate([train_set.snr_db, synth.snr_db]),
+        f,
+    )
+    info["num_measured"] = len(train_set)
+    info["num_synthetic"] = len(synth)
+    info["domain_deg"] = [float(lo), float(hi)]
+    return both, val_set, info
+
+
 def _run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
@@ -106,6 +184,9 @@ def _run(args: argparse.Namespace) -> int:
             full.subset(np.flatnonzero(is_val)),
         )
         source = {"data": str(args.data)}
+        if args.synthetic > 0:
+            train_set, val_set, cal_info = _with_manifold(args, cfg, tcfg, train_set, val_set, rng)
+            source.update(cal_info)
     else:
         if args.scenario in (None, "default"):
             ula, profile, f = None, None, D.default_srs_subcarriers_hz()
@@ -191,6 +272,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--data", help="directory of labelled CFR datasets (*.npz: cfr, aoa_deg, subcarriers_hz)"
     )
     p.add_argument("--out", required=True, help="model NAME (writes NAME.safetensors, NAME.json)")
+    p.add_argument(
+        "--synthetic",
+        type=int,
+        default=4800,
+        help="--data: CFRs drawn from the sweep's fitted manifold beside the measured ones "
+        "(0: measured CFRs only, the old behaviour); docs/calibration.md",
+    )
+    p.add_argument(
+        "--calibration",
+        default="",
+        help="--data: manifold calibration (srsaoa calibrate --sweep) to draw from instead of "
+        "fitting one from the data",
+    )
     p.add_argument("--rho", type=float, default=1.0, help="impairment weight rho (eq 34)")
     p.add_argument(
         "--profile-seed", type=int, default=2024, help="seed of ImpairmentProfile.default"

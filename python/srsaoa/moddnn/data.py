@@ -157,3 +157,50 @@ def load_dir(path: str | Path) -> CfrDataset:
         np.concatenate([q.snr_db for q in parts]),
         f0,
     )
+
+
+def simulate_from_manifold(
+    manifold,
+    aoa_deg: ArrayLike,
+    snr_db: ArrayLike,
+    rng: np.random.Generator,
+    subcarriers_hz: ArrayLike,
+    num_snapshots: int = 4,
+    reflection_probability: float = 0.5,
+    reflection_power_db: tuple[float, float] = (-15.0, -3.0),
+    reflection_offset_deg: tuple[float, float] = (10.0, 50.0),
+    reflection_delay_s: tuple[float, float] = (20e-9, 300e-9),
+) -> CfrDataset:
+    """Training CFRs [N, M, S, K] drawn from a measured (or any) manifold
+    (``array.manifold``): a LOS path at each ``aoa_deg`` with a random phase, with
+    probability ``reflection_probability`` a reflection (power, angle offset of random sign
+    and delay uniform in the given ranges, kept inside the manifold's angle range), and
+    complex Gaussian noise at ``snr_db`` per element and RE (DESIGN section 3, relative to
+    the total path power). The LOS angle is the label. This is how a sweep trains MoD-DNN as
+    well as the simulator does: the sweep fixes the array, the draws are unlimited."""
+    a = np.atleast_1d(np.asarray(aoa_deg, dtype=np.float64))
+    n = a.size
+    f = np.asarray(subcarriers_hz, dtype=np.float64).ravel()
+    snr = np.broadcast_to(np.asarray(snr_db, dtype=np.float64), a.shape)
+    lo, hi = manifold.angle_range_deg
+    b1 = manifold.steering(a, f)  # [M, N, K]
+    h = b1 * np.exp(2j * np.pi * rng.random(n))[None, :, None]
+    power = np.ones(n)
+    refl = rng.random(n) < reflection_probability
+    if np.any(refl):
+        idx = np.flatnonzero(refl)
+        off = rng.uniform(*reflection_offset_deg, idx.size) * rng.choice([-1.0, 1.0], idx.size)
+        th2 = a[idx] + off
+        th2 = np.where((th2 < lo) | (th2 > hi), a[idx] - off, th2)
+        th2 = np.clip(th2, lo, hi)
+        pw = 10 ** (rng.uniform(*reflection_power_db, idx.size) / 10)
+        tau = rng.uniform(*reflection_delay_s, idx.size)
+        amp = np.sqrt(pw) * np.exp(2j * np.pi * rng.random(idx.size))
+        b2 = manifold.steering(th2, f)  # [M, n2, K]
+        h[:, idx] += amp[None, :, None] * b2 * np.exp(-2j * np.pi * np.outer(tau, f))[None]
+        power[idx] += pw
+    h = np.repeat(np.moveaxis(h, 1, 0)[:, :, None, :], int(num_snapshots), axis=2)
+    sigma = np.sqrt(power / 10 ** (snr / 10) / 2)[:, None, None, None]
+    noise = rng.standard_normal((*h.shape, 2)) * sigma[..., None]
+    h = h + noise[..., 0] + 1j * noise[..., 1]
+    return CfrDataset(h.astype(np.complex64), a, snr.astype(np.float64).copy(), f)

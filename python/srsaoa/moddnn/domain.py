@@ -1,0 +1,87 @@
+"""What a MoD-DNN model was trained for, and the checks that keep it from answering outside
+that: a network only knows the angles, the array and the band it saw.
+
+- Refused (no estimate, one logged reason): a CFR from another element count, subcarrier
+  spacing or SRS band (number of subcarriers or span) than the model's training data.
+- Flagged (estimate PDU meta ``flags``, JSON ``flags``): ``outside_domain`` when an
+  independent angle (ESPRIT on the CFR's covariance, which needs no training) lies beyond
+  the trained angle range by more than ``margin_deg``; ``at_domain_edge`` when the network's
+  own answer sits within ``margin_deg`` of an end of the range, where a UE beyond the range
+  also lands.
+
+Plain numpy; never imports GNU Radio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+OUTSIDE = "outside_domain"
+EDGE = "at_domain_edge"
+
+
+@dataclass
+class ModelDomain:
+    angle_deg: tuple[float, float]
+    num_elements: int
+    spacing_wavelengths: float
+    subcarriers_hz: NDArray[np.float64] | None = None
+    calibration: str | None = None
+    margin_deg: float = 3.0
+
+    @classmethod
+    def from_metadata(cls, cfg: Any, meta: dict) -> ModelDomain:
+        """The domain recorded at training (``srsaoa train``): the sweep's angle range when
+        trained from a sweep, else the model grid."""
+        training = meta.get("training") or {}
+        dom = training.get("domain_deg")
+        lo, hi = (float(cfg.grid_start_deg), float(cfg.grid_stop_deg))
+        if isinstance(dom, (list, tuple)) and len(dom) == 2:
+            lo, hi = max(lo, float(dom[0])), min(hi, float(dom[1]))
+        f = meta.get("subcarriers_hz")
+        return cls(
+            (lo, hi),
+            int(cfg.num_elements),
+            float(cfg.spacing_wavelengths),
+            None if not f else np.asarray(f, dtype=np.float64),
+            training.get("calibration"),
+        )
+
+    def check_band(self, subcarrier_hz: NDArray[np.float64]) -> str | None:
+        """Why a CFR on these subcarrier frequencies is outside the model's band (None: ok).
+        Frequencies are compared up to a common offset (grid k or baseband Hz)."""
+        if self.subcarriers_hz is None or self.subcarriers_hz.size < 2:
+            return None
+        f = np.sort(np.asarray(subcarrier_hz, dtype=np.float64))
+        g = np.sort(self.subcarriers_hz)
+        if f.size != g.size:
+            return f"{f.size} SRS subcarriers, the model was trained on {g.size}"
+        df, dg = np.median(np.diff(f)), np.median(np.diff(g))
+        if not np.isclose(df, dg, rtol=1e-6):
+            return (
+                f"SRS subcarrier spacing {df / 1e3:g} kHz, the model was trained at "
+                f"{dg / 1e3:g} kHz (another numerology or comb)"
+            )
+        return None
+
+    def flags(self, h: NDArray, aoa_deg: float) -> list[str]:
+        """Flags of one estimate from the CFR H [M, S, K] and the network's angle."""
+        from ..estimation.doa import esprit
+
+        out = []
+        lo, hi = self.angle_deg
+        x = np.asarray(h).reshape(h.shape[0], -1)
+        r = x @ x.conj().T / x.shape[1]
+        try:
+            ref = float(esprit(r, 1, self.spacing_wavelengths)[0])
+        except (ValueError, np.linalg.LinAlgError, IndexError):
+            ref = float("nan")
+        if np.isfinite(ref) and (ref < lo - self.margin_deg or ref > hi + self.margin_deg):
+            out.append(OUTSIDE)
+        if aoa_deg <= lo + self.margin_deg or aoa_deg >= hi - self.margin_deg:
+            out.append(EDGE)
+        return out
