@@ -15,7 +15,7 @@ log() { printf '[bootstrap] %s\n' "$*"; }
 
 # 1. System packages -------------------------------------------------------------
 apt_pkgs=(gnuradio-dev pybind11-dev libuhd-dev libboost-test-dev cmake g++ make
-          clang-format python3-venv python3-yaml python3-scipy python3-matplotlib)
+          clang-format python3-venv python3-yaml python3-scipy python3-matplotlib python3-jsonschema)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -28,6 +28,8 @@ from .model import MoDDNN
 FORMAT = "srsaoa-moddnn"
 VERSION = 1
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default"
+MAX_WEIGHTS_BYTES = 1 << 30
+MAX_GRID_POINTS = 20001
 
 
 def model_paths(path: str | Path) -> tuple[Path, Path]:
@@ -76,13 +78,11 @@ def save_model(
 
 def load_metadata(path: str | Path) -> dict[str, Any]:
     """The JSON metadata of a model, checked for format and version."""
+    from ..io.safeio import load_document
+
     _, jpath = model_paths(path)
-    try:
-        doc = json.loads(jpath.read_text())
-    except FileNotFoundError:
-        raise ModelFileError(f"model metadata {jpath} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"model metadata {jpath} is not valid JSON: {exc}") from None
+    # a regular file of bounded size, finite numbers, bounded depth (DESIGN section 9)
+    doc = load_document(jpath, "model metadata", "json", error=ModelFileError)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ModelFileError(f"{jpath} is not a MoD-DNN model file (format != {FORMAT!r})")
     if doc.get("version") != VERSION:
@@ -97,14 +97,25 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[MoDDNN, dict[str,
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from ..io import schemas
+    from ..io.safeio import regular_file
+
     wpath, jpath = model_paths(path)
     doc = load_metadata(path)
+    schemas.validate(doc.get("config"), schemas.MODEL_CONFIG, str(jpath), ModelFileError, "config")
     try:
         cfg = ModelConfig.from_dict(doc["config"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{jpath}: bad model config: {exc}") from None
+    if cfg.num_grid_points > MAX_GRID_POINTS:
+        raise ModelFileError(
+            f"{jpath}: config: a grid of {cfg.num_grid_points} points (at most {MAX_GRID_POINTS})"
+        )
     if not wpath.exists():
         raise ModelFileError(f"model weights {wpath} do not exist")
+    regular_file(wpath, "model weights", ModelFileError)  # /dev/zero would hash forever
+    if wpath.stat().st_size > MAX_WEIGHTS_BYTES:
+        raise ModelFileError(f"model weights {wpath} exceed {MAX_WEIGHTS_BYTES >> 20} MiB")
     want = doc.get("weights_sha256")
     if want is not None and _sha256(wpath) != want:
         raise ModelFileError(

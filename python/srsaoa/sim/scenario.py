@@ -44,6 +44,15 @@ class ScenarioError(SrsaoaError, ValueError):
     """A scenario that does not follow the schema of docs/simulator.md."""
 
 
+# resource bounds (DESIGN section 9): a typo must not ask for hours or gigabytes
+MAX_SLOTS = 20480  # one SFN cycle at 30 kHz
+MAX_SCATTERERS = 1000
+MAX_SWEEP_ANGLES = 10000
+MAX_FILTER_HALF_LENGTH = 256
+MAX_SAMPLES_BYTES = 2 << 30  # complex64 samples of all channels of one recording
+ARRAY_KEYS = ("geometry", "num_elements", "spacing_m", "carrier_frequency_hz")
+
+
 @dataclass
 class Scenario:
     """Everything needed to simulate one recording (see docs/simulator.md for the schema).
@@ -90,10 +99,27 @@ class Scenario:
             self.srs_config()
         except (TypeError, ValueError) as exc:
             raise bad(f"carrier/srs: {exc}") from exc
+        from ..io import schemas
+
+        if not isinstance(self.array, dict):
+            raise bad("array must be a mapping")
+        unknown = set(self.array) - set(ARRAY_KEYS)
+        if unknown:
+            raise bad(f"array has unknown keys {sorted(unknown)}; known: {list(ARRAY_KEYS)}")
         try:
             ula = self.ula()
+            schemas.validate(
+                ula.to_dict(), schemas.ARRAY, f"scenario {self.name!r}", ScenarioError, "array"
+            )
+            schemas.check_array(ula.to_dict(), f"scenario {self.name!r}: array", ScenarioError)
         except (TypeError, ValueError, KeyError) as exc:
+            if isinstance(exc, ScenarioError):
+                raise
             raise bad(f"array: {exc}") from exc
+        if isinstance(self.impairments, str) and self.impairments not in ("ideal", "default"):
+            from ..io.safeio import read_bytes
+
+            read_bytes(self.impairments, "impairment profile", error=ScenarioError)
         try:
             self.profile(ula)
         except (TypeError, ValueError, OSError) as exc:
@@ -116,12 +142,16 @@ class Scenario:
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise bad(f"{key} must be a number, got {v!r}")
-        if self.snr_db is not None and not np.isfinite(self.snr_db):
-            raise bad(f"snr_db must be a number or null, got {self.snr_db}")
-        if not np.isfinite(self.cfo_hz):
-            raise bad("cfo_hz must be finite")
-        if int(self.num_slots) != self.num_slots or self.num_slots < 1:
-            raise bad(f"num_slots must be an integer >= 1, got {self.num_slots}")
+        if self.snr_db is not None and not (np.isfinite(self.snr_db) and -50 <= self.snr_db <= 100):
+            raise bad(f"snr_db must be in [-50, 100] dB or null, got {self.snr_db}")
+        if not (np.isfinite(self.cfo_hz) and abs(self.cfo_hz) <= 1e6):
+            raise bad(f"cfo_hz must be within +-1 MHz, got {self.cfo_hz}")
+        if (
+            isinstance(self.num_slots, bool)
+            or int(self.num_slots) != self.num_slots
+            or not 1 <= self.num_slots <= MAX_SLOTS
+        ):
+            raise bad(f"num_slots must be an integer in [1, {MAX_SLOTS}], got {self.num_slots}")
         if self.start_offset_samples is not None and (
             int(self.start_offset_samples) != self.start_offset_samples
             or self.start_offset_samples < 0
@@ -129,10 +159,21 @@ class Scenario:
             raise bad("start_offset_samples must be an integer >= 0 or null")
         if self.datatype not in DATATYPES:
             raise bad(f"datatype must be one of {DATATYPES}, got {self.datatype!r}")
-        if not (np.isfinite(self.ci16_backoff_db) and self.ci16_backoff_db >= 0):
-            raise bad("ci16_backoff_db must be >= 0")
-        if int(self.filter_half_length) != self.filter_half_length or self.filter_half_length < 1:
-            raise bad("filter_half_length must be an integer >= 1")
+        if not (np.isfinite(self.ci16_backoff_db) and 0 <= self.ci16_backoff_db <= 60):
+            # beyond ~60 dB the signal quantises to zeros (16-bit range is 90 dB)
+            raise bad(f"ci16_backoff_db must be in [0, 60] dB, got {self.ci16_backoff_db}")
+        if (
+            int(self.filter_half_length) != self.filter_half_length
+            or not 1 <= self.filter_half_length <= MAX_FILTER_HALF_LENGTH
+        ):
+            raise bad(f"filter_half_length must be an integer in [1, {MAX_FILTER_HALF_LENGTH}]")
+        carrier = self.carrier_config()
+        need = 8 * ula.num_elements * self.num_slots * carrier.fft_size * 15 * 2
+        if need > MAX_SAMPLES_BYTES:
+            raise bad(
+                f"num_slots {self.num_slots} x {ula.num_elements} channels needs about "
+                f"{need / 2**30:.1f} GiB (at most {MAX_SAMPLES_BYTES / 2**30:g}): fewer slots"
+            )
         if self.rician is not None:
             r = self.rician
             unknown = set(r) - {
@@ -146,8 +187,9 @@ class Scenario:
                 raise bad(f"rician has unknown keys {sorted(unknown)}")
             if "k_factor_db" not in r or not np.isfinite(r["k_factor_db"]):
                 raise bad("rician.k_factor_db is required")
-            if int(r.get("num_scatterers", 16)) < 1:
-                raise bad("rician.num_scatterers must be >= 1")
+            ns = r.get("num_scatterers", 16)
+            if isinstance(ns, bool) or int(ns) != ns or not 1 <= ns <= MAX_SCATTERERS:
+                raise bad(f"rician.num_scatterers must be an integer in [1, {MAX_SCATTERERS}]")
             if r.get("redraw", "recording") not in ("recording", "occasion"):
                 raise bad("rician.redraw must be 'recording' or 'occasion'")
             if (
@@ -222,8 +264,10 @@ class Scenario:
         g = self.sweep["aoa_deg"]
         if isinstance(g, dict):
             start, stop, step = float(g["start"]), float(g["stop"]), float(g["step"])
-            if step <= 0 or stop < start:
-                raise ValueError("sweep needs start <= stop and step > 0")
+            if not (np.isfinite([start, stop, step]).all() and step > 0 and stop >= start):
+                raise ValueError("sweep needs finite start <= stop and step > 0")
+            if (stop - start) / step + 1 > MAX_SWEEP_ANGLES:
+                raise ValueError(f"sweep gives more than {MAX_SWEEP_ANGLES} angles: a larger step")
             angles = start + step * np.arange(int(np.floor((stop - start) / step + 1e-9)) + 1)
         else:
             angles = np.asarray(g, dtype=float).ravel()
@@ -262,16 +306,11 @@ class Scenario:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> Scenario:
+        from ..io.safeio import load_document
+
         p = FsPath(path)
-        if not p.is_file():
-            raise ScenarioError(f"scenario file {p} does not exist")
-        try:
-            d = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or type(exc).__name__
-            raise ScenarioError(f"{p}: not valid YAML{where}: {problem}") from exc
+        # a regular file of bounded size; no YAML aliases, bounded depth, finite numbers
+        d = load_document(p, "scenario file", "yaml", error=ScenarioError)
         if isinstance(d, dict):
             d.setdefault("name", p.stem)
         return cls.from_dict(d, base_dir=str(p.parent))
