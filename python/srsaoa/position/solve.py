@@ -84,11 +84,12 @@ class Fix:
     def to_record(self) -> dict:
         """The DESIGN section 9 position JSON object."""
         c = self.cov
+        xy = 0.5 * float(c[0, 1] + c[1, 0])
         return {
             "t_s": float(self.t_s),
             "x_m": float(self.xy[0]),
             "y_m": float(self.xy[1]),
-            "cov_m2": [[float(c[0, 0]), float(c[0, 1])], [float(c[1, 0]), float(c[1, 1])]],
+            "cov_m2": [[float(c[0, 0]), xy], [xy, float(c[1, 1])]],
             "anchors": self.anchors,
             "method": self.method,
         }
