@@ -29,8 +29,8 @@ from ..array.geometry import steering_vector
 from . import covariance as _cov
 from . import crb as _crb
 
-METHODS = ("dbf", "music", "root-music", "esprit", "2d-esprit")
-CFR_ONLY_METHODS = ("2d-esprit",)
+METHODS = ("dbf", "music", "root-music", "esprit", "2d-esprit", "ml", "2d-ml")
+CFR_ONLY_METHODS = ("2d-esprit", "2d-ml")
 
 
 def default_grid(
@@ -154,8 +154,43 @@ def source_powers(
     """Least-squares source covariance P = A^+ (R - sigma^2 I) A^+H for the given angles."""
     r = np.asarray(r, dtype=np.complex128)
     a = steering_vector(r.shape[0], spacing_wavelengths, np.atleast_1d(aoa_deg))
-    ap = np.linalg.pinv(a)
+    ap = np.linalg.pinv(a, rcond=1e-10)  # SVD-based least squares
     return ap @ (r - noise_power * np.eye(r.shape[0])) @ ap.conj().T
+
+
+# Steering matrices with a larger condition number hold paths no estimator separates at any
+# realistic SNR (M = 4, d = lambda/2: 1 deg apart gives 33, 10 deg 3.2): duplicated or
+# spurious roots, whose least-squares powers blow up (1e23) and CRBs collapse (1e-9 deg).
+MAX_STEERING_COND = 30.0
+# A path's least-squares power may not exceed this multiple of the received power per element
+# (one path of power p gives trace(R)/M = p + sigma^2): beyond it the fit is not a path.
+MAX_POWER_RATIO = 4.0
+
+
+def prune_paths(
+    r: NDArray, aoa_deg: NDArray, spacing_wavelengths: float, noise_power: float
+) -> NDArray[np.float64]:
+    """Drop duplicated / ill-conditioned angles (the weaker of the closest pair, until the
+    steering matrix is well conditioned) and angles whose least-squares power is absurd."""
+    aoa = np.asarray(aoa_deg, dtype=np.float64)
+    m = r.shape[0]
+    per_element = float(np.real(np.trace(r))) / m
+    while aoa.size > 1:
+        a = steering_vector(m, spacing_wavelengths, aoa)
+        if np.linalg.cond(a) <= MAX_STEERING_COND:
+            break
+        u = np.sin(np.deg2rad(aoa))
+        d = np.abs(u[:, None] - u[None, :]) + np.eye(aoa.size) * 1e9
+        i, j = np.unravel_index(np.argmin(d), d.shape)
+        gain = np.real(np.einsum("ml,mn,nl->l", a.conj(), r, a))
+        aoa = np.delete(aoa, i if gain[i] < gain[j] else j)
+    while aoa.size:
+        p = np.real(np.diag(source_powers(r, aoa, spacing_wavelengths, noise_power)))
+        bad = ~np.isfinite(p) | (p > MAX_POWER_RATIO * per_element)
+        if not bad.any():
+            break
+        aoa = np.delete(aoa, int(np.argmax(np.where(np.isfinite(p), p, np.inf))))
+    return aoa
 
 
 def noise_power(eigvals_desc: ArrayLike, order: int) -> float:
@@ -522,6 +557,20 @@ def estimate(
     if int(order) != order or order < 0:
         raise ValueError(f"order must be an integer >= 0, got {order}")
     order = int(order)
+    if method in ("ml", "2d-ml"):  # deterministic ML (estimation.calibrated) on the ideal ULA
+        from ..array.manifold import IdealManifold
+        from .calibrated import estimate_calibrated
+
+        if order and method == "ml":
+            _check_order(order, m - 1, f"ML on {m} elements")
+        common = {"order": order, "fov_deg": (lo, hi), "grid_step_deg": grid_step_deg}
+        if method == "2d-ml":
+            return estimate_calibrated(
+                method, x, subcarrier_hz, IdealManifold(x.shape[0], s), **common
+            )
+        return estimate_calibrated(
+            method, manifold=IdealManifold(m, s), covariance=r, n_snapshots=n_snapshots, **common
+        )
     w = np.linalg.eigvalsh(r)[::-1]
     grid = spec = delay = None
     if order == 0:
@@ -549,6 +598,8 @@ def estimate(
     if delay is not None:
         delay = delay[keep]
     sigma2 = noise_power(w, order)
+    if delay is None and aoa.size:
+        aoa = prune_paths(r, aoa, s, sigma2)  # duplicated roots, absurd powers
     if delay is not None:
         # 2D-ESPRIT: least-squares powers of the CFR fit (R cannot separate close angles)
         pmat = np.diag(pow2d[keep]).astype(np.complex128)
@@ -578,4 +629,5 @@ def estimate(
                 )
             except np.linalg.LinAlgError:
                 crb = np.full(aoa.size, np.inf)
+            crb = np.where(np.isfinite(crb) & (crb > 0), crb, np.inf)  # never a false certainty
     return Estimate(method, order, aoa, power, delay, sigma2, snr_db, crb, grid, spec)
