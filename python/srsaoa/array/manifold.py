@@ -74,7 +74,10 @@ class Manifold(Protocol):
 
 def band_centres(edges_hz: ArrayLike) -> NDArray[np.float64]:
     e = np.asarray(edges_hz, dtype=np.float64)
-    return 0.5 * (e[:-1] + e[1:])
+    lo, hi = e[:-1], e[1:]
+    both = np.isfinite(lo) & np.isfinite(hi)
+    one = np.where(np.isfinite(lo), lo, np.where(np.isfinite(hi), hi, 0.0))
+    return np.where(both, 0.5 * (np.where(both, lo, 0) + np.where(both, hi, 0)), one)
 
 
 def band_index(edges_hz: ArrayLike, freqs_hz: ArrayLike) -> NDArray[np.intp]:
@@ -292,14 +295,20 @@ def basis_from_dict(d: dict) -> AngleBasis:
     raise ManifoldError(f"unknown manifold model type {kind!r} (p-spline or fourier)")
 
 
-def _freq_weights(centres: NDArray, freqs: NDArray) -> NDArray[np.float64]:
-    """[F, B] linear-interpolation weights between band centres (held beyond the ends)."""
+def _freq_weights(centres: NDArray, freqs: NDArray, edges: NDArray | None = None) -> NDArray:
+    """[F, B] weights of linear interpolation between band centres; beyond the outermost
+    centres the line is extended up to the outer band edges (the response is smooth in
+    frequency: a phase slope), then held."""
     b = centres.size
     w = np.zeros((freqs.size, b))
     if b == 1:
         w[:, 0] = 1.0
         return w
-    pos = np.interp(freqs, centres, np.arange(b, dtype=np.float64))
+    lo_f, hi_f = (centres[0], centres[-1]) if edges is None else (edges[0], edges[-1])
+    fc = np.clip(freqs, lo_f, hi_f)
+    pos = np.interp(fc, centres, np.arange(b, dtype=np.float64))
+    pos = np.where(fc < centres[0], (fc - centres[0]) / (centres[1] - centres[0]), pos)
+    pos = np.where(fc > centres[-1], b - 1 + (fc - centres[-1]) / (centres[-1] - centres[-2]), pos)
     lo = np.clip(np.floor(pos).astype(int), 0, b - 2)
     frac = pos - lo
     w[np.arange(freqs.size), lo] = 1.0 - frac
@@ -379,7 +388,7 @@ class ManifoldCalibration:
     ) -> NDArray[np.complex128]:
         """r(theta, f) = b / a (or its derivative per degree), [M, L, F]."""
         th = _angles(theta_deg)
-        w = _freq_weights(self._centres, self._freqs(freqs_hz))  # [F, B]
+        w = _freq_weights(self._centres, self._freqs(freqs_hz), self.band_edges_hz)  # [F, B]
         lo, hi = self.angle_range_deg
         basis = self.basis.matrix(np.clip(th, lo, hi), derivative)  # [L, n]
         r = np.einsum("ln,bmn->bml", basis, self.coef)  # [B, M, L]
