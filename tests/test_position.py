@@ -253,3 +253,18 @@ def test_anchor_yaml_errors(tmp_path):
         read_anchors(tmp_path / "missing.yaml")
     with pytest.raises(SrsaoaError):
         anchors_from_dict({"anchors": [{"name": "", "position_m": [0, 0, 0], "yaw_deg": 0}]})
+
+
+def test_tracker_restarts_after_a_jump(rng):
+    anchors = _three()
+    tr = PositionTracker(q_m2_s3=0.1)
+    for k in range(30):
+        t = 0.1 * k
+        p = np.array([8.0, 10.0]) if k < 15 else np.array([14.0, 6.0])
+        ms = [
+            Measurement(AOA, x, aoa_deg(x, p) + 0.3 * rng.standard_normal(), 0.3, t)
+            for x in anchors
+        ]
+        fix = tr.update(ms, t)
+    assert tr.restarts == 1
+    assert np.linalg.norm(fix.xy - p) < 0.5

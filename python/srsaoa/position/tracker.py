@@ -6,8 +6,12 @@ density q (m^2/s^3) per axis: F = [[I, dt I], [0, I]], Q = q [[dt^3/3 I, dt^2/2 
 Navigation, section 6.2.2). The AoA and range measurements update the state one at a time
 (EKF, Joseph form); a measurement whose normalised innovation squared exceeds the chi-square
 gate (1 degree of freedom) is rejected. The filter starts from the first snapshot fix that
-the WLS solver (``solve``) finds, and restarts from one after ``max_misses`` epochs in which
-every measurement was gated out.
+the WLS solver (``solve``, with its outlier rejection) finds, and restarts from the epoch's
+snapshot fix when the prediction and that fix disagree beyond the chi-square (2 dof)
+quantile ``restart_probability`` of cov_pred + cov_fix in ``restart_after`` successive
+epochs (a manoeuvre the constant-velocity model did not follow; a single outlying epoch is
+gated instead), or after ``max_misses`` epochs in which every measurement was gated
+out.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ class PositionTracker:
         initial_speed_sigma_m_s: float = 2.0,
         max_misses: int = 5,
         ue_height_m: float = 0.0,
+        restart_probability: float = 1.0 - 1e-6,
+        restart_after: int = 2,
     ) -> None:
         if not (math.isfinite(q_m2_s3) and q_m2_s3 > 0):
             raise ValueError(f"q_m2_s3 must be > 0, got {q_m2_s3}")
@@ -46,6 +52,11 @@ class PositionTracker:
         self.v0 = float(initial_speed_sigma_m_s)
         self.max_misses = int(max_misses)
         self.ue_height_m = float(ue_height_m)
+        self.restart_threshold = float(chi2.ppf(restart_probability, 2))
+        if int(restart_after) < 1:
+            raise ValueError("restart_after must be >= 1")
+        self.restart_after = int(restart_after)
+        self.restarts = 0
         self.reset()
 
     def reset(self) -> None:
@@ -53,6 +64,7 @@ class PositionTracker:
         self.p: NDArray[np.float64] | None = None
         self.t: float | None = None
         self.misses = 0
+        self.inconsistent = 0
 
     def _predict(self, t: float) -> None:
         dt = t - self.t
@@ -78,6 +90,7 @@ class PositionTracker:
         self.p[2, 2] = self.p[3, 3] = self.v0**2
         self.t = fix.t_s
         self.misses = 0
+        self.inconsistent = 0
         return Fix(fix.t_s, fix.xy.copy(), fix.cov.copy(), "ekf", fix.used, fix.rejected)
 
     def update(self, ms: Sequence[Measurement], t_s: float | None = None) -> Fix | None:
@@ -90,6 +103,19 @@ class PositionTracker:
             fix = solve(ms, self.ue_height_m, t)
             return None if fix is None else self._start(fix)
         self._predict(t)
+        snap = solve(ms, self.ue_height_m, t)
+        if snap is not None:
+            # a turn or a jump the constant-velocity model cannot follow: restart from the
+            # snapshot fix rather than gate out every measurement from now on
+            e = snap.xy - self.s[:2]
+            d2 = float(e @ np.linalg.solve(self.p[:2, :2] + snap.cov, e))
+            if d2 <= self.restart_threshold:
+                self.inconsistent = 0
+            else:
+                self.inconsistent += 1
+                if self.inconsistent >= self.restart_after:
+                    self.restarts += 1
+                    return self._start(snap)
         used, rejected = [], []
         for m in ms:
             xy = self.s[:2]
