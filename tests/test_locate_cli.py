@@ -164,7 +164,7 @@ def test_bad_input_is_one_line(tmp_path, capsys):
 
 
 def test_simulate_command_writes_positioning_set(tmp_path, capsys):
-    scen = ROOT / "examples" / "scenarios" / "walk_three_anchors.yaml"
+    scen = ROOT / "examples" / "positioning" / "walk_three_anchors.yaml"
     rc = main(["simulate", "--scenario", str(scen), "--out", str(tmp_path / "walk")])
     assert rc == 0, capsys.readouterr().err
     for suffix in ("anchors.yaml", "gnb1.jsonl", "gnb2.jsonl", "gnb3.jsonl", "ranges.jsonl"):
