@@ -48,10 +48,23 @@ def test_train_from_a_data_directory(tmp_path, capsys):
         ds = D.simulate(np.arange(lo, lo + 60.1, 2.0), 10.0, rng)
         D.save_npz(ds, tmp_path / f"sweep_{lo + 60}.npz")
     model = tmp_path / "m"
-    assert cli.main(["train", "--data", str(tmp_path), "--out", str(model), *TOY]) == 0
+    args = ["train", "--data", str(tmp_path), "--out", str(model), *TOY]
+    assert cli.main([*args, "--synthetic", "200"]) == 0
     _, meta = load_model(model)
-    n_train, n_val = meta["training"]["num_train"], meta["training"]["num_val"]
-    assert n_train + n_val == 62 and 0 < n_val < n_train
+    tr = meta["training"]
+    n_meas, n_val = tr["num_measured"], tr["num_val"]
+    # split by angle; the manifold fitted on the training angles adds the synthetic CFRs
+    assert n_meas + n_val == 62 and 0 < n_val < n_meas
+    assert tr["num_train"] == n_meas + 200 and tr["num_synthetic"] == 200
+    assert tr["calibration"] == "m.calibration.json"  # beside the model, moved with it
+    assert (tmp_path / "m.calibration.json").is_file()
+    lo, hi = tr["domain_deg"]
+    assert -60 <= lo < hi <= 60
+    # --synthetic 0: the measured CFRs only (no manifold, no calibration)
+    assert cli.main([*args, "--synthetic", "0"]) == 0
+    _, meta = load_model(model)
+    assert meta["training"]["num_train"] + meta["training"]["num_val"] == 62
+    assert "calibration" not in meta["training"]
 
 
 def test_errors_are_one_line(tmp_path, capsys):

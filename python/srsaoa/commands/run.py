@@ -137,6 +137,10 @@ def _check_model(args: argparse.Namespace, rec) -> None:
             raise SrsaoaError(f"model {args.model} does not fit this input: {why}")
     # a model trained from a sweep learnt CFRs corrected by that sweep's angle-independent part
     if dom.calibration:
+        from ..moddnn.modelfile import model_paths
+
+        # stored relative to the model's folder when it lies beside the model
+        dom.calibration = str(model_paths(args.model)[1].parent / dom.calibration)
         if not args.calibration:
             if not Path(dom.calibration).is_file():
                 raise SrsaoaError(

@@ -53,6 +53,7 @@ def _with_manifold(args, cfg, tcfg, train_set, val_set, rng):
     calibration), the synthetic ones at any angle of the sweep's range inside the model grid,
     SNR jitter, reflections and noise. Writes the manifold beside the model
     (NAME.calibration.json) when fitted here."""
+    import os
     import sys
 
     import numpy as np
@@ -63,6 +64,7 @@ def _with_manifold(args, cfg, tcfg, train_set, val_set, rng):
     from ..moddnn.modelfile import model_paths
 
     f = train_set.subcarriers_hz
+    info: dict = {}
     if args.calibration:
         const, man = load_calibration_file(args.calibration)
         if man is None:
@@ -75,7 +77,6 @@ def _with_manifold(args, cfg, tcfg, train_set, val_set, rng):
                 f"--calibration is for {man.num_elements} elements, the data has {cfg.num_elements}"
             )
         cal_path = str(args.calibration)
-        info = {"calibration": cal_path}
     else:
         angles, groups = group_by_angle(train_set.aoa_deg, train_set.cfr)
         print(
@@ -88,12 +89,13 @@ def _with_manifold(args, cfg, tcfg, train_set, val_set, rng):
         _, jpath = model_paths(args.out)
         cal_path = str(jpath)[: -len(".json")] + ".calibration.json"
         man.save(cal_path)
-        info = {
-            "calibration": cal_path,
-            "manifold_fit": {
-                k: man.fit[k] for k in ("model", "bands", "cv_rms_deg", "noise_rms_deg")
-            },
+        info["manifold_fit"] = {
+            k: man.fit[k] for k in ("model", "bands", "cv_rms_deg", "noise_rms_deg")
         }
+    model_dir = os.path.dirname(os.path.abspath(str(model_paths(args.out)[1])))
+    # relative to the model's folder when beside it, so the pair can be moved together
+    rel = os.path.relpath(os.path.abspath(cal_path), model_dir)
+    info["calibration"] = rel if not rel.startswith("..") else os.path.abspath(cal_path)
     c = (
         man.constant.multipliers(f)
         if man.constant is not None

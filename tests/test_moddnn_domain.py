@@ -1,0 +1,92 @@
+"""MoD-DNN knows its domain: CFRs from another band are refused, angles outside the trained
+range are flagged (moddnn.domain, moddnn_doa, result_sink)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pmt
+from gnuradio import blocks, gr, srsaoa
+from gnuradio.srsaoa import constants as K
+from gnuradio.srsaoa.array.geometry import ULA
+from gnuradio.srsaoa.array.impairments import ImpairmentProfile
+from gnuradio.srsaoa.blocks.pdu import make_cfr_pdu, parse_pdu
+from gnuradio.srsaoa.blocks.result_sink import estimate_record
+from gnuradio.srsaoa.moddnn import data as D
+from gnuradio.srsaoa.moddnn.config import ModelConfig
+from gnuradio.srsaoa.moddnn.domain import EDGE, OUTSIDE, ModelDomain
+from gnuradio.srsaoa.moddnn.modelfile import load_model
+
+F = D.default_srs_subcarriers_hz()
+
+
+def _domain(lo=-60.0, hi=60.0):
+    return ModelDomain((lo, hi), 4, 0.5, F.copy())
+
+
+def test_band_check():
+    dom = _domain()
+    assert dom.check_band(F + 123.0) is None  # a common offset (grid k vs baseband) is fine
+    assert "306" in dom.check_band(F[:200])
+    other = D.default_srs_subcarriers_hz(num_rb=25, scs_hz=60e3, comb=2)
+    assert "trained" in dom.check_band(other)
+    assert "spacing" in dom.check_band(F[::1] * 2.0)
+
+
+def test_flags_from_an_independent_angle():
+    """A UE 15 deg beyond the trained range is flagged whatever the network answers; one
+    well inside is not; an answer at the end of the range is marked as such."""
+    rng = np.random.default_rng(1)
+    dom = _domain()
+    ideal = ImpairmentProfile.ideal(4)
+    h_out = D.simulate([75.0], 20.0, rng, profile=ideal).cfr[0]
+    h_in = D.simulate([10.0], 20.0, rng, profile=ideal).cfr[0]
+    assert OUTSIDE in dom.flags(h_out, 30.5)  # the network's confident wrong answer
+    assert dom.flags(h_in, 10.0) == []
+    assert dom.flags(h_in, 59.0) == [EDGE]
+
+
+def test_domain_from_metadata_uses_the_sweep_range():
+    cfg = ModelConfig()
+    dom = ModelDomain.from_metadata(cfg, {"training": {"domain_deg": [-40.0, 70.0]}})
+    assert dom.angle_deg == (-40.0, 60.0)  # never wider than the grid
+    assert ModelDomain.from_metadata(cfg, {}).angle_deg == (-60.0, 60.0)
+
+
+def _run(blk, msgs):
+    """Post the PDUs, then the system 'done' message: the flowgraph ends once the block has
+    handled everything before it (no waiting on a clock)."""
+    tb = gr.top_block()
+    dbg = blocks.message_debug()
+    tb.msg_connect((blk, K.PORT_ESTIMATE), (dbg, "store"))
+    tb.start()
+    for m in msgs:
+        blk.to_basic_block()._post(pmt.intern(K.PORT_CFR), m)
+    blk.to_basic_block()._post(pmt.intern("system"), pmt.cons(pmt.intern("done"), pmt.from_long(1)))
+    tb.wait()
+    return [parse_pdu(dbg.get_message(i))[0] for i in range(dbg.num_messages())]
+
+
+def test_block_refuses_other_bands_and_flags_outside_angles():
+    """The shipped model (trained on the default impaired array over -60..60 deg, 51 RB at
+    30 kHz): a UE at 75 deg gets an estimate flagged outside_domain (in the JSON line too),
+    a CFR with another subcarrier spacing is refused, an in-range one passes unflagged."""
+    net, meta = load_model("default")
+    rng = np.random.default_rng(2)
+    prof = ImpairmentProfile.default()
+    h = D.simulate([75.0, 5.0], 15.0, rng, profile=prof, ula=ULA(4)).cfr
+    k = np.arange(0, 612, 2)
+    good = {K.SUBCARRIERS: k.astype(np.int32), K.SCS_HZ: 30e3}
+    bad = {K.SUBCARRIERS: k.astype(np.int32), K.SCS_HZ: 60e3}
+    msgs = [
+        make_cfr_pdu(h[0], {K.SRS_OCCASION: 0, **good}),
+        make_cfr_pdu(h[1], {K.SRS_OCCASION: 1, **bad}),
+        make_cfr_pdu(h[1], {K.SRS_OCCASION: 2, **good}),
+    ]
+    out = _run(srsaoa.moddnn_doa("default", 1, 1), msgs)
+    assert [m[K.SRS_OCCASION] for m in out] == [0, 2]
+    assert OUTSIDE in list(out[0][K.FLAGS])
+    assert K.FLAGS not in out[1]
+    assert abs(float(out[1][K.AOA_DEG][0]) - 5.0) < 1.0
+    rec = estimate_record(out[0], 30.72e6)
+    assert OUTSIDE in rec["flags"]
+    assert "flags" not in estimate_record(out[1], 30.72e6)
