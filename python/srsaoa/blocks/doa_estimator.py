@@ -10,6 +10,7 @@ import pmt
 from gnuradio import gr
 
 from .. import constants as K
+from ..estimation import calibrated as _cal
 from ..estimation import covariance as _cov
 from ..estimation import doa as _doa
 from ..estimation import order as _order
@@ -35,6 +36,14 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     (no path detected) gives an estimate with empty vectors. ``subarray_size`` M_s (0 = off)
     spatially smooths R over the M - M_s + 1 subarrays before the 1-D methods and AIC/MDL,
     for coherent multipath.
+
+    ``calibration``: a calibration JSON ('' = none). A sweep (manifold) calibration makes
+    dbf, music, ml and 2d-ml search the measured manifold (``estimation.calibrated``) on CFR
+    PDUs (per-band covariances; covariance PDUs are dropped with an error, they carry no
+    frequency information); esprit, root-music and 2d-esprit use only the angle-independent
+    part, which cfr_extractor applies (logged once). A single-angle calibration has no
+    manifold: nothing changes here (cfr_extractor applies it). Without a manifold, ml and
+    2d-ml use the ideal ULA.
     """
 
     def __init__(
@@ -50,6 +59,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         forward_backward: bool = False,
         smoothing: int = 0,
         subarray_size: int = 0,
+        calibration: str = "",
     ):
         gr.basic_block.__init__(self, name="doa_estimator", in_sig=None, out_sig=None)
         self._lock = threading.Lock()
@@ -64,6 +74,9 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self.set_forward_backward(forward_backward)
         self.set_smoothing(smoothing)
         self.set_subarray_size(subarray_size)
+        self._manifold = None
+        self._told_angle_independent = False
+        self.set_calibration(calibration)
         self._cov_errors = 0
         self.message_port_register_in(pmt.intern(K.PORT_COVARIANCE))
         self.message_port_register_in(pmt.intern(K.PORT_CFR))
@@ -137,14 +150,48 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             raise ValueError(f"subarray_size must be 0 (off) or >= 2, got {subarray_size}")
         self._set(subarray=int(subarray_size))
 
+    def set_calibration(self, calibration: str) -> None:
+        """Load a calibration file ('' = none); ValueError if it cannot be used."""
+        if not isinstance(calibration, str):
+            raise ValueError(f"calibration must be a path string ('' = none), got {calibration!r}")
+        manifold = None
+        if calibration.strip():
+            from ..array.manifold import load_calibration_file
+
+            try:
+                _, manifold = load_calibration_file(calibration)
+            except (ValueError, OSError) as exc:
+                raise ValueError(str(exc)) from None
+        with self._lock:
+            self._manifold = manifold
+            self._cfg["calibration"] = calibration
+            self._told_angle_independent = False
+
+    def _calibrated(self, cfg: dict) -> bool:
+        """True when this PDU goes to the calibrated estimators (a manifold and a method that
+        searches it); logs once that the others use the angle-independent part only."""
+        if self._manifold is None:
+            return False
+        if cfg["method"] in _cal.CALIBRATED_METHODS:
+            return True
+        if not self._told_angle_independent:
+            self._told_angle_independent = True
+            self.logger.info(
+                f"method {cfg['method']!r} uses only the angle-independent part of the "
+                f"calibration {cfg['calibration']!r} (applied by cfr_extractor); dbf, music, ml "
+                "and 2d-ml search the calibrated manifold"
+            )
+        return False
+
     # ------------------------------------------------------------------ handlers
     def _handle_covariance(self, msg: pmt.pmt_t) -> None:
         cfg = dict(self._cfg)
-        if cfg["method"] in _doa.CFR_ONLY_METHODS:
+        if cfg["method"] in _doa.CFR_ONLY_METHODS or self._calibrated(cfg):
             if self._cov_errors % 100 == 0:
+                why = " with a calibrated manifold" if self._manifold is not None else ""
                 self.logger.error(
-                    f"method {cfg['method']!r} needs CFR PDUs on the 'cfr' port, not covariance "
-                    "PDUs: connect the CFR extractor to 'cfr' or pick a 1-D method "
+                    f"method {cfg['method']!r}{why} needs CFR PDUs on the 'cfr' port, not "
+                    "covariance PDUs: connect the CFR extractor to 'cfr' or pick a 1-D method "
                     f"({self._cov_errors + 1} covariance PDU(s) dropped)"
                 )
             self._cov_errors += 1
@@ -167,14 +214,23 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             self.logger.error(f"dropping malformed CFR PDU: {exc}")
             return
         freqs = None
-        if cfg["method"] in _doa.CFR_ONLY_METHODS:
+        calibrated = self._calibrated(cfg)
+        if cfg["method"] in _doa.CFR_ONLY_METHODS or calibrated:
             sub, scs = meta.get(K.SUBCARRIERS), meta.get(K.SCS_HZ)
             if sub is None or scs is None:
                 self.logger.error("dropping CFR PDU without 'subcarriers' and 'scs_hz' meta")
                 return
             freqs = np.asarray(sub, dtype=np.float64).ravel() * float(scs)
             n = h.shape[1] * h.shape[2]
-            self._run(cfg, meta, pmt.car(msg), cfr=h, subcarrier_hz=freqs, n_snapshots=n)
+            if calibrated:
+                try:  # the manifold's bands are in baseband Hz
+                    freqs = _cal.baseband_frequencies(sub, scs, self._manifold)
+                except ValueError as exc:
+                    self.logger.error(f"dropping CFR PDU: {exc}")
+                    return
+                self._run_calibrated(cfg, meta, pmt.car(msg), h, freqs)
+            else:
+                self._run(cfg, meta, pmt.car(msg), cfr=h, subcarrier_hz=freqs, n_snapshots=n)
             return
         try:
             r, n = _cov.covariance_from_cfr(h, fb=cfg["fb"])
@@ -202,6 +258,32 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         rs = _cov.spatial_smoothing(r, ms)
         return rs, None if n is None else _cov.effective_snapshots(n, m, ms)
 
+    def _run_calibrated(
+        self, cfg: dict, meta: dict, kw_meta: pmt.pmt_t, h: np.ndarray, freqs: np.ndarray
+    ) -> None:
+        """dbf / music / ml / 2d-ml on the calibrated manifold (estimation.calibrated)."""
+        manifold = self._manifold
+        try:
+            if h.shape[0] != manifold.num_elements:
+                raise ValueError(
+                    f"the CFR has {h.shape[0]} elements, the calibration {manifold.num_elements}"
+                )
+            r, n = _cov.covariance_from_cfr(h)
+            d = min(self._resolve_order(cfg, meta, r, n), h.shape[0] - 1)
+            est = _cal.estimate_calibrated(
+                cfg["method"],
+                h,
+                freqs,
+                manifold,
+                order=d,
+                fov_deg=cfg["fov"],
+                grid_step_deg=cfg["grid_step"],
+            )
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            self.logger.warn(f"occasion {meta.get(K.SRS_OCCASION)}: no estimate: {exc}")
+            return
+        self._publish(cfg, meta, kw_meta, est)
+
     def _run(self, cfg: dict, meta: dict, kw_meta: pmt.pmt_t, **kw: Any) -> None:
         try:
             r = kw.get("covariance")
@@ -227,6 +309,9 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         except (ValueError, np.linalg.LinAlgError) as exc:
             self.logger.warn(f"occasion {meta.get(K.SRS_OCCASION)}: no estimate: {exc}")
             return
+        self._publish(cfg, meta, kw_meta, est)
+
+    def _publish(self, cfg: dict, meta: dict, kw_meta: pmt.pmt_t, est: Any) -> None:
         out: dict[str, Any] = {}
         out[K.METHOD] = cfg["method"]
         out[K.ORDER] = int(est.order)

@@ -15,6 +15,7 @@ import pmt
 from gnuradio import gr
 
 from .. import constants as K
+from ..estimation import calibrated as _cal
 from ..estimation import covariance as _cov
 from ..estimation import doa as _doa
 from ..estimation import order as _order
@@ -76,6 +77,11 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
     connecting both ports gives one spectrum per occasion). Out: float vectors of length L,
     element i the spectrum at grid_start_deg + i * grid_step_deg, 0 dB at its maximum and
     never below ``floor_db``; each carries a ``srs_occasion`` tag when the PDU had one.
+
+    ``calibration``: a calibration JSON ('' = none). With a sweep (manifold) calibration,
+    DBF and MUSIC are computed on the calibrated manifold from CFR PDUs (one covariance per
+    band of the calibration; covariance PDUs are ignored, they carry no frequency
+    information); angles outside the calibrated range show the floor.
     """
 
     def __init__(
@@ -88,6 +94,7 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
         order: int = 0,
         model: str = "default",
         floor_db: float = -40.0,
+        calibration: str = "",
     ):
         grid = grid_points(grid_start_deg, grid_stop_deg, grid_step_deg)
         gr.sync_block.__init__(
@@ -105,6 +112,8 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
         self.set_spacing_wavelengths(spacing_wavelengths)
         self.set_order(order)
         self.set_floor_db(floor_db)
+        self._manifold = None
+        self.set_calibration(calibration)
         self._queue = OutputQueue(_QUEUE_MAX, "spectra (plot too slow)", 100)
         self._seen_covariance = False
         self.message_port_register_in(pmt.intern(K.PORT_COVARIANCE))
@@ -150,12 +159,29 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
         with self._lock:
             self._cfg["floor"] = f
 
+    def set_calibration(self, calibration: str) -> None:
+        """Load a calibration file ('' = none); ValueError if it cannot be used."""
+        if not isinstance(calibration, str):
+            raise ValueError(f"calibration must be a path string ('' = none), got {calibration!r}")
+        manifold = None
+        if calibration.strip():
+            from ..array.manifold import load_calibration_file
+
+            try:
+                _, manifold = load_calibration_file(calibration)
+            except (ValueError, OSError) as exc:
+                raise ValueError(str(exc)) from None
+        with self._lock:
+            self._manifold = manifold
+
     # ------------------------------------------------------------------ handlers
     def _handle_covariance(self, msg: pmt.pmt_t) -> None:
         cfg = dict(self._cfg)
         if cfg["method"] == "moddnn":
             self._seen_covariance = True
             return  # MoD-DNN needs the CFR; documented, nothing to log per PDU
+        if self._manifold is not None:
+            return  # calibrated spectra need the CFR (per-band covariances); documented
         try:
             meta, r = _pdu.covariance_from_pdu(msg)
         except (_pdu.PduError, ValueError) as exc:
@@ -167,7 +193,8 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
 
     def _handle_cfr(self, msg: pmt.pmt_t) -> None:
         cfg = dict(self._cfg)
-        if cfg["method"] != "moddnn" and self._seen_covariance:
+        manifold = self._manifold
+        if cfg["method"] != "moddnn" and self._seen_covariance and manifold is None:
             return
         try:
             meta, h = _pdu.cfr_from_pdu(msg)
@@ -176,6 +203,9 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
             return
         if cfg["method"] == "moddnn":
             self._emit(cfg, meta, self._moddnn_spectrum(h))
+            return
+        if manifold is not None:
+            self._emit(cfg, meta, self._calibrated_spectrum(cfg, meta, h, manifold))
             return
         try:
             r, n = _cov.covariance_from_cfr(h)
@@ -202,6 +232,22 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
                 raise ValueError("order 0 needs meta 'order' or 'num_snapshots' for AIC")
             # MUSIC needs >= 1 signal and >= 1 noise dimension
             return _doa.music_spectrum(r, min(max(d, 1), m - 1), cfg["spacing"], self._grid)
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            self.logger.warn(f"occasion {meta.get(K.SRS_OCCASION)}: no spectrum: {exc}")
+            return None
+
+    def _calibrated_spectrum(
+        self, cfg: dict, meta: dict, h: np.ndarray, manifold
+    ) -> np.ndarray | None:
+        try:
+            sub, scs = meta.get(K.SUBCARRIERS), meta.get(K.SCS_HZ)
+            if sub is None or scs is None:
+                raise ValueError("the CFR PDU has no 'subcarriers' and 'scs_hz' meta")
+            freqs = _cal.baseband_frequencies(sub, scs, manifold)
+            order = cfg["order"] or (int(meta[K.ORDER]) if K.ORDER in meta else None)
+            return _cal.calibrated_spectrum(
+                cfg["method"], h, freqs, manifold, self._grid, order, "aic"
+            )
         except (ValueError, np.linalg.LinAlgError) as exc:
             self.logger.warn(f"occasion {meta.get(K.SRS_OCCASION)}: no spectrum: {exc}")
             return None

@@ -52,6 +52,8 @@ __all__ = [
     "CALIBRATED_METHODS",
     "BandCovariances",
     "band_covariances",
+    "baseband_frequencies",
+    "calibrated_spectrum",
     "crb_angle_delay_calibrated",
     "crb_calibrated",
     "dbf_spectrum",
@@ -289,10 +291,13 @@ class _GridCache:
                 "a": a,
                 "norm2": np.sum(np.abs(a) ** 2, axis=1),
             }
-            if len(self._items) >= self._size:
-                self._items.pop(next(iter(self._items)))
-            self._items[key] = item
+            self.put(key, item)
         return item
+
+    def put(self, key: tuple, item: dict[str, Any]) -> None:
+        if len(self._items) >= self._size:
+            self._items.pop(next(iter(self._items)))
+        self._items[key] = item
 
     def gram(self, item: dict[str, Any]) -> NDArray:
         if "gram" not in item:
@@ -960,3 +965,65 @@ def estimate_calibrated(
         except (np.linalg.LinAlgError, ValueError):
             crb = np.full(aoa.size, np.inf)
     return Estimate(method, d, aoa, power, delay, noise, snr_db, crb, grid, spec)
+
+
+def calibrated_spectrum(
+    method: str,
+    cfr: ArrayLike,
+    subcarrier_hz: ArrayLike,
+    manifold: Manifold,
+    grid_deg: ArrayLike,
+    order: int | None = None,
+    order_method: str = "aic",
+) -> NDArray[np.float64]:
+    """DBF or MUSIC spectrum of a CFR on the calibrated manifold at the angles ``grid_deg``
+    (the spatial_spectrum block's plot grid); 0 outside the manifold's ``angle_range_deg``.
+    MUSIC's order: ``order`` if > 0, else AIC/MDL (:func:`resolve_order`), at least 1."""
+    method = str(method).lower()
+    if method not in ("dbf", "music"):
+        raise ValueError(f"calibrated spectrum method must be 'dbf' or 'music', got {method!r}")
+    g = np.asarray(grid_deg, dtype=np.float64).ravel()
+    bc = band_covariances(cfr, subcarrier_hz, manifold)
+    if not np.any(bc.r):
+        raise ValueError("the CFR is all zeros")
+    lo, hi = manifold.angle_range_deg
+    inside = (g >= lo) & (g <= hi) & (np.abs(g) <= _ANGLE_LIMIT)
+    out = np.zeros(g.size)
+    if not np.any(inside):
+        return out
+    key = ("spectrum", id(manifold), g[inside].tobytes())
+    item = _CACHE._items.get(key)
+    if item is None or item["manifold"] is not manifold:
+        a = np.transpose(manifold.steering(g[inside]), (2, 0, 1))
+        item = {"manifold": manifold, "a": a, "norm2": np.sum(np.abs(a) ** 2, axis=1)}
+        _CACHE.put(key, item)
+    if method == "dbf":
+        out[inside] = dbf_spectrum(bc, manifold, item)
+    else:
+        d = resolve_order(bc, order if order else None, order_method)
+        out[inside] = music_spectrum(bc, manifold, item, min(max(d, 1), bc.num_elements - 1))
+    return out
+
+
+def baseband_frequencies(
+    subcarriers: ArrayLike, scs_hz: float, manifold: Manifold | None
+) -> NDArray[np.float64]:
+    """Baseband frequency of CFR columns from the PDU meta: grid subcarrier k sits at
+    (k - 6 N_grid) scs (DESIGN section 4), with N_grid (``n_size_grid``) from the carrier of
+    the calibration's radio settings (a sweep calibration records it). Without it, the
+    subcarriers are centred on the calibrated band (the sweep used the same SRS band), and
+    a manifold without finite band edges (the ideal ULA) needs only differences: k scs."""
+    k = np.asarray(subcarriers, dtype=np.float64).ravel()
+    scs = float(scs_hz)
+    if not (np.all(np.isfinite(k)) and np.isfinite(scs) and scs > 0):
+        raise ValueError("CFR meta 'subcarriers' and 'scs_hz' must be finite, scs_hz > 0")
+    radio = getattr(manifold, "radio", None) or {}
+    carrier = radio.get("carrier") if isinstance(radio, dict) else None
+    n_grid = carrier.get("n_size_grid") if isinstance(carrier, dict) else None
+    if n_grid is not None:
+        return (k - 6.0 * float(n_grid)) * scs
+    f = k * scs
+    edges = np.asarray(manifold.band_edges_hz if manifold is not None else [], dtype=np.float64)
+    if edges.size >= 2 and np.all(np.isfinite(edges[[0, -1]])) and f.size:
+        return f - 0.5 * (f.min() + f.max()) + 0.5 * (edges[0] + edges[-1])
+    return f
