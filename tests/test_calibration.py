@@ -167,3 +167,26 @@ def test_calibrate_command_errors(tmp_path, capsys):
     assert cli.main(["calibrate", "--input", "x", "--splitter", "--aoa-deg", "3"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(e.startswith("srsaoa calibrate: error:") for e in err)
+
+
+def test_calibration_values_outside_physical_ranges_are_refused(tmp_path):
+    import json
+
+    from gnuradio.srsaoa.array.calibration import CalibrationError, load_calibration
+
+    base = {
+        "format": "srsaoa-calibration-1",
+        "gain": [1.0, 1.0],
+        "phase_deg": [0.0, 10.0],
+        "delay_s": [0.0, 1e-9],
+    }
+    for key, value, words in (
+        ("gain", [1.0, 1e308], "dB"),
+        ("gain", [1.0, "x"], "malformed"),
+        ("delay_s", [0.0, 1.0], "us"),
+        ("phase_deg", [0.0, float("nan")], "finite"),
+    ):
+        p = tmp_path / "c.json"
+        p.write_text(json.dumps({**base, key: value}))
+        with pytest.raises(CalibrationError, match=words):
+            load_calibration(p)

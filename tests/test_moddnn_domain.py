@@ -90,3 +90,26 @@ def test_block_refuses_other_bands_and_flags_outside_angles():
     rec = estimate_record(out[0], 30.72e6)
     assert OUTSIDE in rec["flags"]
     assert "flags" not in estimate_record(out[1], 30.72e6)
+
+
+def test_all_zero_weights_are_not_a_model(tmp_path):
+    import torch
+    from gnuradio.srsaoa.errors import ModelFileError
+    from gnuradio.srsaoa.moddnn.modelfile import model_paths
+    from safetensors.torch import load_file, save_file
+
+    w, j = model_paths("default")
+    state = {k: torch.zeros_like(v) for k, v in load_file(str(w)).items()}
+    import hashlib
+    import json
+
+    save_file(state, str(tmp_path / "m.safetensors"))
+    doc = json.loads(j.read_text())  # a consistent file pair: only the weights are wrong
+    doc["weights_sha256"] = hashlib.sha256((tmp_path / "m.safetensors").read_bytes()).hexdigest()
+    (tmp_path / "m.json").write_text(json.dumps(doc))
+    try:
+        load_model(str(tmp_path / "m"))
+    except ModelFileError as exc:
+        assert "every weight is zero" in str(exc)
+    else:
+        raise AssertionError("all-zero weights were accepted")

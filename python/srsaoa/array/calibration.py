@@ -37,6 +37,9 @@ from numpy.typing import ArrayLike, NDArray
 from ..errors import SrsaoaError
 
 FORMAT = "srsaoa-calibration-1"
+MAX_GAIN_DB = 40.0
+MAX_DELAY_S = 10e-6
+MAX_RESIDUAL_DEG = 30.0  # rms phase about the fitted lines: beyond it the fit is noise
 
 __all__ = [
     "FORMAT",
@@ -78,6 +81,19 @@ class Calibration:
             raise CalibrationError("calibration gains must be finite and positive")
         if not (np.all(np.isfinite(self.phase_deg)) and np.all(np.isfinite(self.delay_s))):
             raise CalibrationError("calibration phases and delays must be finite")
+        # physical ranges: receive chains of one radio differ by tens of dB at most and by
+        # cable/filter delays of nanoseconds to a microsecond, not by 1e308
+        if np.any(np.abs(20 * np.log10(self.gain)) > MAX_GAIN_DB):
+            raise CalibrationError(
+                f"calibration gains must lie within +-{MAX_GAIN_DB:g} dB of element 0, got "
+                f"{np.round(20 * np.log10(self.gain), 1).tolist()} dB"
+            )
+        if np.any(np.abs(self.delay_s) > MAX_DELAY_S):
+            raise CalibrationError(
+                f"calibration delays must lie within +-{MAX_DELAY_S * 1e6:g} us of element 0"
+            )
+        if self.num_elements > 1024:
+            raise CalibrationError("a calibration for more than 1024 elements is not an array")
 
     @property
     def num_elements(self) -> int:
@@ -131,9 +147,11 @@ class Calibration:
             raise CalibrationError(f"malformed calibration: {exc}") from None
 
     def save(self, path: str | os.PathLike) -> None:
-        with open(path, "w") as f:
-            json.dump(self.to_dict(), f, indent=2)
-            f.write("\n")
+        """Write the JSON through a temporary file in the same folder, renamed at the end: a
+        failure never leaves a half-written calibration over a good one."""
+        from ..io.safeio import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
 
 MAX_CALIBRATION_BYTES = 64 << 20

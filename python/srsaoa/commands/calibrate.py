@@ -327,6 +327,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.aoa_deg is not None and not -90.0 < args.aoa_deg < 90.0:
         raise SrsaoaError(f"--aoa-deg must be in (-90, 90), got {args.aoa_deg}")
     rec = read_recording(args.input)
+    if args.out:
+        import os
+
+        from ..io.safeio import check_output
+
+        stem = os.path.basename(str(args.input)).split(".sigmf")[0]
+        folder = os.path.dirname(os.path.abspath(str(args.input)))
+        inputs = [os.path.join(folder, n) for n in os.listdir(folder) if n.startswith(stem)]
+        check_output(args.out, [args.input, args.check, *inputs])
     cfrs, freqs, _ = extract_cfrs(rec, args.max_occasions)
     steer = _steering(rec, args.aoa_deg)
 
@@ -367,6 +376,14 @@ def _run(args: argparse.Namespace) -> int:
         radio=_radio(rec, args),
         fit_delay=not args.no_delay,
     )
+    from ..array.calibration import MAX_RESIDUAL_DEG
+
+    if cal.residual_phase_deg_rms > MAX_RESIDUAL_DEG:
+        raise SrsaoaError(
+            f"the calibration fit leaves {cal.residual_phase_deg_rms:.1f} deg rms of phase about "
+            f"its lines (more than {MAX_RESIDUAL_DEG:g}): no usable reference in this recording "
+            "(SNR too low, multipath, or the UE not at --aoa-deg); not written"
+        )
     cal.save(args.out)
     if args.aoa_deg is not None:
         print(
