@@ -5,7 +5,7 @@ blocks the same way:
 
     source (SigMF file | UHD) -> srs_sync -> cfr_extractor --CFR PDUs-->
         covariance_accumulator -> order_estimator (AIC) -> doa_estimator (1-D method) -+
-        doa_estimator (2d-esprit) ---------------------------------------------------+-> result_sink
+        doa_estimator (2d-esprit, 2d-ml; dbf/music/ml with a manifold) --------------+-> result_sink
         moddnn_doa ------------------------------------------------------------------+
 """
 
@@ -25,8 +25,10 @@ from .blocks.result_sink import result_sink
 from .blocks.srs_sync import srs_sync
 from .srsaoa_python import covariance_accumulator
 
-METHODS = ("esprit", "music", "root-music", "dbf", "2d-esprit", "moddnn")
-CFR_METHODS = ("2d-esprit", "moddnn")
+METHODS = ("esprit", "music", "root-music", "dbf", "2d-esprit", "ml", "2d-ml", "moddnn")
+CFR_METHODS = ("2d-esprit", "2d-ml", "moddnn")
+# with a sweep (manifold) calibration these search the manifold on CFR PDUs directly
+CALIBRATED_METHODS = ("dbf", "music", "ml", "2d-ml")
 
 
 class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
@@ -64,6 +66,11 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
         unknown = [m for m in methods if m not in METHODS]
         if unknown or not methods:
             raise ValueError(f"methods must be chosen from {METHODS}, got {list(methods)}")
+        manifold = None
+        if calibration:
+            from .array.manifold import load_calibration_file
+
+            _, manifold = load_calibration_file(calibration)  # CalibrationError: a ValueError
         self.source = source
         self.sync = srs_sync(num_channels, carrier, srs)
         self.cfr = cfr_extractor(num_channels, carrier, srs, True, -1, calibration)
@@ -79,15 +86,17 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
 
                 est = moddnn_doa(model)
                 self.msg_connect((self.cfr, K.PORT_CFR), (est, K.PORT_CFR))
-            elif method == "2d-esprit":
-                est = doa_estimator(method, spacing_wavelengths, order)
+            elif method in CFR_METHODS or (
+                manifold is not None and method in CALIBRATED_METHODS
+            ):  # one CFR per estimate; a manifold needs the subcarriers (per-band covariances)
+                est = doa_estimator(method, spacing_wavelengths, order, calibration=calibration)
                 self.msg_connect((self.cfr, K.PORT_CFR), (est, K.PORT_CFR))
             else:
                 cov = covariance_accumulator(
                     num_channels, occasions_per_estimate, forward_backward, 0.0
                 )
                 ordr = order_estimator("aic")
-                est = doa_estimator(method, spacing_wavelengths, order)
+                est = doa_estimator(method, spacing_wavelengths, order, calibration=calibration)
                 self.msg_connect((self.cfr, K.PORT_CFR), (cov, K.PORT_CFR))
                 self.msg_connect((cov, K.PORT_COVARIANCE), (ordr, K.PORT_COVARIANCE))
                 self.msg_connect((ordr, K.PORT_COVARIANCE), (est, K.PORT_COVARIANCE))

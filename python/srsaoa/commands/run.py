@@ -109,6 +109,35 @@ def _check_calibration(args: argparse.Namespace, rec) -> None:
                 f"calibration {args.calibration} was made at {what} {float(want):g} Hz, the "
                 f"input is at {float(have):g} Hz: calibrate again at this setting"
             )
+    _check_manifold(args, rec)
+
+
+def _check_manifold(args: argparse.Namespace, rec) -> None:
+    """A sweep calibration's manifold: this element count, and the carrier grid it maps
+    subcarriers to baseband frequencies with (its bands are in baseband Hz)."""
+    from ..array.calibration import CalibrationError
+    from ..array.manifold import load_calibration_file
+    from ..io import config_to_dict
+
+    try:
+        _, man = load_calibration_file(args.calibration)
+    except CalibrationError as exc:
+        raise SrsaoaError(str(exc)) from None
+    if man is None:
+        return
+    if man.num_elements != rec.num_channels:
+        raise SrsaoaError(
+            f"calibration {args.calibration} is for {man.num_elements} elements, the input has "
+            f"{rec.num_channels}"
+        )
+    want = (getattr(man, "radio", None) or {}).get("carrier") or {}
+    have = config_to_dict(rec.carrier)
+    for key in ("subcarrier_spacing", "n_size_grid"):
+        if key in want and key in have and want[key] != have[key]:
+            raise SrsaoaError(
+                f"calibration {args.calibration} was measured with carrier {key} {want[key]}, "
+                f"the input has {have[key]}: calibrate again with this carrier"
+            )
 
 
 def _check_model(args: argparse.Namespace, rec) -> None:
@@ -298,11 +327,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--method",
         "-m",
         default=DEFAULT_METHODS,
-        help="comma-separated: esprit, music, root-music, dbf, 2d-esprit, moddnn "
+        help="comma-separated: esprit, music, root-music, dbf, 2d-esprit, ml, 2d-ml, moddnn "
         f"(default {DEFAULT_METHODS})",
     )
     p.add_argument("--model", default="default", help="MoD-DNN model (path or 'default')")
-    p.add_argument("--calibration", default="", help="phase calibration JSON (srsaoa calibrate)")
+    p.add_argument(
+        "--calibration",
+        default="",
+        help="calibration JSON (srsaoa calibrate): its gain/phase/delay part corrects the CFR; "
+        "a sweep calibration's manifold is also searched by dbf, music, ml and 2d-ml",
+    )
     p.add_argument("--out", "-o", default="-", help="results .jsonl path, '-' for stdout")
     p.add_argument("--occasions", type=int, default=1, help="SRS occasions per covariance (1)")
     p.add_argument("--order", type=int, default=0, help="number of paths (0 = AIC)")
