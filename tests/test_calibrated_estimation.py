@@ -169,9 +169,11 @@ def test_single_path_rmse_at_crb_and_ideal_estimators_biased(man):
 
 def test_los_plus_coherent_reflection(man):
     """LOS + one reflection (-6 dB, 15-40 deg away, 50-300 ns later), fully coherent: the
-    strongest path of ML / MUSIC within 1.2 x their bound (the covariance model's stochastic
-    CRB, whose mean here is ~0.1 deg), of the joint angle-delay ML within 1.2 x the CFR
-    model's bound and below 0.1 deg RMSE (issue 12's target)."""
+    strongest path of ML within 1.2 x its bound (the covariance model's stochastic CRB, whose
+    mean here is ~0.1 deg), of the joint angle-delay ML within 1.2 x the CFR model's bound
+    and below 0.1 deg RMSE (issue 12's target). MUSIC is not efficient for correlated
+    sources (within one band the paths stay correlated; Stoica and Nehorai 1989): it is held
+    only to finding the LOS as the strongest path (< 1 deg) and to 3 x the bound."""
     rng = np.random.default_rng(3)
     n = 30
     sq = {m: 0.0 for m in ("ml", "music", "2d-ml")}
@@ -199,10 +201,10 @@ def test_los_plus_coherent_reflection(man):
             cal.crb_angle_delay_calibrated(man, [los, refl], [0.0, tau], g, FREQS, SIGMA2)[0][0]
             ** 2
         )
-    for m, v in (("ml", v_cov), ("music", v_cov), ("2d-ml", v_joint)):
+    for m, v, k in (("ml", v_cov, 1.2), ("music", v_cov, 3.0), ("2d-ml", v_joint, 1.2)):
         v = np.asarray(v)
         n_eff = v.sum() ** 2 / np.sum(v**2)
-        assert sq[m] <= 1.2**2 * v.sum() * chi2_factor(n_eff), (m, np.sqrt(sq[m] / n))
+        assert sq[m] <= k**2 * v.sum() * chi2_factor(n_eff), (m, np.sqrt(sq[m] / n), n_eff)
     assert np.sqrt(sq["2d-ml"] / n) <= 0.1
 
 
