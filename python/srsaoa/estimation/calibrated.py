@@ -35,6 +35,7 @@ Plain numpy/scipy; never imports GNU Radio.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -271,15 +272,21 @@ def _local_refine(
 
 class _GridCache:
     """The manifold on a search grid (all bands), kept for the next occasions: steering
-    [B, M, L], squared norms [B, L] and, for the pair search, the Gram matrices [B, L, L]."""
+    [B, M, L], squared norms [B, L] and, for the pair search, the Gram matrices [B, L, L].
+    Shared by the estimator blocks' threads (a lock guards the table)."""
 
     def __init__(self, size: int = 16) -> None:
         self._size = size
         self._items: dict[tuple, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, key: tuple) -> dict[str, Any] | None:
+        with self._lock:
+            return self._items.get(key)
 
     def get(self, manifold: Manifold, lo: float, hi: float, step: float) -> dict[str, Any]:
         key = (id(manifold), lo, hi, step)
-        item = self._items.get(key)
+        item = self.lookup(key)
         if item is None or item["manifold"] is not manifold:
             grid = default_grid(lo, hi, step)
             a = np.transpose(manifold.steering(grid), (2, 0, 1))
@@ -295,9 +302,10 @@ class _GridCache:
         return item
 
     def put(self, key: tuple, item: dict[str, Any]) -> None:
-        if len(self._items) >= self._size:
-            self._items.pop(next(iter(self._items)))
-        self._items[key] = item
+        with self._lock:
+            if key not in self._items and len(self._items) >= self._size:
+                self._items.pop(next(iter(self._items)))
+            self._items[key] = item
 
     def gram(self, item: dict[str, Any]) -> NDArray:
         if "gram" not in item:
@@ -992,7 +1000,7 @@ def calibrated_spectrum(
     if not np.any(inside):
         return out
     key = ("spectrum", id(manifold), g[inside].tobytes())
-    item = _CACHE._items.get(key)
+    item = _CACHE.lookup(key)
     if item is None or item["manifold"] is not manifold:
         a = np.transpose(manifold.steering(g[inside]), (2, 0, 1))
         item = {"manifold": manifold, "a": a, "norm2": np.sum(np.abs(a) ** 2, axis=1)}
