@@ -250,8 +250,13 @@ def anchor_aoa_trajectory(
 
 def anchor_recordings(sc: PositioningScenario, base, out: str | Path, num_slots: int) -> dict:
     """One SigMF recording per anchor: ``base`` (a ``sim.Scenario``) with the LOS AoA
-    following the UE as seen from that anchor over ``num_slots`` slots (time 0 = first slot
-    of every recording, so the anchors share one time base). Returns {anchor: path}."""
+    following the UE as seen from that anchor over ``num_slots`` slots. The first slot of
+    every recording starts at sample ``base.start_offset_samples`` (0 when the base leaves it
+    random) and the UE is at ``sc.position(t)`` at t = (slot start - first slot start) /
+    sample rate in all of them, so the anchors share one time base and one truth. The AoA
+    trajectory is sampled at every slot start (the simulator holds it over the slot), with a
+    per-anchor noise seed ``sc.seed * 1000 + anchor index``. Returns {anchor: path of the
+    ``.sigmf-collection``}; SrsaoaError when the UE leaves an anchor's (-90, 90) deg."""
     from ..io import write_recording
     from .simulate import simulate
 
@@ -259,12 +264,21 @@ def anchor_recordings(sc: PositioningScenario, base, out: str | Path, num_slots:
     out.parent.mkdir(parents=True, exist_ok=True)
     carrier = base.carrier_config()
     slot_s = 1e-3 * 15.0 / float(carrier.subcarrier_spacing)
-    times = np.array([0.0, max(num_slots - 1, 1) * slot_s])
-    paths = {}
-    for i, a in enumerate(sc.anchors):
+    # slots are 1 ms * 15 kHz / scs long and start on that grid (TS 38.211 4.3.2)
+    times = np.arange(max(int(num_slots), 1)) * slot_s
+    ue = sc.position(times)
+    aoas = []
+    for a in sc.anchors:  # check every anchor before writing anything
         aoa = anchor_aoa_trajectory(sc, a, times)
-        if not np.all(np.abs(aoa) < 90):
-            raise SrsaoaError(f"anchor {a.name}: the UE leaves the array's field of view")
+        front = all(in_front(a, q, sc.ue_height_m) for q in ue)
+        if not (front and np.all(np.abs(aoa) < 90)):
+            raise SrsaoaError(
+                f"anchor {a.name}: the UE leaves the array's field of view (behind it or "
+                "on its axis) during the recording"
+            )
+        aoas.append(aoa)
+    paths = {}
+    for i, (a, aoa) in enumerate(zip(sc.anchors, aoas, strict=True)):
         sci = base.copy(
             name=f"{sc.name}_{a.name}",
             num_slots=num_slots,
