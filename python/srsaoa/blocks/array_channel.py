@@ -12,7 +12,26 @@ from gnuradio import gr
 
 from ..array.geometry import ULA
 from ..array.impairments import ImpairmentProfile, profile_from_spec
-from ..sim.channel import DEFAULT_HALF_LENGTH, ArrayChannel, Path
+from ..sim.channel import DEFAULT_HALF_LENGTH, SCATTER_KEY, ArrayChannel, Path
+
+
+def _parse_channel(channel: Any) -> dict | None:
+    """'' / None: no standard channel; a model name ("UMi", "CDL-C"); a JSON object or dict
+    (docs/channels.md)."""
+    from ..sim.standard import check_spec
+
+    if channel is None or channel == "" or channel == {}:
+        return None
+    if isinstance(channel, str):
+        text = channel.strip()
+        if text.startswith("{"):
+            try:
+                channel = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"channel is not valid JSON: {exc.msg}") from None
+        else:
+            channel = {"model": text}
+    return check_spec(channel)
 
 
 def _parse_paths(extra_paths: Any) -> list[Path]:
@@ -80,6 +99,7 @@ class array_channel(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         seed: int = 0,
         signal_power_per_re: float = 1.0,
         filter_half_length: int = DEFAULT_HALF_LENGTH,
+        channel: Any = "",
     ) -> None:
         if isinstance(num_elements, bool) or int(num_elements) != num_elements:
             raise ValueError(f"num_elements must be an integer >= 2, got {num_elements!r}")
@@ -121,6 +141,18 @@ class array_channel(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             if impairments == "default":
                 profile = profile.with_rho(float(rho))
         paths = [Path(aoa_deg, 0.0, 0.0, los_phase_rad), *_parse_paths(extra_paths)]
+        self._spec = _parse_channel(channel)
+        self._seed = int(seed)
+        self._ula = ula
+        self._doppler = None
+        self._t_paths = 0.0
+        self._sample_rate = float(sample_rate)
+        reference_power = None
+        if self._spec is not None:
+            if len(paths) > 1:
+                raise ValueError("give either extra_paths or a standard channel, not both")
+            paths = self._draw_paths(float(aoa_deg))
+            reference_power = 1.0  # the draw's ray powers sum to 1
         self._chan = ArrayChannel(
             ula,
             profile,
@@ -131,6 +163,7 @@ class array_channel(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             seed=int(seed),
             signal_power_per_re=float(signal_power_per_re),
             half_length=int(filter_half_length),
+            reference_power=reference_power,
         )
         gr.basic_block.__init__(
             self,
@@ -143,14 +176,37 @@ class array_channel(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self.logger.info(
             f"{ula.num_elements}-element ULA, d = {ula.spacing_m * 1e3:.2f} mm at "
             f"{ula.carrier_frequency_hz / 1e9:g} GHz, impairments {profile.name!r} "
-            f"(rho {profile.rho:g}), {len(paths)} path(s), latency hidden: "
+            f"(rho {profile.rho:g}), {len(paths)} path(s)"
+            + ("" if self._spec is None else f" ({self._spec['model']})")
+            + ", latency hidden: "
             f"{self._chan.delay} samples"
+        )
+
+    def _draw_paths(self, aoa_deg: float) -> list[Path]:
+        """The standard channel's paths with the UE at ``aoa_deg``: the draw of
+        ``Scenario.channel_draw`` for this seed (redrawn with the same random numbers when the
+        angle changes, so the clusters follow the UE)."""
+        from ..sim.standard import draw_from_spec, spec_doppler
+
+        rng = np.random.default_rng(np.random.SeedSequence(self._seed, spawn_key=(SCATTER_KEY, 0)))
+        self._draw = draw_from_spec(self._spec, rng, aoa_deg, self._ula.carrier_frequency_hz)
+        self._doppler = spec_doppler(self._spec, self._draw, self._ula.carrier_frequency_hz)
+        return self._paths_at(0.0)
+
+    def _paths_at(self, t_s: float) -> list[Path]:
+        self._t_paths = t_s
+        return self._draw.paths(
+            self._spec.get("element_pattern", "3gpp"),
+            float(self._spec.get("tilt_deg") or 0.0),
+            t_s,
+            self._doppler,
         )
 
     @classmethod
     def from_scenario(cls, scenario: Any) -> array_channel:
         """The block that reproduces ``sim.simulate(scenario)`` when fed
-        ``sim.transmit_stream(scenario)`` (static scenarios: no trajectory, no Rician)."""
+        ``sim.transmit_stream(scenario)`` (static scenarios: no trajectory, no Rician; a
+        standard ``channel`` without UE motion or per-occasion redraws)."""
         from ..sim import Scenario, srs_re_power
 
         sc = scenario if isinstance(scenario, Scenario) else Scenario.from_dict(scenario)
@@ -173,7 +229,10 @@ class array_channel(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             seed=int(sc.seed),
             signal_power_per_re=srs_re_power(sc.carrier_config(), sc.srs_config()),
             filter_half_length=int(sc.filter_half_length),
+            channel=sc.channel or "",
         )
+        if sc.channel is not None:
+            return blk
         if paths[0].delay_s != 0 or paths[0].power_db != 0:
             blk._chan.set_paths(paths)
         return blk
@@ -182,7 +241,10 @@ class array_channel(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     def set_aoa_deg(self, aoa_deg: float) -> None:
         """AoA of the LOS path in degrees (DESIGN section 3 sign)."""
         with self._lock:
-            self._chan.set_aoa_deg(float(aoa_deg))
+            if self._spec is not None:
+                self._chan.set_paths(self._draw_paths(float(aoa_deg)))
+            else:
+                self._chan.set_aoa_deg(float(aoa_deg))
 
     def set_snr_db(self, snr_db: float) -> None:
         """Per-element, per-RE SNR in dB."""
@@ -212,6 +274,10 @@ class array_channel(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         if n == 0:
             return 0
         with self._lock:
+            if self._doppler is not None:  # UE motion: rays advanced every 0.5 ms of samples
+                t = self._chan.samples_out / self._sample_rate
+                if t - self._t_paths >= 0.5e-3:
+                    self._chan.set_paths(self._paths_at(t))
             y = self._chan.process(x[:n])
         k = y.shape[1]
         for m, out in enumerate(output_items):

@@ -56,6 +56,15 @@ def _run(args: argparse.Namespace) -> int:
         paths = [dict(p) for p in sc.paths]
         paths[0]["aoa_deg"] = args.aoa_deg
         changes["paths"] = paths
+    if args.channel is not None:  # a TR 38.901 model name or a JSON object (docs/channels.md)
+        text = args.channel.strip()
+        try:
+            spec = json.loads(text) if text.startswith("{") else {"model": text}
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--channel is not valid JSON: {exc.msg}") from None
+        changes["channel"] = spec
+        changes["rician"] = None
+        changes["paths"] = [dict(changes.get("paths", sc.paths)[0])]
     if changes:
         sc = sc.copy(**changes)
     if str(args.out).endswith(("/", "\\")) or Path(args.out).is_dir():
@@ -107,7 +116,8 @@ def _run(args: argparse.Namespace) -> int:
         f"wrote {path}: {rec.num_channels} channels x {rec.num_samples} samples "
         f"({rec.datatype}, {rec.sample_rate / 1e6:g} Msps), {t['num_srs_occasions']} SRS "
         f"occasions from sample {t['first_slot_sample']}, LOS {t['los_aoa_deg']:g} deg, "
-        f"SNR {t['snr_db']} dB"
+        + (f"{sc.channel['model']} channel, " if sc.channel else "")
+        + f"SNR {t['snr_db']} dB"
     )
     return 0
 
@@ -126,6 +136,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--snr-db", type=float, help="override the per-RE SNR (dB)")
     p.add_argument("--aoa-deg", type=float, help="override the LOS AoA (deg)")
     p.add_argument("--num-slots", type=int, help="override the number of slots")
+    p.add_argument(
+        "--channel",
+        help="TR 38.901 channel: a model name (UMi, UMa, RMa, InH, InF, CDL-A..E, TDL-A..E) "
+        'or a JSON object such as \'{"model": "UMi", "los": true}\' (docs/channels.md); '
+        "replaces the scenario's multipath",
+    )
     p.add_argument("--datatype", choices=["cf32_le", "ci16_le"], help="override the datatype")
     p.add_argument(
         "--interleaved",

@@ -28,6 +28,7 @@ KNOWN_KEYS = (
     "impairments",
     "paths",
     "rician",
+    "channel",
     "snr_db",
     "cfo_hz",
     "start_offset_samples",
@@ -68,6 +69,7 @@ class Scenario:
     impairments: Any = "ideal"
     paths: list[dict] = field(default_factory=lambda: [{"aoa_deg": 0.0}])
     rician: dict | None = None
+    channel: dict | None = None
     snr_db: float | None = 20.0
     cfo_hz: float = 0.0
     start_offset_samples: int | None = 0
@@ -197,6 +199,8 @@ class Scenario:
                 or float(r.get("max_excess_delay_s", 200e-9)) < 0
             ):
                 raise bad("rician spreads must be >= 0")
+        if self.channel is not None:
+            self._validate_channel(bad)
         if self.trajectory is not None:
             t = self.trajectory
             if "times_s" in t or "aoa_deg" in t:
@@ -216,6 +220,39 @@ class Scenario:
                 self.sweep_angles()
             except (TypeError, ValueError, KeyError) as exc:
                 raise bad(f"sweep: {exc}") from exc
+
+    def _validate_channel(self, bad: Any) -> None:
+        """``channel``: a TR 38.901 model (docs/channels.md) replaces paths[1:] and rician."""
+        from .standard import check_spec
+
+        try:
+            self.channel = check_spec(self.channel)
+        except (TypeError, ValueError) as exc:
+            raise bad(str(exc)) from exc
+        if self.rician is not None or len(self.paths) > 1:
+            raise bad("channel replaces paths[1:] and rician: give paths[0] (the UE) only")
+        if self.trajectory is not None:
+            raise bad("channel with a trajectory is not supported (the draw is static)")
+        p0 = self.paths[0]
+        if p0.get("delay_s", 0.0) or p0.get("power_db", 0.0):
+            raise bad("with channel, paths[0] gives only the UE direction aoa_deg")
+        try:  # the UE direction must be reachable at the model's LOS elevation
+            self.channel_draw(self.ula())
+        except ValueError as exc:
+            raise bad(f"channel: {exc}") from exc
+
+    def channel_draw(self, ula: ULA | None = None, aoa0_deg: float | None = None, draw: int = 0):
+        """Realisation ``draw`` (0 = the recording's first) of ``channel`` with the UE at
+        paths[0].aoa_deg (or ``aoa0_deg``); seeded by the scenario seed."""
+        from .channel import SCATTER_KEY
+        from .standard import draw_from_spec
+
+        ula = ula or self.ula()
+        rng = np.random.default_rng(
+            np.random.SeedSequence(int(self.seed), spawn_key=(SCATTER_KEY, int(draw)))
+        )
+        aoa = self.paths[0]["aoa_deg"] if aoa0_deg is None else aoa0_deg
+        return draw_from_spec(self.channel, rng, float(aoa), ula.carrier_frequency_hz)
 
     # ------------------------------------------------------------------ derived objects
     def carrier_config(self):

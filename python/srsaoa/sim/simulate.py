@@ -105,6 +105,53 @@ def _scatterers(
     ]
 
 
+class _StandardChannel:
+    """A scenario's TR 38.901 ``channel`` as the simulator uses it: the current draw, its
+    Doppler shifts, the element pattern, and paths at a time."""
+
+    def __init__(self, scenario: Scenario, ula: ULA) -> None:
+        from .standard import spec_doppler
+
+        self.scenario = scenario
+        self.ula = ula
+        self.spec = scenario.channel
+        self.pattern = self.spec.get("element_pattern", "3gpp")
+        self.tilt = float(self.spec.get("tilt_deg") or 0.0)
+        self.per_occasion = self.spec.get("redraw", "recording") == "occasion"
+        self._spec_doppler = spec_doppler
+        self.redraw(0)
+
+    def redraw(self, index: int) -> None:
+        self.draw = self.scenario.channel_draw(self.ula, draw=index)
+        self.doppler = self._spec_doppler(self.spec, self.draw, self.ula.carrier_frequency_hz)
+
+    def paths(self, t_s: float = 0.0) -> list[Path]:
+        return self.draw.paths(self.pattern, self.tilt, t_s, self.doppler)
+
+    def truth(self) -> dict:
+        return self.draw.truth(self.pattern, self.tilt)
+
+    def truth_paths(self) -> list[Path]:
+        """paths[0]: the UE direction with the LOS ray's received power (-200 dB: no LOS
+        ray); then one entry per cluster: centre cone angle, delay, received power."""
+        d = self.draw
+        p = d.received_powers(self.pattern, self.tilt)
+        los = d.ray_cluster == -1
+        p0 = float(p[los].sum())
+        phase = float(d.ray_phase_rad[los][0]) if los.any() else 0.0
+        out = [Path(d.los_aoa_deg, 0.0, 10 * np.log10(p0) if p0 > 0 else -200.0, phase)]
+        from .standard import ula_angle_deg
+
+        c = d.clusters
+        for i in range(c["delay_s"].size):
+            pc = float(p[d.ray_cluster == i].sum())
+            if pc <= 0:
+                continue
+            aoa = float(ula_angle_deg(c["azimuth_deg"][i], c["zenith_deg"][i]))
+            out.append(Path(aoa, float(c["delay_s"][i]), 10 * np.log10(pc), 0.0))
+        return out[:64]
+
+
 def simulate(scenario: Scenario | dict, progress: bool = False) -> Recording:
     """Simulate ``scenario``; returns the recording with samples [M, N] and its ground truth.
 
@@ -136,11 +183,21 @@ def simulate(scenario: Scenario | dict, progress: bool = False) -> Recording:
     scatter: list[Path] = []
     if rician is not None:
         scatter = _scatterers(scenario, scatter_rng, base_paths[0].aoa_deg, spec_power)
+    std = _StandardChannel(scenario, ula) if scenario.channel is not None else None
+    if std is not None:
+        per_occasion = std.per_occasion
+        ref_power = 1.0  # ray powers sum to 1 (TDL: in expectation)
+        base_paths = std.truth_paths()
 
     def paths_for(slot: int) -> tuple[list[Path], float]:
         nonlocal scatter
         t = (plan["starts"][slot] - plan["first_slot_sample"]) / fs
         aoa = los_aoa_at(scenario, t)
+        if std is not None:
+            occasion = int(sum(plan["is_srs"][:slot]))
+            if per_occasion and plan["is_srs"][slot]:
+                std.redraw(occasion)
+            return std.paths(t), aoa
         ps = scenario.path_list(aoa0_deg=aoa)
         if per_occasion and slot > 0 and plan["is_srs"][slot]:
             scatter = _scatterers(scenario, scatter_rng, aoa, spec_power)
@@ -160,6 +217,7 @@ def simulate(scenario: Scenario | dict, progress: bool = False) -> Recording:
         reference_power=ref_power,
     )
     time_varying = scenario.trajectory is not None or per_occasion
+    time_varying = time_varying or (std is not None and std.doppler is not None)
     d = chan.delay
     # segment boundaries in input samples: the channel of slot i applies from output
     # sample starts[i], i.e. from input sample starts[i] + D
@@ -173,13 +231,18 @@ def simulate(scenario: Scenario | dict, progress: bool = False) -> Recording:
 
         it = tqdm(it, desc=f"simulate {scenario.name}", unit="slot")
     scatter_log = [[p.to_dict() for p in scatter]] if scatter else []
+    if std is not None:
+        scatter_log = [std.truth()]
     for i in it:
         if i > 0:
             if time_varying:
                 ps, aoa = paths_for(i)
                 chan.set_paths(ps)
                 if per_occasion and plan["is_srs"][i]:
-                    scatter_log.append([p.to_dict() for p in scatter])
+                    if std is not None:
+                        scatter_log.append(std.truth())
+                    else:
+                        scatter_log.append([p.to_dict() for p in scatter])
             else:
                 aoa = aoas[-1]
             aoas.append(aoa)
@@ -206,6 +269,7 @@ def simulate(scenario: Scenario | dict, progress: bool = False) -> Recording:
         "steering": profile.steering,
         "impairments": profile.to_dict(),
         "rician": copy.deepcopy(rician),
+        # with a TR 38.901 channel: one record per draw (sim.standard.ChannelDraw.truth)
         "scatterers": scatter_log,
         "trajectory": copy.deepcopy(scenario.trajectory),
         "filter_half_length": int(scenario.filter_half_length),
