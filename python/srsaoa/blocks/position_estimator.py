@@ -16,6 +16,7 @@ import pmt
 from gnuradio import gr
 
 from .. import constants as K
+from .. import handshake
 from ..errors import SrsaoaError
 from ..position import EpochAssembler, Locator, anchor_map, read_anchors, read_ranges
 from ..position.epochs import estimate_measurement, range_measurement
@@ -25,6 +26,7 @@ PORT_RANGE = "range"
 PORT_POSITION = "position"
 KEY_ANCHOR = "anchor"  # estimate PDU meta: the name of the anchor that made it (pdu_set)
 KEY_T_S = "t_s"
+KEY_HELLO = "hello"  # meta of publish_gate's hello PDUs (handshake, not an estimate)
 
 
 def default_anchors_file() -> str:
@@ -39,7 +41,10 @@ class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     name in the anchors file; a GNU Radio ``PDU Set`` block adds it in each anchor's
     flowgraph). Without it, the PDU belongs to the only anchor of a one-anchor file; else it
     is dropped with a warning. The estimate's time is ``t_s`` when the meta has it, else
-    ``sample_index / sample_rate``. In ``range``: range PDUs from ``range_source`` (meta
+    ``sample_index / sample_rate``. Hello PDUs of an anchor's ``publish_gate`` (meta ``hello``
+    = True) are counted (``num_hellos``), not fused; ``num_received`` counts each anchor's
+    estimate PDUs and ``serve_handshake`` runs the fusion side of the file handshake over
+    ZeroMQ (docs/positioning.md). In ``range``: range PDUs from ``range_source`` (meta
     ``t_s``, ``anchor``, ``range_m``, ``sigma_m``); recorded ranges can instead be given as
     ``ranges_file`` (JSON lines, read at construction). Out ``position``: one PDU per epoch with meta
     ``t_s``, ``x_m``, ``y_m``, ``cov_m2`` (f64 [xx, xy, yx, yy]), ``anchors``, ``method``; with a
@@ -97,7 +102,9 @@ class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                     self._asm.add_range(m)
             except SrsaoaError as exc:
                 raise ValueError(str(exc)) from None
-        self.num_estimates: Counter[str] = Counter()
+        self.num_estimates: Counter[str] = Counter()  # AoA measurements used, per anchor
+        self.num_received: Counter[str] = Counter()  # estimate PDUs received, per anchor
+        self.num_hellos: Counter[str] = Counter()  # hello PDUs (publish_gate), per anchor
         self.num_ranges = 0
         self.num_positions = 0
         self.num_dropped = 0
@@ -124,6 +131,12 @@ class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                 name = self.anchors[0].name
             if name not in self.amap:
                 raise ValueError(f"unknown or missing anchor {name!r}")
+            if meta.get(KEY_HELLO) is True:  # an anchor's publish_gate saying it is there
+                with self._lock:
+                    self.num_hellos[name] += 1
+                return
+            with self._lock:
+                self.num_received[name] += 1
             if self.method and meta.get(K.METHOD) != self.method:
                 return
             rec = {
@@ -190,6 +203,26 @@ class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                 self.logger.error(f"cannot write {self.filename}: {exc}")
                 self._file = None
                 self.filename = ""
+
+    def serve_handshake(self, handshake_dir: str, timeout_s: float = 60.0) -> bool:
+        """The fusion side of the file handshake with the anchors' ``publish_gate`` blocks
+        (``gnuradio.srsaoa.handshake``) for every anchor of the anchors file: writes
+        ``<anchor>.ready`` once the anchor has been heard and ``<anchor>.ack`` once all the
+        estimates it published have arrived. Blocks until every anchor is acknowledged (True)
+        or ``timeout_s`` has passed (False, logged). Call it from the thread that started the
+        flowgraph, then stop the flowgraph (``stop()`` solves the last epochs)."""
+
+        def heard(a: str) -> bool:
+            with self._lock:
+                return self.num_hellos[a] + self.num_received[a] > 0
+
+        def received(a: str) -> int:
+            with self._lock:
+                return self.num_received[a]
+
+        return handshake.serve(
+            handshake_dir, list(self.amap), heard, received, timeout_s, log=self.logger.error
+        )
 
     def flush(self) -> int:
         """Solve every epoch still open (end of data); the number of positions so far."""

@@ -4,8 +4,8 @@ An epoch is a time bin: the estimate at time t belongs to bin k = floor(t / epoc
 so estimates of the same SRS occasion from several anchors (which share a time base) fall in
 one bin. Each epoch holds every AoA estimate of its bin (strongest path, sigma = the
 estimate's ``crb_deg[0]``, at least ``aoa_sigma_floor_deg``; ``aoa_sigma_deg`` when it has
-none) and, per anchor, the UWB range nearest in time within ``range_window_s``. Its time is
-the mean time of its estimates.
+none) and, per anchor, the UWB range nearest in time within ``range_window_s``, in time then
+anchor-name order whatever order they arrived in. Its time is the mean time of its estimates.
 
 ``EpochAssembler`` does this incrementally for the streaming block (``position_estimator``)
 and in one pass for ``srsaoa locate``, so both give the same positions. A bin is complete
@@ -220,7 +220,9 @@ class EpochAssembler:
     def _emit(self, keys: Sequence[int]) -> list[Epoch]:
         out = []
         for k in keys:
-            ms = self._bins.pop(k)
+            # (time, anchor) order: the same epoch whatever order the anchors' estimates
+            # arrived in (streaming from several processes) or were read in (locate)
+            ms = sorted(self._bins.pop(k), key=lambda m: (m.t_s, m.anchor.name))
             t = float(np.mean([m.t_s for m in ms]))
             out.append(Epoch(t, ms + self._ranges_at(t)))
             self._done_below = k + 1 if self._done_below is None else max(self._done_below, k + 1)
@@ -230,7 +232,7 @@ class EpochAssembler:
 
     def _ranges_at(self, t: float) -> list[Measurement]:
         out = []
-        for times, ms in self._ranges.values():
+        for _, (times, ms) in sorted(self._ranges.items()):  # anchor order
             i = bisect.bisect_left(times, t)
             best = None
             for j in (i - 1, i):
