@@ -39,4 +39,5 @@ PORT_CFR = "cfr"
 PORT_COVARIANCE = "covariance"
 PORT_RESET = "reset"
 PORT_ESTIMATE = "estimate"
+LOS_INDEX = "los_index"  # estimate PDU: index of the earliest significant path (estimation.los)
 FLAGS = "flags"  # estimate PDU: list of strings, e.g. "outside_domain" (MoD-DNN)

@@ -91,6 +91,8 @@ def estimate_record(meta: dict[str, Any], sample_rate: float) -> dict[str, Any]:
     }
     if meta.get(K.FLAGS):
         rec["flags"] = [str(f) for f in np.atleast_1d(meta[K.FLAGS])]
+    if meta.get(K.LOS_INDEX) is not None:  # the earliest significant path (estimation.los)
+        rec["los_index"] = int(meta[K.LOS_INDEX])
     rx = meta.get(K.RX_TIME)
     if isinstance(rx, (tuple, list)) and len(rx) == 2:
         rec["rx_time"] = float(rx[0]) + float(rx[1])
