@@ -14,6 +14,8 @@ void bind_srs_sync_kernel(py::module& m);
 void bind_cfr_kernel(py::module& m);
 void bind_srs_sync_core(py::module& m);
 void bind_cfr_extractor_core(py::module& m);
+void bind_recording_reader(py::module& m);
+void bind_recording_source(py::module& m);
 
 PYBIND11_MODULE(srsaoa_python, m)
 {
@@ -26,4 +28,6 @@ PYBIND11_MODULE(srsaoa_python, m)
     bind_cfr_kernel(m);
     bind_srs_sync_core(m);
     bind_cfr_extractor_core(m);
+    bind_recording_reader(m);
+    bind_recording_source(m);
 }

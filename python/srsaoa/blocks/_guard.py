@@ -21,15 +21,16 @@ _failures: list[str] = []
 failed = threading.Event()
 
 
-def report(block: Any, exc: BaseException, during: str = "") -> str:
-    """Log and record ``exc`` raised in ``block``; returns the one-line message."""
+def report(block: Any, exc: BaseException, during: str = "", log: bool = True) -> str:
+    """Log (unless ``log`` is false: the caller reports it itself) and record ``exc`` raised
+    in ``block``; returns the one-line message."""
     try:
         name = block.alias() if hasattr(block, "alias") else type(block).__name__
     except Exception:  # noqa: BLE001 - a half-built block has no alias yet
         name = type(block).__name__
     text = " ".join(str(exc).split()) or type(exc).__name__
     msg = f"{name}{' ' + during if during else ''}: {text}"
-    logger = getattr(block, "logger", None)
+    logger = getattr(block, "logger", None) if log else None
     try:
         if logger is not None:
             logger.error(msg)

@@ -29,8 +29,9 @@ def _methods(text: str) -> tuple[str, ...]:
 
 
 def _open_source(args: argparse.Namespace):
-    """(source block, Recording or None, num_channels, carrier, srs, ula, sample_rate)."""
-    from ..blocks.sigmf_source import _recording_stream, sigmf_source
+    """(source block, recording description): the C++ file stream of a SigMF recording
+    (``sigmf_source``) or of a raw interleaved .cfile/.dat."""
+    from ..blocks.sigmf_source import file_stream, sigmf_source
 
     path = args.input
     if not path:  # an empty path would stream sigmf_source's built-in demo
@@ -43,12 +44,13 @@ def _open_source(args: argparse.Namespace):
         raise SrsaoaError(f"input {path} does not exist")
     if Path(path).suffix in (".cfile", ".dat", ".bin"):
         rec = _read_raw(args)
-        src = _recording_stream(rec, False)
+        src = file_stream(rec, False)
     else:
         try:
             src = sigmf_source(str(path), False, not args.no_hash_check, 0)
         except ValueError as exc:
             raise SrsaoaError(str(exc)) from None
+        src.log_check_errors = False  # a hash mismatch is this command's one-line error
         rec = src.recording
     if args.num_channels and args.num_channels != rec.num_channels:
         raise SrsaoaError(
@@ -60,9 +62,9 @@ def _open_source(args: argparse.Namespace):
 
 def _read_raw(args: argparse.Namespace):
     from ..array.geometry import ULA
-    from ..io import read_recording
     from ..io.mapping import read_mapping
     from ..io.safeio import regular_file
+    from ..io.sigmf import open_raw
 
     regular_file(args.input, "raw recording")
 
@@ -71,7 +73,7 @@ def _read_raw(args: argparse.Namespace):
             "a raw .cfile/.dat input needs --num-channels, --carrier C.json/yaml and --srs S.json/yaml"
         )
     ula = ULA(args.num_channels, args.spacing_m, args.frequency)
-    return read_recording(
+    return open_raw(
         args.input,
         num_channels=args.num_channels,
         carrier=read_mapping(args.carrier),
@@ -271,7 +273,18 @@ def _run_flowgraph(args: argparse.Namespace, src, rec, methods: tuple[str, ...],
 
     duration = rec.num_samples / rec.sample_rate if rec.num_samples else None
     show = (not args.quiet and sys.stderr.isatty()) or args.progress
+    checks = getattr(src, "wait_checks", None)
+    if checks is not None and out == "-":
+        checks()  # estimates on stdout cannot be taken back: check the hashes first
     run_with_progress(tb, duration, show, args.duration if args.usrp is not None else None)
+    if checks is not None:
+        checks()  # the SHA-512 check that ran alongside the stream
+    read_error = src.error() if hasattr(src, "error") else ""
+    if read_error:
+        raise SrsaoaError(f"{args.input}: {read_error}")
+    bad, first_bad = _nonfinite(src)
+    if bad and bad >= rec.num_samples:
+        raise SrsaoaError(f"{args.input}: every sample is non-finite (NaN/Inf)")
 
     found = tb.sync.num_detections()
     from ..blocks.pdu import parse_pdu
@@ -305,14 +318,21 @@ def _run_flowgraph(args: argparse.Namespace, src, rec, methods: tuple[str, ...],
         print(format_table(stats), file=err)
         if not truth.known:
             print("(the recording carries no truth: no errors shown)", file=err)
-    bad = getattr(rec, "num_nonfinite", 0)
     if bad:
         print(
-            f"warning: {bad} non-finite (NaN/Inf) sample(s) from sample {rec.first_nonfinite}; "
+            f"warning: {bad} non-finite (NaN/Inf) sample(s) from sample {first_bad}; "
             f"{max(found - tb.num_cfrs, 0)} SRS occasion(s) skipped",
             file=sys.stderr,
         )
     return 0
+
+
+def _nonfinite(src) -> tuple[int, int | None]:
+    """(non-finite time samples, index of the first) counted by the file source."""
+    if not hasattr(src, "num_nonfinite"):
+        return 0, None  # a radio
+    first = src.first_nonfinite()
+    return int(src.num_nonfinite()), None if first is None or first < 0 else int(first)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -387,7 +387,7 @@ class _Meta:
 
     CHUNK_SAMPLES = 1 << 20
 
-    def check_data(self, check_hash: bool = True) -> int:
+    def check_data(self, check_hash: bool | str = True) -> int:
         """Validate the data file (exists, whole samples, sha512) reading it in chunks;
         returns the number of samples per channel."""
         from .safeio import regular_file
@@ -404,16 +404,19 @@ class _Meta:
                 f"{self.data_path}: truncated data: {size} bytes is not a whole number of "
                 f"{item}-byte samples ({self.datatype} x {self.num_channels} channel(s))"
             )
-        want = self.g.get("core:sha512")
-        if check_hash and want:
-            got = _sha512_file(self.data_path)
-            if got != str(want).lower():
-                raise RecordingError(
-                    f"{self.data_path}: sha512 hash mismatch with core:sha512 in "
-                    f"{self.meta_path.name} (data corrupted or replaced)"
-                )
+        if check_hash and check_hash != "defer":
+            self.verify_hash()
         self.num_samples = size // item
         return self.num_samples
+
+    def verify_hash(self) -> None:
+        """Compare the data file's SHA-512 with core:sha512 (if given); RecordingError."""
+        want = self.g.get("core:sha512")
+        if want and _sha512_file(self.data_path) != str(want).lower():
+            raise RecordingError(
+                f"{self.data_path}: sha512 hash mismatch with core:sha512 in "
+                f"{self.meta_path.name} (data corrupted or replaced)"
+            )
 
     def _map(self) -> np.ndarray:
         if getattr(self, "_mm", None) is None:
@@ -546,6 +549,21 @@ class RecordingReader:
         rows = [m.read_block(start, int(count)) for m in self._metas]
         return np.concatenate(rows, axis=0)
 
+    @property
+    def data_files(self) -> list[Path]:
+        """The data files in channel order (one per channel, or one interleaved file)."""
+        return [m.data_path for m in self._metas]
+
+    @property
+    def ci16_scale(self) -> float:
+        return self._metas[0].ci16_scale
+
+    def verify_data_hashes(self) -> None:
+        """Check every data file against its core:sha512 (the part of
+        ``open_recording(check_hash="defer")`` left for later); RecordingError."""
+        for m in self._metas:
+            m.verify_hash()
+
     def to_recording(self) -> Recording:
         return Recording(
             samples=self.read(),
@@ -562,7 +580,7 @@ class RecordingReader:
         )
 
 
-def _open_collection(path: Path, check_hash: bool, check_finite: bool) -> RecordingReader:
+def _open_collection(path: Path, check_hash: bool | str, check_finite: bool) -> RecordingReader:
     from . import schemas
 
     d = _load_json(path, "collection file")
@@ -620,7 +638,7 @@ def _open_collection(path: Path, check_hash: bool, check_finite: bool) -> Record
     return RecordingReader(str(path), metas, info, check_finite)
 
 
-def _open_meta(path: Path, check_hash: bool, check_finite: bool) -> RecordingReader:
+def _open_meta(path: Path, check_hash: bool | str, check_finite: bool) -> RecordingReader:
     meta = _Meta(path)
     carrier, srs, array = _configs(meta)
     _check_consistency(str(path), meta.sample_rate, carrier, array, meta.num_channels)
@@ -630,11 +648,13 @@ def _open_meta(path: Path, check_hash: bool, check_finite: bool) -> RecordingRea
 
 
 def open_recording(
-    path: str | os.PathLike, *, check_hash: bool = True, check_finite: bool = True
+    path: str | os.PathLike, *, check_hash: bool | str = True, check_finite: bool | str = True
 ) -> RecordingReader:
     """Validate a SigMF recording (``NAME.sigmf-collection``, ``NAME.sigmf-meta`` or ``NAME``)
     without loading it: samples are memory-mapped and read with ``reader.read(start, count)``.
-    Raises RecordingError like :func:`read_recording`."""
+    Raises RecordingError like :func:`read_recording`. ``check_hash="defer"`` checks the
+    metadata hashes now and leaves the data files' SHA-512 to
+    ``reader.verify_data_hashes()`` (a source streaming the data checks it alongside)."""
     p = Path(path)
     name = p.name
     if name.endswith(".sigmf-collection"):
@@ -716,6 +736,94 @@ def read_raw(
     )
     rec.validate(str(paths[0]))
     return rec
+
+
+@dataclass
+class RawRecording:
+    """A raw complex64 recording (GNU Radio file sink, channels interleaved) left on disk:
+    the metadata of :class:`Recording` from the command line, ``data_files`` and
+    ``num_samples`` from the file size (see :func:`open_raw`)."""
+
+    path: Path
+    num_channels: int
+    num_samples: int
+    sample_rate: float
+    center_frequency_hz: float
+    carrier: Any
+    srs: Any
+    array: ULA
+    truth: dict | None = None
+    annotations: list[dict] = field(default_factory=list)
+    captures: list[dict] = field(default_factory=list)
+    datatype: str = "cf32_le"
+    ci16_scale: float = 1.0
+    description: str = ""
+
+    @property
+    def data_files(self) -> list[Path]:
+        return [self.path]
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.path]
+
+    def read(self, start: int = 0, count: int | None = None) -> NDArray[np.complex64]:
+        """Samples [M, count] from ``start`` (memory-mapped)."""
+        start = max(0, int(start))
+        stop = self.num_samples if count is None else min(self.num_samples, start + int(count))
+        if stop <= start:
+            return np.zeros((self.num_channels, 0), np.complex64)
+        mm = np.memmap(self.path, "<c8", "r", shape=(self.num_samples, self.num_channels))
+        return np.ascontiguousarray(np.asarray(mm[start:stop], np.complex64).T)
+
+
+def open_raw(
+    path: str | os.PathLike,
+    *,
+    num_channels: int,
+    carrier: Any,
+    srs: Any,
+    array: ULA | None = None,
+    sample_rate: float | None = None,
+    center_frequency_hz: float | None = None,
+) -> RawRecording:
+    """Validate a raw interleaved complex64 file like :func:`read_raw` without reading it
+    (the samples stream from disk; non-finite ones are counted by the reader)."""
+    from .safeio import regular_file
+
+    try:
+        if isinstance(carrier, dict):
+            carrier = carrier_from_dict(carrier)
+        if isinstance(srs, dict):
+            srs = srs_from_dict(srs)
+    except (TypeError, ValueError) as exc:
+        raise RecordingError(f"invalid carrier / SRS configuration for a raw file: {exc}") from exc
+    p = Path(path)
+    if array is None:
+        array = ULA(num_elements=num_channels)
+    if sample_rate is None:
+        sample_rate = _fft_size(carrier) * _scs_hz(carrier)
+    _check_consistency(str(p), sample_rate, carrier, array, num_channels)
+    if not p.is_file():
+        raise RecordingError(f"raw recording {p} does not exist")
+    regular_file(p, "raw recording", RecordingError)
+    size = p.stat().st_size
+    if size % (8 * num_channels):
+        raise RecordingError(
+            f"{p}: truncated data: {size} bytes is not a whole number of complex64 "
+            f"samples x {num_channels} channel(s)"
+        )
+    fc = center_frequency_hz if center_frequency_hz is not None else array.carrier_frequency_hz
+    return RawRecording(
+        p,
+        int(num_channels),
+        size // (8 * num_channels),
+        float(sample_rate),
+        float(fc),
+        carrier,
+        srs,
+        array,
+    )
 
 
 def read_recording(
