@@ -150,7 +150,7 @@ def table(title: str, res: dict, methods: list[str]) -> None:
         print(f"| {m} | {rmse:.4f} | {p80:.4f} | {rmse / crb:.2f} | {ms:.1f} |")
 
 
-def moddnn_models(arr, step, occ, rng, epochs) -> dict:
+def moddnn_models(arr, step, occ, rng, epochs, grid_step=1.0) -> dict:
     """MoD-DNN trained from the sweep (the train --data recipe at the CFR level) and the
     shipped simulator-trained model; each as a function CFR -> angle."""
     import torch
@@ -169,16 +169,11 @@ def moddnn_models(arr, step, occ, rng, epochs) -> dict:
     man, _ = calibrate_sweep(a_u, groups, F, 0.5)
     c = man.constant.multipliers(F)[None, :, None, :]
     measured = D.CfrDataset((cf * c).astype(np.complex64), lab, np.full(lab.size, 15.0), F)
-    cfg = ModelConfig(grid_step_deg=1.0)
+    cfg = ModelConfig(grid_step_deg=grid_step)
     tcfg = TrainConfig(epochs=epochs)
     ang = rng.uniform(-60, 60, 4800)
     synth = D.simulate_from_manifold(man, ang, rng.uniform(7, 13, ang.size), rng, F)
-    both = D.CfrDataset(
-        np.concatenate([measured.cfr, synth.cfr]),
-        np.concatenate([measured.aoa_deg, synth.aoa_deg]),
-        np.concatenate([measured.snr_db, synth.snr_db]),
-        F,
-    )
+    both = D.concat([measured, synth])
     t0 = time.time()
     net, _ = train(cfg, tcfg, both, None, progress=False)
     print(f"  MoD-DNN from the sweep trained in {time.time() - t0:.0f} s")

@@ -40,13 +40,48 @@ class CfrDataset:
     aoa_deg: NDArray[np.float64]
     snr_db: NDArray[np.float64]
     subcarriers_hz: NDArray[np.float64]
+    # optional [N, 2]: a further path of each CFR (angle in deg, power relative to the
+    # labelled LOS path; NaN angle: none). Labels then hold both peaks (moddnn.model.
+    # spectrum_targets); the LOS stays the label's strongest peak.
+    extra_paths: NDArray[np.float64] | None = None
 
     def __len__(self) -> int:
         return int(self.aoa_deg.size)
 
     def subset(self, idx: ArrayLike) -> CfrDataset:
         i = np.asarray(idx)
-        return CfrDataset(self.cfr[i], self.aoa_deg[i], self.snr_db[i], self.subcarriers_hz)
+        extra = None if self.extra_paths is None else self.extra_paths[i]
+        return CfrDataset(self.cfr[i], self.aoa_deg[i], self.snr_db[i], self.subcarriers_hz, extra)
+
+    def with_cfr(self, cfr: NDArray) -> CfrDataset:
+        """The same labels with other CFRs (e.g. after a calibration's correction)."""
+        return CfrDataset(cfr, self.aoa_deg, self.snr_db, self.subcarriers_hz, self.extra_paths)
+
+
+def concat(parts: list[CfrDataset]) -> CfrDataset:
+    """Datasets on the same subcarriers, one after the other (extra paths kept, NaN where a
+    part has none)."""
+    if not parts:
+        raise SrsaoaError("no datasets to join")
+    f0 = parts[0].subcarriers_hz
+    for q in parts[1:]:
+        if q.subcarriers_hz.shape != f0.shape or q.cfr.shape[1:] != parts[0].cfr.shape[1:]:
+            raise SrsaoaError("datasets have different CFR shapes or subcarriers")
+    extra = None
+    if any(q.extra_paths is not None for q in parts):
+        extra = np.concatenate(
+            [
+                q.extra_paths if q.extra_paths is not None else np.full((len(q), 2), np.nan)
+                for q in parts
+            ]
+        )
+    return CfrDataset(
+        np.concatenate([q.cfr for q in parts]),
+        np.concatenate([q.aoa_deg for q in parts]),
+        np.concatenate([q.snr_db for q in parts]),
+        f0,
+        extra,
+    )
 
 
 def simulate(
@@ -147,16 +182,10 @@ def load_dir(path: str | Path) -> CfrDataset:
         parts.append(cfr_dataset_from_recording(rec_path))
     if not parts:
         raise SrsaoaError(f"no *.npz CFR datasets or SigMF recordings in {p}")
-    f0 = parts[0].subcarriers_hz
-    for q in parts[1:]:
-        if q.subcarriers_hz.shape != f0.shape or q.cfr.shape[1:] != parts[0].cfr.shape[1:]:
-            raise SrsaoaError(f"datasets in {p} have different CFR shapes or subcarriers")
-    return CfrDataset(
-        np.concatenate([q.cfr for q in parts]),
-        np.concatenate([q.aoa_deg for q in parts]),
-        np.concatenate([q.snr_db for q in parts]),
-        f0,
-    )
+    try:
+        return concat(parts)
+    except SrsaoaError:
+        raise SrsaoaError(f"datasets in {p} have different CFR shapes or subcarriers") from None
 
 
 def simulate_from_manifold(
@@ -186,6 +215,7 @@ def simulate_from_manifold(
     b1 = manifold.steering(a, f)  # [M, N, K]
     h = b1 * np.exp(2j * np.pi * rng.random(n))[None, :, None]
     power = np.ones(n)
+    extra = np.full((n, 2), np.nan)
     refl = rng.random(n) < reflection_probability
     if np.any(refl):
         idx = np.flatnonzero(refl)
@@ -199,8 +229,9 @@ def simulate_from_manifold(
         b2 = manifold.steering(th2, f)  # [M, n2, K]
         h[:, idx] += amp[None, :, None] * b2 * np.exp(-2j * np.pi * np.outer(tau, f))[None]
         power[idx] += pw
+        extra[idx, 0], extra[idx, 1] = th2, pw
     h = np.repeat(np.moveaxis(h, 1, 0)[:, :, None, :], int(num_snapshots), axis=2)
     sigma = np.sqrt(power / 10 ** (snr / 10) / 2)[:, None, None, None]
     noise = rng.standard_normal((*h.shape, 2)) * sigma[..., None]
     h = h + noise[..., 0] + 1j * noise[..., 1]
-    return CfrDataset(h.astype(np.complex64), a, snr.astype(np.float64).copy(), f)
+    return CfrDataset(h.astype(np.complex64), a, snr.astype(np.float64).copy(), f, extra)

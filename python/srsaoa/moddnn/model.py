@@ -324,6 +324,24 @@ def one_hot_targets(aoa_deg: ArrayLike, cfg: ModelConfig) -> Tensor:
     return t
 
 
+def spectrum_targets(
+    aoa_deg: ArrayLike, cfg: ModelConfig, extra_paths: ArrayLike | None = None
+) -> Tensor:
+    """Labels of eq 31 with every known path: the LOS's one-hot (``one_hot_targets``) plus,
+    for a CFR with a further path (``extra_paths`` [N, 2]: angle, power relative to the LOS),
+    that path's one-hot scaled by its relative power (the paper's multi-source labels with the
+    sources' powers, so the LOS stays the strongest peak)."""
+    t = one_hot_targets(aoa_deg, cfg)
+    if extra_paths is None:
+        return t
+    e = np.asarray(extra_paths, dtype=np.float64)
+    rows = np.flatnonzero(np.isfinite(e[:, 0]))
+    if rows.size:
+        w = torch.from_numpy(np.clip(e[rows, 1], 0.0, 1.0)).float()[:, None, None]
+        t[rows] += w * one_hot_targets(e[rows, 0], cfg)
+    return t
+
+
 def subregion_of(aoa_deg: ArrayLike, cfg: ModelConfig) -> NDArray[np.int64]:
     """Subregion index p of each angle (eq 10's partition)."""
     idx = grid_index(aoa_deg, cfg)
