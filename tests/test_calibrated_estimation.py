@@ -17,8 +17,6 @@ quantile at Satterthwaite's effective dof n_eff = (sum v)^2 / sum v^2.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from gnuradio.srsaoa.array.geometry import ULA
@@ -229,18 +227,6 @@ def test_spectra_and_fov(rng, man):
     assert est.grid_deg[0] == -10.0
     with pytest.raises(ValueError, match="overlap"):
         cal.estimate_calibrated("ml", h, FREQS, narrow, order=1, fov_deg=(-60, -20))
-
-
-def test_speed_one_occasion(rng, man):
-    """One occasion (M = 4, K = 306, S = 4) takes milliseconds, not seconds (the budget of a
-    shared 2-core machine is generous; the measured figures are in docs/estimation.md)."""
-    h = synth(rng, man, [(10.0, 0.0, 0.0), (35.0, 150e-9, -6.0)])
-    for method in ("ml", "2d-ml"):
-        cal.estimate_calibrated(method, h, FREQS, man, order=2)  # grid cache
-        t0 = time.perf_counter()
-        for _ in range(5):
-            cal.estimate_calibrated(method, h, FREQS, man, order=2)
-        assert (time.perf_counter() - t0) / 5 < 0.5, method
 
 
 # ----------------------------------------------------------------------------- bad input
