@@ -726,6 +726,7 @@ def calibrate_sweep(
     radio: dict | None = None,
     min_occasions: int = 1,
     progress=None,
+    warn_gaps: bool = True,
 ) -> tuple[ManifoldCalibration, list[str]]:
     """Manifold calibration from a sweep: one CFR stack [N, M, S, K] per known angle.
 
@@ -738,8 +739,9 @@ def calibrate_sweep(
        measurement, so the response is modelled per band only where it changes across the
        band by more than the measurement noise.
 
-    Returns the calibration and the warnings (gaps, few occasions, a fit worse than the
-    measurement noise); errors (too few angles, inconsistent shapes) raise ManifoldError.
+    Returns the calibration and the warnings (gaps unless ``warn_gaps`` is False, e.g. for
+    angles held out on purpose; few occasions; a fit worse than the measurement noise);
+    errors (too few angles, inconsistent shapes) raise ManifoldError.
     """
     import datetime as _dt
 
@@ -786,7 +788,7 @@ def calibrate_sweep(
     steps = np.diff(th)
     med = float(np.median(steps))
     gaps = [(th[i], th[i + 1]) for i in np.flatnonzero(steps > 2.5 * med)]
-    if gaps:
+    if gaps and warn_gaps:
         warnings.append(
             f"{len(gaps)} gap(s) in the sweep (step {med:g} deg): "
             + ", ".join(f"{a:g}..{b:g}" for a, b in gaps[:5])
