@@ -61,6 +61,7 @@ def _with_manifold(args, cfg, tcfg, train_set, val_set, rng):
     from ..array.manifold import calibrate_sweep, group_by_angle, load_calibration_file
     from ..errors import SrsaoaError
     from ..moddnn import data as D
+    from ..moddnn import distributed
     from ..moddnn.modelfile import model_paths
 
     f = train_set.subcarriers_hz
@@ -88,7 +89,8 @@ def _with_manifold(args, cfg, tcfg, train_set, val_set, rng):
             print(f"srsaoa train: warning: {w}", file=sys.stderr)
         _, jpath = model_paths(args.out)
         cal_path = str(jpath)[: -len(".json")] + ".calibration.json"
-        man.save(cal_path)
+        if distributed.is_main():  # one writer under torchrun
+            man.save(cal_path)
         info["manifold_fit"] = {
             k: man.fit[k] for k in ("model", "bands", "cv_rms_deg", "noise_rms_deg")
         }
@@ -126,12 +128,13 @@ def _with_manifold(args, cfg, tcfg, train_set, val_set, rng):
     return both, val_set, info
 
 
-def _run(args: argparse.Namespace) -> int:
+def _train(args: argparse.Namespace, device: str | None = None) -> int:
     import numpy as np
     import torch
 
     from ..errors import SrsaoaError
     from ..moddnn import data as D
+    from ..moddnn import distributed
     from ..moddnn.config import ModelConfig, TrainConfig
     from ..moddnn.model import model_subcarriers
     from ..moddnn.modelfile import model_paths, save_model
@@ -218,11 +221,13 @@ def _run(args: argparse.Namespace) -> int:
         tcfg,
         train_set,
         val_set,
-        device=args.device,
+        device=device or args.device,
         checkpoint=str(wpath) + ".ckpt",
         resume=args.resume,
         progress=not args.no_progress,
     )
+    if not distributed.is_main():  # rank 0 validates, writes and prints
+        return 0
     from ..moddnn.model import prepare_cfr
 
     val_rmse = (
@@ -237,6 +242,7 @@ def _run(args: argparse.Namespace) -> int:
             "rho": args.rho,
             "num_train": len(train_set),
             "num_val": len(val_set),
+            "processes": distributed.world_size(),
             "val_rmse_deg": val_rmse,
             "seconds": round(time.time() - t0, 1),
             "arguments": {k: v for k, v in vars(args).items() if k != "func"},
@@ -262,6 +268,24 @@ def _run(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    """One process, or one of ``torchrun --nproc-per-node N`` (RANK, WORLD_SIZE, LOCAL_RANK
+    in the environment): every process trains its share of each batch, rank 0 alone writes
+    the files and prints (docs/moddnn.md, moddnn.distributed); the others exit with 0."""
+    from ..moddnn import distributed
+
+    ctx = distributed.setup(args.device)
+    if ctx is None:
+        return _train(args)
+    try:
+        if not ctx.is_main:
+            args.no_progress = True
+        with distributed.quiet_unless_main():
+            return _train(args, ctx.device)
+    finally:
+        distributed.teardown()
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from . import distributed as ddp
 from .config import ModelConfig, TrainConfig
 from .data import CfrDataset
 from .model import MoDDNN, autoencoder_targets, mse_loss, one_hot_targets, prepare_cfr
@@ -73,10 +74,14 @@ def train(
         torch.use_deterministic_algorithms(True)
     dev = torch.device(device)
     model = MoDDNN(cfg).to(dev)
+    if ddp.active():  # several processes (torchrun): batch norm over the whole batch
+        ddp.global_batchnorm(model)
     x_train = prepare_cfr(train_set.cfr, cfg).to(dev)
     ae_target = autoencoder_targets(x_train.cpu(), train_set.aoa_deg, cfg).to(dev)
     oh_target = one_hot_targets(train_set.aoa_deg, cfg).to(dev)
-    x_val = prepare_cfr(val_set.cfr, cfg).to(dev) if val_set is not None and len(val_set) else None
+    x_val = None
+    if val_set is not None and len(val_set) and ddp.is_main():  # rank 0 validates
+        x_val = prepare_cfr(val_set.cfr, cfg).to(dev)
 
     ae_params = list(model.autoencoder.parameters())
     ssr_params = list(model.ssr.parameters())
@@ -101,6 +106,7 @@ def train(
         history = [dict(zip(state["hist_keys"], row)) for row in state["hist"].tolist()]
         log.info("resumed from %s at epoch %d", ckpt, start)
 
+    ddp.broadcast_module(model)  # the same start on every process (torchrun)
     total = tcfg.autoencoder_epochs + tcfg.epochs
     bar = None
     if progress:
@@ -113,21 +119,28 @@ def train(
         model.train()
         losses = []
         for idx in _batches(n, tcfg.batch_size, gen):
+            n_batch = len(idx)
+            idx = ddp.shard(idx)  # this process's rows of the batch (all of them alone)
+            if idx is None:
+                continue
             idx = idx.to(dev)
             if stage == "autoencoder":
                 out = model.autoencoder(x_train[idx])
                 loss = ((out - ae_target[idx]) ** 2).sum(dim=(1, 2, 3, 4)).mean()
                 opt, params = opt_ae, ae_params
             else:
-                if len(idx) < 2:  # batch norm needs two samples
+                if n_batch < 2:  # batch norm needs two samples
                     continue
                 with torch.no_grad():
                     eta_hat = model.coarray(model.autoencoder(x_train[idx]))
                 eta = model.ssr(eta_hat, model.coarray.proj, model.coarray.mask)
                 loss = mse_loss(eta, oh_target[idx])
                 opt, params = opt_ssr, ssr_params
+            if ddp.active():  # this process's share of the batch loss
+                loss = loss * (len(idx) / n_batch)
             opt.zero_grad()
             loss.backward()
+            loss = ddp.allreduce_gradients(params, loss)  # the whole batch's gradient
             torch.nn.utils.clip_grad_norm_(params, 10.0)
             opt.step()
             losses.append(float(loss.detach()))
@@ -154,7 +167,7 @@ def train(
         log.info("epoch %s", rec)
         if on_epoch is not None:
             on_epoch(rec)
-        if ckpt is not None:
+        if ckpt is not None and ddp.is_main():
             keys = ["epoch", "loss", "val_rmse_deg", "val_loss"]
             hist = torch.tensor(
                 [[float(h.get(k, np.nan)) for k in keys] for h in history], dtype=torch.float64
@@ -176,5 +189,6 @@ def train(
             )
     if bar is not None:
         bar.close()
+    ddp.global_batchnorm(model, on=False)
     model = model.cpu().eval()
     return model, history
