@@ -92,7 +92,7 @@ def test_weaker_earlier_los_is_marked_and_accurate():
     )
     for _ in range(5):
         h = _cfr(paths, snr, s, rng)
-        le = los.estimate_los(h, F)
+        le = los.estimate_los(h, F, refine=True)
         assert le.los_index is not None and le.los_index != 0
         assert abs(le.los_aoa_deg - 12.0) < 4 * sd[0]
         assert abs(le.estimate.aoa_deg[0] + 28.0) < 1.0  # strongest: the reflection

@@ -260,7 +260,7 @@ def estimate_los(
     max_order: int | None = None,
     threshold_db: float = DEFAULT_THRESHOLD_DB,
     resolution_fraction: float = 0.5,
-    refine: bool = True,
+    refine: bool = False,
 ) -> LosEstimate:
     """Joint angle-delay estimate of H [M, S, K] with the earliest significant path marked.
 

@@ -261,7 +261,7 @@ class ChannelDraw:
         g = self.complex_gains(pattern, tilt_deg, t_s, doppler_hz)
         th = self.ray_ula_deg()
         ph = np.exp(-2j * np.pi * np.outer(self.ray_delay_s, f))  # [R, K]
-        if profile is None or profile.is_ideal():
+        if profile is None or profile.is_ideal:
             m = np.arange(ula.num_elements)[:, None]
             a = np.exp(2j * np.pi * ula.spacing_wavelengths * m * np.sin(np.deg2rad(th))[None, :])
             return (a * g[None, :]) @ ph
