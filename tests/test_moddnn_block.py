@@ -74,7 +74,7 @@ def test_block_matches_math_for_any_batching(model_path, max_batch):
     h = cfrs(12, 1)
     net, _ = load_model(model_path)
     want = np.array([net.estimate(x)[0] for x in h])
-    blk = srsaoa.moddnn_doa(model_path, max_batch, 1)
+    blk = srsaoa.moddnn_doa(model_path, max_batch)
     out = run_graph(blk, [make_cfr_pdu(x, meta(i)) for i, x in enumerate(h)], expect=12)
     assert len(out) == 12
     for i, m in enumerate(out):
@@ -89,7 +89,7 @@ def test_queued_pdus_run_as_batches(model_path):
     # PDUs that are already queued when the block starts are taken off the queue together:
     # 10 PDUs with max_batch 4 give batches 4, 4, 2, and the same estimates as max_batch 1.
     h = cfrs(10, 4)
-    blk = srsaoa.moddnn_doa(model_path, 4, 1)
+    blk = srsaoa.moddnn_doa(model_path, 4)
     tb = gr.top_block()
     dbg = blocks.message_debug()
     tb.msg_connect((blk, K.PORT_ESTIMATE), (dbg, "store"))
@@ -101,9 +101,9 @@ def test_queued_pdus_run_as_batches(model_path):
         time.sleep(0.01)
     tb.stop()
     tb.wait()
-    assert blk._batch_sizes == [4, 4, 2]
+    assert list(blk._batch_sizes) == [4, 4, 2]
     got = [parse_pdu(dbg.get_message(i))[0] for i in range(dbg.num_messages())]
-    single = run_graph(srsaoa.moddnn_doa(model_path, 1, 1),
+    single = run_graph(srsaoa.moddnn_doa(model_path, 1),
                        [make_cfr_pdu(x, meta(i)) for i, x in enumerate(h)], 10)  # fmt: skip
     assert [m[K.SRS_OCCASION] for m in got] == list(range(10))
     np.testing.assert_allclose([m[K.AOA_DEG][0] for m in got],
@@ -123,14 +123,14 @@ def test_block_drops_bad_pdus_and_keeps_going(model_path):
         pmt.intern("junk"),
         make_cfr_pdu(h[0], meta(7)),
     ]
-    out = run_graph(srsaoa.moddnn_doa(model_path, 4, 1), msgs, expect=1)
+    out = run_graph(srsaoa.moddnn_doa(model_path, 4), msgs, expect=1)
     assert [m[K.SRS_OCCASION] for m in out] == [7]
 
 
 def test_block_with_the_shipped_default_model():
     h = cfrs(3, 3)
     out = run_graph(
-        srsaoa.moddnn_doa("default", 32, 1), [make_cfr_pdu(x, meta(i)) for i, x in enumerate(h)], 3
+        srsaoa.moddnn_doa("default", 32), [make_cfr_pdu(x, meta(i)) for i, x in enumerate(h)], 3
     )
     net, _ = load_model("default")
     assert len(out) == 3
@@ -140,13 +140,13 @@ def test_block_with_the_shipped_default_model():
 
 def test_constructor_validates(tmp_path):
     with pytest.raises(ValueError):
-        srsaoa.moddnn_doa(str(tmp_path / "missing"), 8, 1)
+        srsaoa.moddnn_doa(str(tmp_path / "missing"), 8)
     with pytest.raises(ValueError):
-        srsaoa.moddnn_doa("default", 0, 1)
+        srsaoa.moddnn_doa("default", 0)
     with pytest.raises(ValueError):
-        srsaoa.moddnn_doa("default", 8, 0)
+        srsaoa.moddnn_doa("default", 1.5)
     with pytest.raises(ValueError):
-        srsaoa.moddnn_doa(3, 8, 1)
-    blk = srsaoa.moddnn_doa("default", 8, 1)
+        srsaoa.moddnn_doa(3, 8)
+    blk = srsaoa.moddnn_doa("default", 8)
     with pytest.raises(ValueError):
         blk.set_max_batch(0)

@@ -82,7 +82,7 @@ def test_block_refuses_other_bands_and_flags_outside_angles():
         make_cfr_pdu(h[1], {K.SRS_OCCASION: 1, **bad}),
         make_cfr_pdu(h[1], {K.SRS_OCCASION: 2, **good}),
     ]
-    out = _run(srsaoa.moddnn_doa("default", 1, 1), msgs)
+    out = _run(srsaoa.moddnn_doa("default", 1), msgs)
     assert [m[K.SRS_OCCASION] for m in out] == [0, 2]
     assert OUTSIDE in list(out[0][K.FLAGS])
     assert K.FLAGS not in out[1]

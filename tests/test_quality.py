@@ -69,3 +69,25 @@ def test_math_packages_do_not_import_gnuradio():
                 ):
                     offenders.append(f"{p.relative_to(ROOT)}: {s}")
     assert not offenders, offenders
+
+
+def test_math_packages_import_without_gnuradio_runtime():
+    """The layering is a boundary, not a convention: importing every math package in a fresh
+    interpreter loads neither GNU Radio's runtime (gnuradio.gr) nor pmt; the blocks load on
+    first use of one of them."""
+    code = (
+        "import sys\n"
+        "import gnuradio.srsaoa.nr, gnuradio.srsaoa.array, gnuradio.srsaoa.estimation\n"
+        "import gnuradio.srsaoa.moddnn, gnuradio.srsaoa.sim, gnuradio.srsaoa.io\n"
+        "import gnuradio.srsaoa.position\n"
+        "from gnuradio.srsaoa.estimation import calibrated, doa\n"
+        "from gnuradio.srsaoa.array import manifold\n"
+        "print(sorted(m for m in ('gnuradio.gr', 'pmt') if m in sys.modules))\n"
+        "from gnuradio import srsaoa\n"
+        "srsaoa.doa_estimator\n"
+        "print('gnuradio.gr' in sys.modules)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    before, after = r.stdout.split("\n")[:2]
+    assert before == "[]" and after == "True"

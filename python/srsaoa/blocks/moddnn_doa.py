@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 import pmt
 from gnuradio import gr
@@ -19,16 +21,17 @@ class moddnn_doa(gr.basic_block):
     flowgraph never stops with estimates in flight); the PDUs that queued up behind it while
     the network was busy (at most ``max_batch`` in all) are taken off the queue and run through
     the network as one batch, in arrival order.
+
+    PyTorch's thread pool (used from 8 queued CFRs on) is the process's: the block does not
+    change it (a block must not change process-wide settings); `srsaoa run` sets one thread.
     """
 
-    def __init__(self, model="default", max_batch=32, num_threads=1):
+    def __init__(self, model="default", max_batch=32):
         gr.basic_block.__init__(self, name="moddnn_doa", in_sig=None, out_sig=None)
         if not isinstance(model, str):
             raise ValueError(f"model must be a path string (or 'default'), got {model!r}")
         if int(max_batch) != max_batch or max_batch < 1:
             raise ValueError(f"max_batch must be an integer >= 1, got {max_batch}")
-        if int(num_threads) != num_threads or num_threads < 1:
-            raise ValueError(f"num_threads must be an integer >= 1, got {num_threads}")
         from ..moddnn.modelfile import model_paths
 
         _, jpath = model_paths(model)
@@ -36,13 +39,13 @@ class moddnn_doa(gr.basic_block):
             raise ValueError(f"model metadata {jpath} does not exist")
         self._model_path = model
         self._max_batch = int(max_batch)
-        self._num_threads = int(num_threads)
         self._net = None
         self._domain = None
         self._refused = 0
         self._flagged = 0
         self._load_error = None
-        self._batch_sizes: list[int] = []  # for tests and debugging
+        # the sizes of the last batches run (bounded: a live flowgraph runs for days)
+        self._batch_sizes: collections.deque[int] = collections.deque(maxlen=256)
         self._port = pmt.intern(K.PORT_CFR)
         self.message_port_register_in(self._port)
         self.message_port_register_out(pmt.intern(K.PORT_ESTIMATE))
@@ -69,13 +72,10 @@ class moddnn_doa(gr.basic_block):
             self._process(batch)
 
     def _load(self):
-        import torch
-
         from ..moddnn.domain import ModelDomain
         from ..moddnn.lowered import LoweredMoDDNN
         from ..moddnn.modelfile import load_model
 
-        torch.set_num_threads(self._num_threads)
         net, meta = load_model(self._model_path)
         self._domain = ModelDomain.from_metadata(net.cfg, meta)
         lo, hi = self._domain.angle_deg

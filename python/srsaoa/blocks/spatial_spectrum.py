@@ -255,11 +255,8 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
     def _moddnn_spectrum(self, h: np.ndarray) -> np.ndarray | None:
         if self._net is None and not self._net_error:
             try:
-                import torch
-
                 from ..moddnn.modelfile import load_model
 
-                torch.set_num_threads(1)
                 self._net, _ = load_model(self._model)
                 self.logger.info(f"loaded MoD-DNN model {self._model!r}")
             except Exception as exc:  # noqa: BLE001 - logged once, block keeps running

@@ -43,8 +43,11 @@ def _run(args: argparse.Namespace) -> int:
 
     methods = _methods(args.method)
     if "moddnn" in methods:
+        import torch
+
         from ..moddnn.modelfile import load_model
 
+        torch.set_num_threads(1)  # the application's choice, as in `srsaoa run`
         load_model(args.model)  # a missing or corrupt model fails now, not after the run
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

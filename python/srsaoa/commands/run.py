@@ -228,6 +228,12 @@ def _run(args: argparse.Namespace) -> int:
     else:
         src, rec = _open_source(args)
     if "moddnn" in methods:
+        import torch
+
+        # the application owns the process's thread pools (blocks never change them): one
+        # intra-op thread, as OPENBLAS_NUM_THREADS=1 (cli.py); GNU Radio's block threads
+        # already share the cores
+        torch.set_num_threads(1)
         _check_model(args, rec)
     _check_calibration(args, rec)
     _check_out(args, rec, methods)
