@@ -84,7 +84,8 @@ def _with_manifold(args, cfg, tcfg, train_set, val_set, rng):
             f"  train: fitting the array manifold on {angles.size} training angles",
             file=sys.stderr,
         )
-        man, warnings = calibrate_sweep(angles, groups, f, cfg.spacing_wavelengths)
+        # the validation angles leave holes on purpose: no gap warnings
+        man, warnings = calibrate_sweep(angles, groups, f, cfg.spacing_wavelengths, warn_gaps=False)
         for w in warnings:
             print(f"srsaoa train: warning: {w}", file=sys.stderr)
         _, jpath = model_paths(args.out)
@@ -104,8 +105,8 @@ def _with_manifold(args, cfg, tcfg, train_set, val_set, rng):
         else np.ones((cfg.num_elements, f.size))
     )
     corr = c[None, :, None, :].astype(np.complex64)
-    train_set = D.CfrDataset(train_set.cfr * corr, train_set.aoa_deg, train_set.snr_db, f)
-    val_set = D.CfrDataset(val_set.cfr * corr, val_set.aoa_deg, val_set.snr_db, f)
+    train_set = train_set.with_cfr(train_set.cfr * corr)
+    val_set = val_set.with_cfr(val_set.cfr * corr)
     lo = max(man.angle_range_deg[0], cfg.grid_start_deg)
     hi = min(man.angle_range_deg[1], cfg.grid_stop_deg)
     if not lo < hi:
@@ -116,12 +117,7 @@ def _with_manifold(args, cfg, tcfg, train_set, val_set, rng):
     ang = rng.uniform(lo, hi, args.synthetic)
     snr = rng.uniform(tcfg.snr_db - tcfg.snr_jitter_db, tcfg.snr_db + tcfg.snr_jitter_db, ang.size)
     synth = D.simulate_from_manifold(man, ang, snr, rng, f, num_snapshots=train_set.cfr.shape[2])
-    both = D.CfrDataset(
-        np.concatenate([train_set.cfr, synth.cfr]),
-        np.concatenate([train_set.aoa_deg, synth.aoa_deg]),
-        np.concatenate([train_set.snr_db, synth.snr_db]),
-        f,
-    )
+    both = D.concat([train_set, synth])
     info["num_measured"] = len(train_set)
     info["num_synthetic"] = len(synth)
     info["domain_deg"] = [float(lo), float(hi)]

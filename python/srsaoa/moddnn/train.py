@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from . import distributed as ddp
 from .config import ModelConfig, TrainConfig
 from .data import CfrDataset
-from .model import MoDDNN, autoencoder_targets, mse_loss, one_hot_targets, prepare_cfr
+from .model import MoDDNN, autoencoder_targets, mse_loss, prepare_cfr, spectrum_targets
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def train(
         ddp.global_batchnorm(model)
     x_train = prepare_cfr(train_set.cfr, cfg).to(dev)
     ae_target = autoencoder_targets(x_train.cpu(), train_set.aoa_deg, cfg).to(dev)
-    oh_target = one_hot_targets(train_set.aoa_deg, cfg).to(dev)
+    oh_target = spectrum_targets(train_set.aoa_deg, cfg, train_set.extra_paths).to(dev)
     x_val = None
     if val_set is not None and len(val_set) and ddp.is_main():  # rank 0 validates
         x_val = prepare_cfr(val_set.cfr, cfg).to(dev)
