@@ -8,6 +8,7 @@ CFR averaged over 4 x 288 REs is ~0.001 rad; we allow 0.02 rad).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,8 @@ def test_train_from_a_sweep_directory(sweep_dir, tmp_path):
             "--no-progress",
             "--threads",
             "1",
+            "--synthetic",
+            "300",
         ],
         capture_output=True,
         text=True,
@@ -95,3 +98,7 @@ def test_train_from_a_sweep_directory(sweep_dir, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert out.with_suffix(".safetensors").is_file() and out.with_suffix(".json").is_file()
+    # the sweep's manifold was fitted (on the training angles) and saved beside the model
+    assert (tmp_path / "m.calibration.json").is_file()
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["training"]["num_synthetic"] == 300
