@@ -77,7 +77,9 @@ def test_block_yml(path: Path):
     assert block["id"] == f"srsaoa_{name}"
     assert params == _constructor_params(name), "yml parameters != constructor arguments"
 
-    for cb in block.get("callbacks", []):
+    # GRC reads callbacks under templates (a top-level 'callbacks' key would be ignored)
+    assert "callbacks" not in block, "callbacks belong under templates:"
+    for cb in (block.get("templates") or {}).get("callbacks") or []:
         method = cb.split("(")[0].strip()
         assert hasattr(getattr(srsaoa, name), method), f"callback {method} missing"
 
