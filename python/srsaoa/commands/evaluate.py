@@ -50,18 +50,30 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="compare MoD-DNN with MUSIC, ESPRIT, DBF, CNN, DeepMUSIC")
+    p = sub.add_parser(
+        "evaluate",
+        help="compare MoD-DNN with MUSIC, ESPRIT, DBF, CNN, DeepMUSIC",
+        description=(
+            "Evaluate a MoD-DNN model against the baselines on held-out angles of its training "
+            "array: RMSE against SNR and rho, error CDF and per-subregion boxplots (CSV + PNG "
+            "in --out; docs/moddnn.md)."
+        ),
+    )
     p.add_argument("--model", default="default", help="model NAME ('default': the shipped model)")
     p.add_argument("--out", required=True, help="directory for the CSV and PNG files")
     p.add_argument(
-        "--methods", default=",".join(("moddnn", "music", "esprit", "dbf", "cnn", "deepmusic"))
+        "--methods",
+        default=",".join(("moddnn", "music", "esprit", "dbf", "cnn", "deepmusic")),
+        help="comma-separated methods to compare",
     )
     p.add_argument("--snr-db", type=_floats, default=[0, 5, 10, 15, 20], help="SNR list, dB")
     p.add_argument("--rho", type=_floats, default=[0, 0.25, 0.5, 0.75, 1.0], help="rho list")
     p.add_argument("--angles", type=int, default=300, help="held-out test angles per point")
-    p.add_argument("--baseline-epochs", type=int, default=15)
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--no-plots", action="store_true")
+    p.add_argument(
+        "--baseline-epochs", type=int, default=15, help="training epochs of the CNN baselines"
+    )
+    p.add_argument("--seed", type=int, default=7, help="seed of the test data")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch")
+    p.add_argument("--no-plots", action="store_true", help="CSV only")
     p.add_argument("--json", action="store_true", help="also print the summary as JSON")
     p.set_defaults(func=_run)

@@ -150,6 +150,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--save-profile", help="also save the impairment profile as JSON here")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--progress", dest="progress", action="store_true", default=None)
-    g.add_argument("--no-progress", dest="progress", action="store_false")
+    g.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="progress on stderr (default: when stderr is a terminal)",
+    )
+    g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress")
     p.set_defaults(func=_run)

@@ -285,7 +285,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a MoD-DNN model (docs/moddnn.md)")
+    p = sub.add_parser(
+        "train",
+        help="train a MoD-DNN model (docs/moddnn.md)",
+        description=(
+            "Train MoD-DNN (Liu et al. 2025) for one array: on CFRs simulated for the default "
+            "impaired array or a scenario's array (--scenario), or on a directory of labelled "
+            "recordings or CFR files (--data, a turntable sweep), whose array manifold is "
+            "fitted first and draws --synthetic further CFRs (docs/calibration.md). Writes "
+            "NAME.safetensors + NAME.json (+ NAME.calibration.json from a sweep). Runs under "
+            "torchrun for several processes."
+        ),
+    )
     src = p.add_mutually_exclusive_group()
     src.add_argument(
         "--scenario", help="simulator scenario YAML, or 'default' (the default impaired array)"
@@ -313,7 +324,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--epochs", type=int, default=30, help="MoDL-SSR epochs")
     p.add_argument("--ae-epochs", type=int, default=6, help="autoencoder epochs")
-    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--batch", type=int, default=64, help="batch size")
     p.add_argument(
         "--lr", type=float, default=0.01, help="Adam learning rate (halved every 5 epochs)"
     )
@@ -321,11 +332,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--realisations", type=int, default=8, help="CFRs per training angle")
     p.add_argument("--val-angles", type=int, default=200, help="held-out validation angles")
     p.add_argument("--snr-db", type=float, default=10.0, help="training SNR (+-3 dB jitter), dB")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1, help="seed of data, split and weights")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--threads", type=int, default=2, help="CPU threads")
     p.add_argument("--resume", action="store_true", help="continue from NAME.safetensors.ckpt")
     p.add_argument("--torchscript", help="also export a TorchScript file here")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_model_args(p)
     p.set_defaults(func=_run)
