@@ -30,3 +30,17 @@ def test_every_command_has_a_summary():
     helps = {c.dest: c.help for c in sub._choices_actions}
     assert set(helps) == set(_subparsers())
     assert all(helps.values()), helps
+
+
+def test_summary_rows_follow_the_methods_as_listed():
+    from gnuradio.srsaoa.report import summarize
+
+    recs = [
+        {"method": m, "aoa_deg": [1.0], "sample_index": 0}
+        for m in ("moddnn", "esprit", "zzz", "music", "esprit")
+    ]
+    rows = [s.method for s in summarize(recs, None, ("esprit", "music", "moddnn"))]
+    assert rows == ["esprit", "music", "moddnn", "zzz"]
+    assert [
+        s.method for s in summarize(reversed(recs), None, ("esprit", "music", "moddnn"))
+    ] == rows

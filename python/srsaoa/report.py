@@ -88,8 +88,14 @@ class MethodStats:
     scored: int
 
 
-def summarize(records: Iterable[dict[str, Any]], truth: TruthTrack | None) -> list[MethodStats]:
-    """Per-method statistics; errors only where the truth is known."""
+def summarize(
+    records: Iterable[dict[str, Any]],
+    truth: TruthTrack | None,
+    order: Sequence[str] = (),
+) -> list[MethodStats]:
+    """Per-method statistics; errors only where the truth is known. Rows follow ``order``
+    (the methods as the user listed them), then any other method by name: the same table
+    whichever branch of the flowgraph finished first."""
     by_method: dict[str, list[tuple[float, float | None]]] = {}
     for rec in records:
         a = primary_aoa(rec)
@@ -97,8 +103,10 @@ def summarize(records: Iterable[dict[str, Any]], truth: TruthTrack | None) -> li
             continue
         t = truth.aoa_at(rec.get("sample_index")) if truth is not None else None
         by_method.setdefault(str(rec.get("method")), []).append((a, t))
+    rank = {m: i for i, m in enumerate(order)}
     out = []
-    for method, pairs in by_method.items():
+    for method in sorted(by_method, key=lambda m: (rank.get(m, len(rank)), m)):
+        pairs = by_method[method]
         est = np.array([p[0] for p in pairs])
         err = np.array([p[0] - p[1] for p in pairs if p[1] is not None])
         has = err.size > 0

@@ -91,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
     _step(3, 4, "scoring against the truth")
     records = read_jsonl(results)
     truth = TruthTrack(rec.truth, rec.annotations)
-    stats = summarize(records, truth)
+    stats = summarize(records, truth, methods)
     print(
         f"\n{tb.sync.num_detections()} SRS occasions found, {len(records)} estimates; "
         f"errors of the strongest path against the LOS truth:\n",

@@ -241,6 +241,8 @@ def _run(args: argparse.Namespace) -> int:
         raise SrsaoaError(
             f"--order must be 0 (AIC) to {rec.num_channels - 1} for {rec.num_channels} elements"
         )
+    if args.max_queue < 1:
+        raise SrsaoaError(f"--max-queue must be >= 1, got {args.max_queue}")
     if not 1 <= args.occasions <= MAX_OCCASIONS:
         raise SrsaoaError(f"--occasions must be in [1, {MAX_OCCASIONS}], got {args.occasions}")
     with AtomicFiles() as files:  # results go to a temporary file, renamed at the end
@@ -272,7 +274,9 @@ def _run_flowgraph(args: argparse.Namespace, src, rec, methods: tuple[str, ...],
             forward_backward=not args.no_fb,
             order=args.order,
             log_level="info" if args.verbose else "off",
-            keep_estimates=out == "-",
+            keep_estimates=out == "-" and args.usrp is None,  # a live run must not grow
+            live=args.usrp is not None,
+            max_queue=args.max_queue,
         )
     except ValueError as exc:
         raise SrsaoaError(str(exc)) from None
@@ -307,23 +311,34 @@ def _run_flowgraph(args: argparse.Namespace, src, rec, methods: tuple[str, ...],
             f"no SRS found in {args.input or args.usrp}: check the carrier/SRS configuration "
             f"(n_srs_id, c_srs, comb), the sample rate and the signal level"
         )
-    if not records:
+    written = len(records) if records else tb.num_estimates  # live to stdout: not kept
+    if not written:
         raise SrsaoaError(
             f"{found} SRS occasions found but no estimate was made ({tb.num_cfrs} CFRs; "
             f"--occasions {args.occasions}): nothing written"
         )
     truth = TruthTrack(rec.truth, rec.annotations)
-    stats = summarize(records, truth if truth.known else None)
     if not args.quiet:
         err = sys.stderr if out == "-" else sys.stdout
         print(
-            f"{found} SRS occasions found, {tb.num_cfrs} CFRs, {len(records)} estimates "
+            f"{found} SRS occasions found, {tb.num_cfrs} CFRs, {written} estimates "
             f"({', '.join(methods)}); results in {'stdout' if out == '-' else args.out}",
             file=err,
         )
-        print(format_table(stats), file=err)
-        if not truth.known:
+        if records:
+            print(
+                format_table(summarize(records, truth if truth.known else None, methods)), file=err
+            )
+        if records and not truth.known:
             print("(the recording carries no truth: no errors shown)", file=err)
+    dropped = {m: n for m, n in tb.dropped().items() if n}
+    if dropped:  # a live run that fell behind (a recording is held back, never dropped)
+        print(
+            "warning: estimators fell behind and dropped their oldest inputs: "
+            + ", ".join(f"{m} {n}" for m, n in dropped.items())
+            + " (the JSON lines carry the running count as 'dropped')",
+            file=sys.stderr,
+        )
     if bad:
         print(
             f"warning: {bad} non-finite (NaN/Inf) sample(s) from sample {first_bad}; "
@@ -380,6 +395,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     live.add_argument("--gain", type=float, default=40.0, help="RX gain, dB (40)")
     live.add_argument("--time-source", default="internal", help="internal|external|gpsdo")
     live.add_argument("--clock-source", default="internal", help="internal|external|gpsdo")
+    live.add_argument(
+        "--max-queue",
+        type=int,
+        default=64,
+        help="messages allowed to wait at each estimator stage before the oldest are dropped "
+        "(counted; default 64)",
+    )
     p.add_argument("--progress", action="store_true", help="progress line even when not a tty")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary")
     p.add_argument("--verbose", "-v", action="store_true", help="log every estimate")
