@@ -307,7 +307,7 @@ CARRIER_BAD = [
     ("n_size_grid", 0),
     ("n_size_grid", 276),
     ("n_start_grid", -1),
-    ("n_slot", 20),
+    ("n_slot", 30 * 1024 * 2),  # beyond the 1024-frame cycle (smaller values wrap)
     ("n_frame", 1024),
     ("cyclic_prefix", "extended"),
     ("fft_size", 1000),
@@ -370,3 +370,15 @@ def test_dict_round_trip():
     assert nr.SRSConfig.from_dict(s.to_dict()) == s
     assert s.to_dict()["srs_period"] == [10, 4]
     assert c.to_dict()["fft_size"] == 2048 and c.fft_size == 2048
+
+
+def test_slot_number_beyond_one_frame_wraps_into_the_frame_number():
+    """As MATLAB's nrCarrierConfig: NSlot 13 at 15 kHz (10 slots per frame) is slot 3 of the
+    next frame; the frame number wraps at 1024."""
+    c = nr.CarrierConfig(subcarrier_spacing=15, n_size_grid=25, n_slot=13)
+    assert (c.n_frame, c.n_slot) == (1, 3)
+    np.testing.assert_array_equal(c.cp_lengths(), nr.CarrierConfig(15, 25, n_slot=3).cp_lengths())
+    c = nr.CarrierConfig(subcarrier_spacing=30, n_size_grid=51, n_slot=45, n_frame=1023)
+    assert (c.n_frame, c.n_slot) == (1, 5)
+    with pytest.raises(ValueError):
+        nr.CarrierConfig(n_slot=-1)

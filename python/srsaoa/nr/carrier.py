@@ -28,7 +28,8 @@ class CarrierConfig:
       subcarrier_spacing: kHz, 15, 30, 60 or 120 (numerology mu = 0..3).
       n_size_grid: resource blocks in the grid, 1..275.
       n_start_grid: first common resource block of the grid, 0..2199.
-      n_slot: slot number in the frame n_s,f^mu, 0..slots_per_frame-1.
+      n_slot: slot number in the frame n_s,f^mu, 0..slots_per_frame-1; larger values count
+          on into the next frames and are wrapped into n_frame (as MATLAB's nrCarrierConfig).
       n_frame: system frame number n_f, 0..1023.
       cyclic_prefix: "normal" (the only one SRS positioning on FR1 uses).
       fft_size: None for the default (smallest power of two >= max(128, 12*n_size_grid/0.85)),
@@ -89,8 +90,14 @@ class CarrierConfig:
         self.subcarrier_spacing = int(self.subcarrier_spacing)
         self.n_size_grid = _check_int("n_size_grid", self.n_size_grid, 1, MAX_N_SIZE_GRID)
         self.n_start_grid = _check_int("n_start_grid", self.n_start_grid, 0, 2199)
-        self.n_slot = _check_int("n_slot", self.n_slot, 0, self.slots_per_frame - 1)
-        self.n_frame = _check_int("n_frame", self.n_frame, 0, 1023)
+        # As MATLAB's nrCarrierConfig: a slot number beyond one frame counts on into the
+        # following frames (n_slot mod slots_per_frame in frame n_frame + n_slot div it), and
+        # the frame number wraps at 1024.
+        spf = self.slots_per_frame
+        n_slot = _check_int("n_slot", self.n_slot, 0, 1024 * spf - 1)
+        n_frame = _check_int("n_frame", self.n_frame, 0, 1023)
+        self.n_frame = (n_frame + n_slot // spf) % 1024
+        self.n_slot = n_slot % spf
         if self.cyclic_prefix != "normal":
             raise ValueError(
                 f"cyclic_prefix must be 'normal' (extended CP is not supported), "
