@@ -42,18 +42,31 @@ def _run(args: argparse.Namespace) -> int:
     from .run import _methods
 
     methods = _methods(args.method)
+    scenario = Scenario.from_yaml(args.scenario or default_scenario_path())
+    if args.num_slots:
+        scenario = scenario.copy(num_slots=args.num_slots)
     if "moddnn" in methods:
         import torch
 
         from ..moddnn.modelfile import load_model
 
         torch.set_num_threads(1)  # the application's choice, as in `srsaoa run`
-        load_model(args.model)  # a missing or corrupt model fails now, not after the run
+        net, _ = load_model(args.model)  # a missing or corrupt model fails now
+        ula = scenario.ula()
+        cfg = net.cfg
+        d = ula.spacing_wavelengths
+        if cfg.num_elements != ula.num_elements or abs(cfg.spacing_wavelengths - d) > 0.01 * d:
+            why = (
+                f"model {args.model} was trained for {cfg.num_elements} elements at "
+                f"{cfg.spacing_wavelengths:g} wavelengths, the scenario has "
+                f"{ula.num_elements} at {d:.3g} (train one: srsaoa train --scenario S.yaml)"
+            )
+            if args.method != DEFAULT_METHODS:
+                raise SrsaoaError(why)
+            methods = tuple(m for m in methods if m != "moddnn")
+            print(f"srsaoa demo: MoD-DNN skipped: {why}", file=sys.stderr)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    scenario = Scenario.from_yaml(args.scenario or default_scenario_path())
-    if args.num_slots:
-        scenario = scenario.copy(num_slots=args.num_slots)
     t_start = time.monotonic()
 
     _step(1, 4, f"simulating {scenario.name}: {scenario.description}")
