@@ -7,9 +7,11 @@
 
 #include "cfr_extractor_core_impl.h"
 #include <algorithm>
+#include <boost/thread/thread.hpp>
 #include <cmath>
 #include <gnuradio/io_signature.h>
 #include <gnuradio/srsaoa/constants.h>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -74,7 +76,8 @@ cfr_extractor_core_impl::cfr_extractor_core_impl(
       d_m(num_channels), d_subcarriers(subcarriers), d_scs(scs_hz), d_fs(sample_rate),
       d_cfo(cfo_correction), d_have_time(false), d_time_offset(0), d_time_full(0),
       d_time_frac(0.0), d_rate_ok(true), d_in_bad(false), d_ncfr(0), d_ndropped(0),
-      d_have_freq(false), d_freq(0.0), d_retunes(0), d_has_cal(!calibration.empty())
+      d_have_freq(false), d_freq(0.0), d_retunes(0), d_has_cal(!calibration.empty()),
+      d_window(0), d_consumers(0), d_held(0), d_max_in_flight(0)
 {
     if (subcarriers.size() != subcarrier_bins.size())
         throw std::invalid_argument(
@@ -82,9 +85,53 @@ cfr_extractor_core_impl::cfr_extractor_core_impl(
     if (!(scs_hz > 0.0))
         throw std::invalid_argument("cfr_extractor: scs_hz must be positive");
     message_port_register_out(ports::cfr());
+    message_port_register_in(ports::ack());
+    set_msg_handler(ports::ack(), [this](const pmt::pmt_t& msg) { handle_ack(msg); });
     d_h.resize(static_cast<std::size_t>(num_channels) * d_kernel.num_symbols() *
                d_kernel.num_subcarriers());
     d_sym.resize(static_cast<std::size_t>(num_channels) * d_kernel.num_symbols());
+}
+
+void cfr_extractor_core_impl::set_flow_control(int window, int consumers)
+{
+    if (window < 0 || consumers < 0 || (window > 0 && consumers < 1))
+        throw std::invalid_argument("cfr_extractor: flow control needs window >= 0 and, "
+                                    "with a window, consumers >= 1");
+    std::lock_guard<std::mutex> lock(d_fc_mutex);
+    d_window = window;
+    d_consumers = consumers;
+    if (window == 0)
+        d_in_flight.clear();
+}
+
+void cfr_extractor_core_impl::release_locked()
+{
+    // everything up to the slowest consumer's acknowledgement is done
+    if (d_acked.size() < static_cast<std::size_t>(std::max(d_consumers, 1)))
+        return;
+    std::uint64_t done = std::numeric_limits<std::uint64_t>::max();
+    for (const auto& kv : d_acked)
+        done = std::min(done, kv.second);
+    while (!d_in_flight.empty() && d_in_flight.front() < done)
+        d_in_flight.pop_front();
+}
+
+void cfr_extractor_core_impl::handle_ack(const pmt::pmt_t& msg)
+{
+    if (!pmt::is_dict(msg)) {
+        d_logger->warn("ignoring an acknowledgement that is not a dict");
+        return;
+    }
+    const pmt::pmt_t who = pmt::dict_ref(msg, keys::consumer(), pmt::PMT_NIL);
+    const pmt::pmt_t idx = pmt::dict_ref(msg, keys::sample_index(), pmt::PMT_NIL);
+    if (!(pmt::is_symbol(who) && (pmt::is_integer(idx) || pmt::is_uint64(idx)))) {
+        d_logger->warn("ignoring an acknowledgement without consumer and sample_index");
+        return;
+    }
+    std::lock_guard<std::mutex> lock(d_fc_mutex);
+    auto& v = d_acked[pmt::symbol_to_string(who)];
+    v = std::max(v, pmt::to_uint64(idx) + 1);
+    release_locked();
 }
 
 void cfr_extractor_core_impl::set_calibration(const std::vector<gr_complex>& calibration)
@@ -201,6 +248,14 @@ void cfr_extractor_core_impl::finish_occasion(occasion& occ, const gr_complex* c
     meta = pmt::dict_add(meta, keys::snr_db(), pmt::from_double(snr_db));
     meta = pmt::dict_add(meta, keys::cfo_hz(), pmt::from_double(occ.cfo_hz));
     meta = pmt::dict_add(meta, keys::fractional_offset(), pmt::from_double(frac));
+    {
+        std::lock_guard<std::mutex> lock(d_fc_mutex);
+        if (d_window > 0) {
+            d_in_flight.push_back(occ.start);
+            if (d_in_flight.size() > d_max_in_flight.load())
+                d_max_in_flight.store(d_in_flight.size());
+        }
+    }
     message_port_pub(ports::cfr(), pmt::cons(meta, pmt::init_c32vector(d_h.size(), d_h)));
     d_ncfr++;
 }
@@ -212,6 +267,17 @@ int cfr_extractor_core_impl::work(int noutput_items,
     const int n = noutput_items;
     if (n <= 0)
         return 0;
+    {
+        std::unique_lock<std::mutex> lock(d_fc_mutex);
+        if (d_window > 0 && d_in_flight.size() >= static_cast<std::size_t>(d_window)) {
+            // out of credit: consume nothing; the acknowledgements are handled between
+            // work calls, so wait briefly (an interruption point: stop() ends it)
+            lock.unlock();
+            d_held++;
+            boost::this_thread::sleep(boost::posix_time::microseconds(500));
+            return 0;
+        }
+    }
     const std::uint64_t r0 = nitems_read(0);
     const std::uint64_t r1 = r0 + static_cast<std::uint64_t>(n);
 

@@ -8,10 +8,13 @@
 #ifndef INCLUDED_SRSAOA_CFR_EXTRACTOR_CORE_IMPL_H
 #define INCLUDED_SRSAOA_CFR_EXTRACTOR_CORE_IMPL_H
 
+#include <atomic>
 #include <deque>
 #include <gnuradio/srsaoa/cfr_extractor_core.h>
 #include <gnuradio/srsaoa/cfr_kernel.h>
+#include <map>
 #include <mutex>
+#include <string>
 
 namespace gr {
 namespace srsaoa {
@@ -59,6 +62,17 @@ private:
     void finish_occasion(occasion& occ, const gr_complex* const* sym);
     std::vector<const gr_complex*> d_sym; // [m * S + s]: the FFT windows of one occasion
 
+    // flow control (set_flow_control): sample indexes of the CFRs in flight, and how far
+    // each consumer has acknowledged (+1; 0 = nothing yet)
+    mutable std::mutex d_fc_mutex;
+    int d_window, d_consumers;
+    std::deque<std::uint64_t> d_in_flight;
+    std::map<std::string, std::uint64_t> d_acked;
+    std::atomic<std::uint64_t> d_held;
+    std::atomic<std::uint64_t> d_max_in_flight;
+    void handle_ack(const pmt::pmt_t& msg);
+    void release_locked();
+
 public:
     cfr_extractor_core_impl(int num_channels,
                             int fft_size,
@@ -97,6 +111,20 @@ public:
     std::uint64_t num_retunes() const override
     {
         return d_retunes;
+    }
+    void set_flow_control(int window, int consumers) override;
+    std::uint64_t num_in_flight() const override
+    {
+        std::lock_guard<std::mutex> lock(d_fc_mutex);
+        return d_in_flight.size();
+    }
+    std::uint64_t num_held() const override
+    {
+        return d_held.load();
+    }
+    std::uint64_t max_in_flight() const override
+    {
+        return d_max_in_flight.load();
     }
 };
 

@@ -32,7 +32,7 @@ covariance_accumulator_impl::covariance_accumulator_impl(int num_elements,
                 gr::io_signature::make(0, 0, 0),
                 gr::io_signature::make(0, 0, 0)),
       d_kernel(num_elements, forward_backward, forgetting), d_n_occasions(n_occasions),
-      d_since_output(0), d_bad_burst(0)
+      d_since_output(0), d_bad_burst(0), d_bound(0, "CFR PDUs")
 {
     if (n_occasions < 1) {
         throw std::invalid_argument(
@@ -42,8 +42,29 @@ covariance_accumulator_impl::covariance_accumulator_impl(int num_elements,
     message_port_register_in(ports::cfr());
     message_port_register_in(ports::reset());
     message_port_register_out(ports::covariance());
+    message_port_register_out(ports::skipped());
     set_msg_handler(ports::cfr(), [this](const pmt::pmt_t& msg) { handle_cfr(msg); });
     set_msg_handler(ports::reset(), [this](const pmt::pmt_t& msg) { handle_reset(msg); });
+}
+
+void covariance_accumulator_impl::set_max_queue(int max_queue)
+{
+    if (max_queue < 0)
+        throw std::invalid_argument("covariance_accumulator: max_queue must be >= 0");
+    d_bound.set_max_queue(max_queue);
+}
+
+void covariance_accumulator_impl::skip(const pmt::pmt_t& meta, const char* why)
+{
+    pmt::pmt_t out = pmt::make_dict();
+    if (pmt::is_dict(meta)) {
+        for (const auto& key : { keys::srs_occasion(), keys::sample_index() })
+            if (pmt::dict_has_key(meta, key))
+                out = pmt::dict_add(out, key, pmt::dict_ref(meta, key, pmt::PMT_NIL));
+    }
+    out = pmt::dict_add(out, keys::skipped(), pmt::intern(why));
+    message_port_pub(ports::skipped(),
+                     pmt::cons(out, pmt::init_c32vector(0, std::vector<gr_complex>())));
 }
 
 void covariance_accumulator_impl::handle_reset(const pmt::pmt_t&)
@@ -55,7 +76,9 @@ void covariance_accumulator_impl::handle_reset(const pmt::pmt_t&)
 
 void covariance_accumulator_impl::handle_cfr(const pmt::pmt_t& msg)
 {
-    pmt::pmt_t meta;
+    if (d_bound.shed(this, ports::cfr(), d_logger))
+        return;
+    pmt::pmt_t meta = pmt::PMT_NIL;
     const gr_complex* data = nullptr;
     std::size_t n = 0;
     std::vector<std::int64_t> shape;
@@ -80,6 +103,7 @@ void covariance_accumulator_impl::handle_cfr(const pmt::pmt_t& msg)
                             "]");
     } catch (const pdu_error& e) {
         d_logger->error("dropping malformed CFR PDU: {}", e.what());
+        skip(meta, "malformed");
         return;
     }
 
@@ -89,6 +113,7 @@ void covariance_accumulator_impl::handle_cfr(const pmt::pmt_t& msg)
                            "this burst are not logged)");
         }
         d_bad_burst++;
+        skip(meta, "non-finite");
         return;
     }
     if (d_bad_burst > 0) {
@@ -96,8 +121,10 @@ void covariance_accumulator_impl::handle_cfr(const pmt::pmt_t& msg)
         d_bad_burst = 0;
     }
 
-    if (++d_since_output < d_n_occasions)
+    if (++d_since_output < d_n_occasions) {
+        skip(meta, "accumulated");
         return;
+    }
     d_since_output = 0;
 
     const double snapshots = d_kernel.num_snapshots();
@@ -112,6 +139,9 @@ void covariance_accumulator_impl::handle_cfr(const pmt::pmt_t& msg)
     out_meta = pmt::dict_add(out_meta, keys::occasions(), pmt::from_uint64(occasions));
     out_meta = pmt::dict_add(
         out_meta, keys::forward_backward(), pmt::from_bool(d_kernel.forward_backward()));
+    if (d_bound.dropped() > 0)
+        out_meta =
+            pmt::dict_add(out_meta, keys::dropped(), pmt::from_uint64(d_bound.dropped()));
     message_port_pub(ports::covariance(),
                      pmt::cons(out_meta, pmt::init_c32vector(r.size(), r)));
 }

@@ -8,6 +8,7 @@
 #ifndef INCLUDED_SRSAOA_COVARIANCE_ACCUMULATOR_IMPL_H
 #define INCLUDED_SRSAOA_COVARIANCE_ACCUMULATOR_IMPL_H
 
+#include "queue_bound.h"
 #include <cstdint>
 #include <gnuradio/srsaoa/covariance_accumulator.h>
 #include <gnuradio/srsaoa/covariance_kernel.h>
@@ -22,8 +23,10 @@ private:
     int d_n_occasions;
     int d_since_output;
     std::uint64_t d_bad_burst; // consecutive dropped non-finite CFRs
+    queue_bound d_bound;
 
     void handle_cfr(const pmt::pmt_t& msg);
+    void skip(const pmt::pmt_t& meta, const char* why);
     void handle_reset(const pmt::pmt_t& msg);
 
 public:
@@ -31,6 +34,12 @@ public:
                                 int n_occasions,
                                 bool forward_backward,
                                 double forgetting);
+
+    void set_max_queue(int max_queue) override;
+    std::uint64_t num_dropped() const override
+    {
+        return d_bound.dropped();
+    }
 };
 
 } // namespace srsaoa

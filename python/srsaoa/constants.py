@@ -23,6 +23,11 @@ DELAY_S = "delay_s"
 POWER = "power"
 CRB_DEG = "crb_deg"
 FRACTIONAL_OFFSET = "fractional_offset"  # samples: true slot start = sample_index + this
+# flow control (docs/performance.md): inputs a branch dropped so far (live overload), an
+# occasion a stage finished without an output (a skip notice), the sink that acknowledges
+DROPPED = "dropped"
+SKIPPED = "skipped"
+CONSUMER = "consumer"
 
 # Stream tags
 TAG_SRS_START = "srs_start"
@@ -39,5 +44,7 @@ PORT_CFR = "cfr"
 PORT_COVARIANCE = "covariance"
 PORT_RESET = "reset"
 PORT_ESTIMATE = "estimate"
+PORT_SKIPPED = "skipped"  # skip notices: down the branch (data ports) to its result_sink
+PORT_ACK = "ack"  # result_sink -> cfr_extractor: the branch has finished up to sample_index
 LOS_INDEX = "los_index"  # estimate PDU: index of the earliest significant path (estimation.los)
 FLAGS = "flags"  # estimate PDU: list of strings, e.g. "outside_domain" (MoD-DNN)

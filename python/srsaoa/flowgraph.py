@@ -4,9 +4,17 @@
 blocks the same way:
 
     source (SigMF file | UHD) -> srs_sync -> cfr_extractor --CFR PDUs-->
+        covariance_accumulator -> esprit_estimator (C++: AIC + ESPRIT) ---------------+
         covariance_accumulator -> order_estimator (AIC) -> doa_estimator (1-D method) -+
         doa_estimator (2d-esprit, 2d-ml; dbf/music/ml with a manifold) --------------+-> result_sink
         moddnn_doa ------------------------------------------------------------------+
+
+Flow control (docs/performance.md): from a recording the CFR extractor holds the source
+back while ``flow_window`` CFRs are unacknowledged by the branches' result sinks (every
+stage announces the occasions it finishes without an output on ``skipped``): nothing is
+dropped and memory stays bounded. Live (``live=True``) the source cannot wait: every
+message queue is bounded by ``max_queue`` and the oldest PDUs of a branch that falls behind
+are dropped, counted (``dropped()``, JSON key ``dropped``) and logged once per burst.
 """
 
 from __future__ import annotations
@@ -23,9 +31,11 @@ from .blocks.doa_estimator import doa_estimator
 from .blocks.order_estimator import order_estimator
 from .blocks.result_sink import result_sink
 from .blocks.srs_sync import srs_sync
-from .srsaoa_python import covariance_accumulator
+from .srsaoa_python import covariance_accumulator, esprit_estimator
 
 METHODS = ("esprit", "music", "root-music", "dbf", "2d-esprit", "ml", "2d-ml", "moddnn")
+FLOW_WINDOW = 32  # CFRs in flight per branch from a recording (about 3 MB at 61.44 Msps)
+MAX_QUEUE = 64  # live: messages allowed to wait at each stage before the oldest go
 CFR_METHODS = ("2d-esprit", "2d-ml", "moddnn")
 # with a sweep (manifold) calibration these search the manifold on CFR PDUs directly
 CALIBRATED_METHODS = ("dbf", "music", "ml", "2d-ml")
@@ -39,9 +49,15 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
     SRSConfig objects or DESIGN dicts; ``spacing_wavelengths`` is d/lambda of the array.
     Every method in ``methods`` gets its own branch, ending in its own ``result_sink``
     (all writing the one ``out`` file, or "-" for stdout); ``keep_estimates`` also keeps
-    the estimate PDUs in memory (for a summary of stdout output; a live run would grow). One sink per branch matters: GNU Radio finishes a message-only
-    block at the first "done" of any upstream block, so a sink fed by several branches
-    would drop the estimates of the slower ones at the end of a recording.
+    the estimate PDUs in memory (for a summary of stdout output; a live run would grow).
+    One sink per branch matters: GNU Radio finishes a message-only block at the first
+    "done" of any upstream block, so a sink fed by several branches would drop the
+    estimates of the slower ones at the end of a recording.
+
+    ``live`` False (a recording): credit-based flow control, ``flow_window`` CFRs in flight
+    at most, nothing dropped. ``live`` True (a radio): no credits, every queue bounded by
+    ``max_queue`` with the oldest dropped and counted. ESPRIT on covariances runs in C++
+    (``esprit_estimator``); the other methods in their Python blocks.
     """
 
     def __init__(
@@ -61,11 +77,21 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
         order: int = 0,
         log_level: str = "off",
         keep_estimates: bool = False,
+        live: bool = False,
+        flow_window: int = FLOW_WINDOW,
+        max_queue: int = MAX_QUEUE,
     ) -> None:
         gr.top_block.__init__(self, "srsaoa rx", catch_exceptions=False)
         unknown = [m for m in methods if m not in METHODS]
         if unknown or not methods:
             raise ValueError(f"methods must be chosen from {METHODS}, got {list(methods)}")
+        if len(set(methods)) != len(methods):
+            raise ValueError(f"methods must not repeat, got {list(methods)}")
+        for name, v, lo in (("flow_window", flow_window, 1), ("max_queue", max_queue, 1)):
+            if isinstance(v, bool) or int(v) != v or v < lo:
+                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+        self.live = bool(live)
+        q = int(max_queue) if self.live else 0  # a recording is held back, never dropped
         manifold = None
         if calibration:
             from .array.manifold import load_calibration_file
@@ -79,36 +105,58 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
         self.sinks: list[Any] = []
         self.stores: list[Any] = []
         self.branches: dict[str, Any] = {}
+        self.stages: dict[str, list[Any]] = {}  # every block of a branch, CFR side first
         est_port = K.PORT_ESTIMATE
         for method in methods:
             if method == "moddnn":
                 from .blocks.moddnn_doa import moddnn_doa
 
-                est = moddnn_doa(model)
-                self.msg_connect((self.cfr, K.PORT_CFR), (est, K.PORT_CFR))
+                est = moddnn_doa(model, 32, q)
+                stages = [est]
             elif method in CFR_METHODS or (
                 manifold is not None and method in CALIBRATED_METHODS
             ):  # one CFR per estimate; a manifold needs the subcarriers (per-band covariances)
-                est = doa_estimator(method, spacing_wavelengths, order, calibration=calibration)
-                self.msg_connect((self.cfr, K.PORT_CFR), (est, K.PORT_CFR))
+                est = doa_estimator(
+                    method, spacing_wavelengths, order, calibration=calibration, max_queue=q
+                )
+                stages = [est]
             else:
                 cov = covariance_accumulator(
                     num_channels, occasions_per_estimate, forward_backward, 0.0
                 )
-                ordr = order_estimator("aic")
-                est = doa_estimator(method, spacing_wavelengths, order, calibration=calibration)
-                self.msg_connect((self.cfr, K.PORT_CFR), (cov, K.PORT_CFR))
-                self.msg_connect((cov, K.PORT_COVARIANCE), (ordr, K.PORT_COVARIANCE))
-                self.msg_connect((ordr, K.PORT_COVARIANCE), (est, K.PORT_COVARIANCE))
-                self.branches[method + ":covariance"] = (cov, ordr)
-            sink = result_sink(out, sample_rate, log_level)
+                cov.set_max_queue(q)
+                if method == "esprit":  # AIC + ESPRIT in C++ at line rate
+                    est = esprit_estimator(
+                        spacing_wavelengths, order, "aic", 0, True, -90.0, 90.0, q
+                    )
+                    stages = [cov, est]
+                else:
+                    ordr = order_estimator("aic", 0, 0.0, q)
+                    est = doa_estimator(
+                        method, spacing_wavelengths, order, calibration=calibration, max_queue=q
+                    )
+                    stages = [cov, ordr, est]
+                self.branches[method + ":covariance"] = tuple(stages[:-1])
+            self.msg_connect((self.cfr, K.PORT_CFR), (stages[0], K.PORT_CFR))
+            for a, b in zip(stages[:-1], stages[1:]):
+                self.msg_connect((a, K.PORT_COVARIANCE), (b, K.PORT_COVARIANCE))
+            sink = result_sink(out, sample_rate, log_level, q)
             self.msg_connect((est, est_port), (sink, est_port))
+            # occasions a stage finishes without an output go down the branch (so every
+            # block keeps one upstream block) to the sink, which acknowledges them
+            for a, b in zip(stages[:-1], stages[1:]):
+                self.msg_connect((a, K.PORT_SKIPPED), (b, K.PORT_COVARIANCE))
+            self.msg_connect((est, K.PORT_SKIPPED), (sink, est_port))
+            self.msg_connect((sink, K.PORT_ACK), (self.cfr, K.PORT_ACK))
             self.sinks.append(sink)
             if keep_estimates:
                 store = blocks.message_debug()
                 self.msg_connect((est, est_port), (store, "store"))
                 self.stores.append(store)
             self.branches[method] = est
+            self.stages[method] = [*stages, sink]
+        if not self.live:
+            self.cfr.set_flow_control(int(flow_window), len(methods))
 
     @property
     def num_cfrs(self) -> int:
@@ -117,6 +165,17 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
     @property
     def num_estimates(self) -> int:
         return sum(s.num_written for s in self.sinks)
+
+    def dropped(self) -> dict[str, int]:
+        """PDUs dropped by the bounded queues of each branch so far (live runs only)."""
+        out = {}
+        for method, stages in self.stages.items():
+            n = 0
+            for b in stages:
+                v = b.num_dropped
+                n += int(v() if callable(v) else v)
+            out[method] = n
+        return out
 
     def estimate_messages(self) -> list[Any]:
         """The estimate PDUs, when built with ``keep_estimates`` (else empty)."""

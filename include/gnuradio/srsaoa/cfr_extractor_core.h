@@ -34,6 +34,8 @@ namespace srsaoa {
  * (grid k of each column, s32vector), \p scs_hz, \p snr_db (per RE, from the empty
  * REs), \p cfo_hz (of the tag), \p fractional_offset; c32 vector H[m][s][k].
  *
+ * In \p ack: acknowledgements for the flow control of set_flow_control().
+ *
  * An occasion whose samples contain NaN/Inf gives no PDU (one warning per burst); an
  * \p rx_rate tag different from \p sample_rate suppresses PDUs until it matches again.
  * An \p rx_freq tag with a new frequency (a retune) while a calibration is set logs a
@@ -82,6 +84,24 @@ public:
     virtual std::uint64_t num_dropped() const = 0;
     /*! rx_freq changes (retunes) seen; each one invalidates the phase calibration. */
     virtual std::uint64_t num_retunes() const = 0;
+
+    /*!
+     * \brief Credit-based flow control for recordings (docs/performance.md).
+     *
+     * With \p window > 0 the block consumes no input (and so holds the source back
+     * through the stream buffers) while \p window or more of the CFRs it published are
+     * not yet acknowledged by all \p consumers. An acknowledgement on the \p ack port is
+     * a dict {consumer: name, sample_index: X}: that consumer (a result_sink at the end
+     * of one estimator branch) has finished every occasion up to sample X. \p window 0
+     * (the default, a live radio) never holds back.
+     */
+    virtual void set_flow_control(int window, int consumers) = 0;
+    /*! CFRs published and not yet acknowledged by every consumer. */
+    virtual std::uint64_t num_in_flight() const = 0;
+    /*! work() calls that held the stream back for want of credit. */
+    virtual std::uint64_t num_held() const = 0;
+    /*! The most CFRs ever in flight (at most the window plus one work call's CFRs). */
+    virtual std::uint64_t max_in_flight() const = 0;
 };
 
 } // namespace srsaoa

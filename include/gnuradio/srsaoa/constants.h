@@ -33,6 +33,14 @@ SRSAOA_API const pmt::pmt_t& num_snapshots();
 SRSAOA_API const pmt::pmt_t& occasions();
 SRSAOA_API const pmt::pmt_t& forward_backward();
 SRSAOA_API const pmt::pmt_t& fractional_offset();
+SRSAOA_API const pmt::pmt_t& method();
+SRSAOA_API const pmt::pmt_t& order();
+SRSAOA_API const pmt::pmt_t& aoa_deg();
+SRSAOA_API const pmt::pmt_t& power();
+SRSAOA_API const pmt::pmt_t& crb_deg();
+SRSAOA_API const pmt::pmt_t& dropped();
+SRSAOA_API const pmt::pmt_t& skipped();
+SRSAOA_API const pmt::pmt_t& consumer();
 } // namespace keys
 
 /*! Stream tag keys (DESIGN section 6) and the UHD tags that are read. */
@@ -48,6 +56,9 @@ namespace ports {
 SRSAOA_API const pmt::pmt_t& cfr();
 SRSAOA_API const pmt::pmt_t& covariance();
 SRSAOA_API const pmt::pmt_t& reset();
+SRSAOA_API const pmt::pmt_t& estimate();
+SRSAOA_API const pmt::pmt_t& skipped();
+SRSAOA_API const pmt::pmt_t& ack();
 } // namespace ports
 
 } // namespace srsaoa

@@ -8,6 +8,7 @@
 #ifndef INCLUDED_SRSAOA_COVARIANCE_ACCUMULATOR_H
 #define INCLUDED_SRSAOA_COVARIANCE_ACCUMULATOR_H
 
+#include <cstdint>
 #include <gnuradio/block.h>
 #include <gnuradio/srsaoa/api.h>
 
@@ -36,6 +37,12 @@ namespace srsaoa {
  * \p num_elements, vector length not M*S*K) is dropped with an error in the log. A CFR
  * holding a NaN or Inf is dropped; one warning is logged per burst of such PDUs. A
  * message on \p reset (any content) clears the sums.
+ *
+ * Every CFR that gives no covariance PDU (accumulated towards the next one, malformed or
+ * non-finite) is announced on \p skipped (meta \p sample_index, \p srs_occasion,
+ * \p skipped), for the branch's result_sink to acknowledge (docs/performance.md).
+ * set_max_queue(n) with n > 0 bounds the input queue for a live radio: the oldest CFRs
+ * are dropped when n are waiting (num_dropped(), meta \p dropped of the output).
  */
 class SRSAOA_API covariance_accumulator : virtual public gr::block
 {
@@ -50,6 +57,11 @@ public:
      */
     static sptr
     make(int num_elements, int n_occasions, bool forward_backward, double forgetting);
+
+    /*! Bound the input queue (0 = unbounded, the default). */
+    virtual void set_max_queue(int max_queue) = 0;
+    /*! CFRs dropped by the queue bound. */
+    virtual std::uint64_t num_dropped() const = 0;
 };
 
 } // namespace srsaoa

@@ -68,5 +68,8 @@ void bind_covariance_accumulator(py::module& m)
              py::arg("n_occasions"),
              py::arg("forward_backward"),
              py::arg("forgetting"),
-             "make(num_elements, n_occasions, forward_backward, forgetting)");
+             "make(num_elements, n_occasions, forward_backward, forgetting)")
+        .def(
+            "set_max_queue", &covariance_accumulator::set_max_queue, py::arg("max_queue"))
+        .def("num_dropped", &covariance_accumulator::num_dropped);
 }

@@ -188,5 +188,12 @@ void bind_cfr_extractor_core(py::module& m)
         .def("cfo_correction", &cfr_extractor_core::cfo_correction)
         .def("num_cfrs", &cfr_extractor_core::num_cfrs)
         .def("num_dropped", &cfr_extractor_core::num_dropped)
-        .def("num_retunes", &cfr_extractor_core::num_retunes);
+        .def("num_retunes", &cfr_extractor_core::num_retunes)
+        .def("set_flow_control",
+             &cfr_extractor_core::set_flow_control,
+             py::arg("window"),
+             py::arg("consumers"))
+        .def("num_in_flight", &cfr_extractor_core::num_in_flight)
+        .def("num_held", &cfr_extractor_core::num_held)
+        .def("max_in_flight", &cfr_extractor_core::max_in_flight);
 }

@@ -16,6 +16,8 @@ void bind_srs_sync_core(py::module& m);
 void bind_cfr_extractor_core(py::module& m);
 void bind_recording_reader(py::module& m);
 void bind_recording_source(py::module& m);
+void bind_esprit_kernel(py::module& m);
+void bind_esprit_estimator(py::module& m);
 
 PYBIND11_MODULE(srsaoa_python, m)
 {
@@ -30,4 +32,6 @@ PYBIND11_MODULE(srsaoa_python, m)
     bind_cfr_extractor_core(m);
     bind_recording_reader(m);
     bind_recording_source(m);
+    bind_esprit_kernel(m);
+    bind_esprit_estimator(m);
 }

@@ -24,6 +24,11 @@ class cfr_extractor(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
     ``calibration``: '' (none), a JSON file written by ``srsaoa calibrate``, or M complex
     multipliers. ``cp_backoff``: samples the FFT window starts inside the CP (-1 = a quarter
     of the CP); its phase ramp is removed, so H refers to the slot start either way.
+
+    Flow control for recordings (docs/performance.md): with ``flow_window`` > 0 the block
+    holds the stream (and so the source) back while ``flow_window`` or more of its CFRs
+    are not yet acknowledged on ``ack`` by each of ``flow_consumers`` result sinks (one per
+    estimator branch). 0 (a live radio) never holds back.
     """
 
     def __init__(
@@ -34,6 +39,8 @@ class cfr_extractor(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
         cfo_correction: bool = True,
         cp_backoff: int = -1,
         calibration: Any = "",
+        flow_window: int = 0,
+        flow_consumers: int = 1,
     ) -> None:
         if isinstance(num_channels, bool) or int(num_channels) != num_channels or num_channels < 1:
             raise ValueError(f"num_channels must be a positive integer, got {num_channels!r}")
@@ -55,6 +62,7 @@ class cfr_extractor(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
             raise ValueError(f"cp_backoff must be -1 (auto) or in [0, {min_cp}], got {cp_backoff}")
         self.cp_backoff = backoff
         self.message_port_register_hier_out(K.PORT_CFR)
+        self.message_port_register_hier_in(K.PORT_ACK)
         self.core = cpp.cfr_extractor_core(
             m,
             p.fft_size,
@@ -72,6 +80,30 @@ class cfr_extractor(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
         for i in range(m):
             self.connect((self, i), (self.core, i))
         self.msg_connect(self.core, K.PORT_CFR, self, K.PORT_CFR)
+        self.msg_connect(self, K.PORT_ACK, self.core, K.PORT_ACK)
+        self.set_flow_control(flow_window, flow_consumers)
+
+    def set_flow_control(self, flow_window: int, flow_consumers: int = 1) -> None:
+        """Credits for a recording: at most ``flow_window`` CFRs unacknowledged by the
+        ``flow_consumers`` result sinks (0 = off, a live radio)."""
+        for name, v in (("flow_window", flow_window), ("flow_consumers", flow_consumers)):
+            if isinstance(v, bool) or int(v) != v or v < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+        if flow_window and flow_consumers < 1:
+            raise ValueError("flow_consumers must be >= 1 with a flow_window")
+        self.core.set_flow_control(int(flow_window), int(flow_consumers))
+
+    def num_in_flight(self) -> int:
+        """CFRs published and not yet acknowledged by every consumer."""
+        return int(self.core.num_in_flight())
+
+    def max_in_flight(self) -> int:
+        """The most CFRs ever in flight with flow control on."""
+        return int(self.core.max_in_flight())
+
+    def num_held(self) -> int:
+        """Work calls that held the stream back for want of credit."""
+        return int(self.core.num_held())
 
     def _multipliers(self, calibration: Any) -> list[complex]:
         mult = calibration_multipliers(

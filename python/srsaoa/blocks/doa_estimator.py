@@ -14,9 +14,12 @@ from ..estimation import calibrated as _cal
 from ..estimation import covariance as _cov
 from ..estimation import doa as _doa
 from ..estimation import order as _order
+from . import _flow
 from . import pdu as _pdu
+from ._guard import guarded
 
 _PASS_KEYS = (K.SRS_OCCASION, K.SAMPLE_INDEX, K.RX_TIME)
+MAX_BATCH = 32  # PDUs taken off the queue per handler call
 
 
 class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
@@ -44,6 +47,13 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     part, which cfr_extractor applies (logged once). A single-angle calibration has no
     manifold: nothing changes here (cfr_extractor applies it). Without a manifold, ml and
     2d-ml use the ideal ULA.
+
+    Flow control (docs/performance.md): the PDUs that queued up behind the current one (at
+    most 32 in all) are taken off the queue and worked through in one handler call. An
+    input without an estimate is announced on ``skipped`` (for the branch's result_sink to
+    acknowledge). ``max_queue`` > 0 bounds each input queue (a live radio): the oldest PDUs
+    are dropped and counted (``num_dropped()``, meta ``dropped`` of the estimates), one
+    warning per burst; 0 never drops.
     """
 
     def __init__(
@@ -60,9 +70,15 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         smoothing: int = 0,
         subarray_size: int = 0,
         calibration: str = "",
+        max_queue: int = 0,
     ):
         gr.basic_block.__init__(self, name="doa_estimator", in_sig=None, out_sig=None)
         self._lock = threading.Lock()
+        self._failure = None
+        self._bounds = {
+            K.PORT_COVARIANCE: _flow.InputBound(max_queue, "covariance PDUs"),
+            K.PORT_CFR: _flow.InputBound(max_queue, "CFR PDUs"),
+        }
         self._cfg: dict[str, Any] = {}
         self.set_method(method)
         self.set_spacing_wavelengths(spacing_wavelengths)
@@ -78,11 +94,14 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self._told_angle_independent = False
         self.set_calibration(calibration)
         self._cov_errors = 0
+        self.num_estimates = 0
+        self.num_skipped = 0
         self.message_port_register_in(pmt.intern(K.PORT_COVARIANCE))
         self.message_port_register_in(pmt.intern(K.PORT_CFR))
         self.message_port_register_out(pmt.intern(K.PORT_ESTIMATE))
-        self.set_msg_handler(pmt.intern(K.PORT_COVARIANCE), self._handle_covariance)
-        self.set_msg_handler(pmt.intern(K.PORT_CFR), self._handle_cfr)
+        self.message_port_register_out(pmt.intern(K.PORT_SKIPPED))
+        self.set_msg_handler(pmt.intern(K.PORT_COVARIANCE), self._on_covariance)
+        self.set_msg_handler(pmt.intern(K.PORT_CFR), self._on_cfr)
 
     # ------------------------------------------------------------------ settings
     def _set(self, **kw: Any) -> None:
@@ -183,7 +202,47 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             )
         return False
 
+    def set_max_queue(self, max_queue: int) -> None:
+        """Bound each input queue (0 = no bound): the oldest PDUs are dropped beyond it."""
+        for b in self._bounds.values():
+            b.set_max_queue(max_queue)
+
+    def num_dropped(self) -> int:
+        """Input PDUs dropped by the queue bound so far."""
+        return sum(b.dropped for b in self._bounds.values())
+
     # ------------------------------------------------------------------ handlers
+    def _take(self, port: str, msg: pmt.pmt_t) -> list[pmt.pmt_t]:
+        """This message and the ones queued behind it, or [] when it is shed."""
+        p = pmt.intern(port)
+        if self._bounds[port].shed(self, p):
+            return []
+        return [msg, *_flow.take_queued(self, p, MAX_BATCH - 1)]
+
+    @guarded("estimating")
+    def _on_covariance(self, msg: pmt.pmt_t) -> None:
+        for m in self._take(K.PORT_COVARIANCE, msg):
+            if _flow.is_skip_notice(m):  # an upstream stage's: pass it on, in order
+                self.message_port_pub(pmt.intern(K.PORT_SKIPPED), m)
+            else:
+                self._handle_covariance(m)
+
+    @guarded("estimating")
+    def _on_cfr(self, msg: pmt.pmt_t) -> None:
+        for m in self._take(K.PORT_CFR, msg):
+            if _flow.is_skip_notice(m):
+                self.message_port_pub(pmt.intern(K.PORT_SKIPPED), m)
+            else:
+                self._handle_cfr(m)
+
+    def _skip(self, msg: pmt.pmt_t, why: str, method: str | None = None) -> None:
+        """Announce an input that gives no estimate (its branch's sink acknowledges it)."""
+        self.num_skipped += 1
+        self.message_port_pub(
+            pmt.intern(K.PORT_SKIPPED),
+            _flow.skip_notice(_flow.meta_of(msg), method or self._cfg["method"], why),
+        )
+
     def _handle_covariance(self, msg: pmt.pmt_t) -> None:
         cfg = dict(self._cfg)
         if cfg["method"] in _doa.CFR_ONLY_METHODS or self._calibrated(cfg):
@@ -195,49 +254,71 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                     f"({self._cov_errors + 1} covariance PDU(s) dropped)"
                 )
             self._cov_errors += 1
+            self._skip(msg, "covariance PDU for a CFR method")
             return
         try:
             meta, r = _pdu.covariance_from_pdu(msg)
         except (_pdu.PduError, ValueError) as exc:
             self.logger.error(f"dropping malformed covariance PDU: {exc}")
+            self._skip(msg, "malformed")
             return
         n = meta.get(K.NUM_SNAPSHOTS)
         self._run(
-            cfg, meta, pmt.car(msg), covariance=r, n_snapshots=None if n is None else float(n)
+            cfg,
+            meta,
+            msg,
+            covariance=r,
+            n_snapshots=None if n is None else float(n),
         )
 
     def _handle_cfr(self, msg: pmt.pmt_t) -> None:
         cfg = dict(self._cfg)
-        try:
-            meta, h = _pdu.cfr_from_pdu(msg)
-        except (_pdu.PduError, ValueError) as exc:
-            self.logger.error(f"dropping malformed CFR PDU: {exc}")
+        parsed = self._parse_cfr(cfg, msg)
+        if parsed is None:
             return
-        freqs = None
-        calibrated = self._calibrated(cfg)
-        if cfg["method"] in _doa.CFR_ONLY_METHODS or calibrated:
-            sub, scs = meta.get(K.SUBCARRIERS), meta.get(K.SCS_HZ)
-            if sub is None or scs is None:
-                self.logger.error("dropping CFR PDU without 'subcarriers' and 'scs_hz' meta")
-                return
-            freqs = np.asarray(sub, dtype=np.float64).ravel() * float(scs)
+        meta, h, freqs = parsed
+        if freqs is not None:
             n = h.shape[1] * h.shape[2]
-            if calibrated:
-                try:  # the manifold's bands are in baseband Hz
-                    freqs = _cal.baseband_frequencies(sub, scs, self._manifold)
-                except ValueError as exc:
-                    self.logger.error(f"dropping CFR PDU: {exc}")
-                    return
-                self._run_calibrated(cfg, meta, pmt.car(msg), h, freqs)
+            if self._calibrated(cfg):
+                self._run_calibrated(cfg, meta, msg, h, freqs)
             else:
-                self._run(cfg, meta, pmt.car(msg), cfr=h, subcarrier_hz=freqs, n_snapshots=n)
+                self._run(cfg, meta, msg, cfr=h, subcarrier_hz=freqs, n_snapshots=n)
             return
         try:
             r, n = _cov.covariance_from_cfr(h, fb=cfg["fb"])
         except ValueError as exc:
             self.logger.warn(f"dropping CFR PDU: {exc}")
+            self._skip(msg, str(exc))
             return
-        self._run(cfg, meta, pmt.car(msg), covariance=r, n_snapshots=n, cfr=h)
+        self._run(cfg, meta, msg, covariance=r, n_snapshots=n, cfr=h)
+
+    def _parse_cfr(self, cfg: dict, msg: pmt.pmt_t) -> tuple | None:
+        """(meta, H, subcarrier Hz or None) of a CFR PDU; None (skipped) when unusable.
+        The frequencies are given for 2-D and calibrated methods (baseband Hz with a
+        manifold), None for the 1-D methods on R."""
+        try:
+            meta, h = _pdu.cfr_from_pdu(msg)
+        except (_pdu.PduError, ValueError) as exc:
+            self.logger.error(f"dropping malformed CFR PDU: {exc}")
+            self._skip(msg, "malformed")
+            return None
+        calibrated = self._calibrated(cfg)
+        if not (cfg["method"] in _doa.CFR_ONLY_METHODS or calibrated):
+            return meta, h, None
+        sub, scs = meta.get(K.SUBCARRIERS), meta.get(K.SCS_HZ)
+        if sub is None or scs is None:
+            self.logger.error("dropping CFR PDU without 'subcarriers' and 'scs_hz' meta")
+            self._skip(msg, "no subcarriers")
+            return None
+        freqs = np.asarray(sub, dtype=np.float64).ravel() * float(scs)
+        if calibrated:
+            try:  # the manifold's bands are in baseband Hz
+                freqs = _cal.baseband_frequencies(sub, scs, self._manifold)
+            except ValueError as exc:
+                self.logger.error(f"dropping CFR PDU: {exc}")
+                self._skip(msg, str(exc))
+                return None
+        return meta, h, freqs
 
     def _resolve_order(self, cfg: dict, meta: dict, r: np.ndarray, n: float | None) -> int:
         if cfg["order"] > 0:
@@ -259,7 +340,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         return rs, None if n is None else _cov.effective_snapshots(n, m, ms)
 
     def _run_calibrated(
-        self, cfg: dict, meta: dict, kw_meta: pmt.pmt_t, h: np.ndarray, freqs: np.ndarray
+        self, cfg: dict, meta: dict, msg: pmt.pmt_t, h: np.ndarray, freqs: np.ndarray
     ) -> None:
         """dbf / music / ml / 2d-ml on the calibrated manifold (estimation.calibrated)."""
         manifold = self._manifold
@@ -281,10 +362,11 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             )
         except (ValueError, np.linalg.LinAlgError) as exc:
             self.logger.warn(f"occasion {meta.get(K.SRS_OCCASION)}: no estimate: {exc}")
+            self._skip(msg, str(exc))
             return
-        self._publish(cfg, meta, kw_meta, est)
+        self._publish(cfg, meta, msg, est)
 
-    def _run(self, cfg: dict, meta: dict, kw_meta: pmt.pmt_t, **kw: Any) -> None:
+    def _run(self, cfg: dict, meta: dict, msg: pmt.pmt_t, **kw: Any) -> None:
         try:
             r = kw.get("covariance")
             if r is None:
@@ -308,10 +390,11 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             )
         except (ValueError, np.linalg.LinAlgError) as exc:
             self.logger.warn(f"occasion {meta.get(K.SRS_OCCASION)}: no estimate: {exc}")
+            self._skip(msg, str(exc))
             return
-        self._publish(cfg, meta, kw_meta, est)
+        self._publish(cfg, meta, msg, est)
 
-    def _publish(self, cfg: dict, meta: dict, kw_meta: pmt.pmt_t, est: Any) -> None:
+    def _publish(self, cfg: dict, meta: dict, msg: pmt.pmt_t, est: Any) -> None:
         out: dict[str, Any] = {}
         out[K.METHOD] = cfg["method"]
         out[K.ORDER] = int(est.order)
@@ -322,14 +405,19 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         snr = meta.get(K.SNR_DB, est.snr_db)
         out[K.SNR_DB] = float(snr)
         out[K.CRB_DEG] = est.crb_deg.astype(np.float32)
+        dropped = _flow.dropped_upstream(meta) + self.num_dropped()
+        if dropped:
+            out[K.DROPPED] = dropped
         self.logger.debug(
             f"occasion {meta.get(K.SRS_OCCASION)}: {cfg['method']} aoa {np.round(est.aoa_deg, 2)}"
         )
-        msg = _pdu.make_pdu(out, None)
+        kw_meta = pmt.car(msg)
+        pdu = _pdu.make_pdu(out, None)
         # occasion, sample index and UHD's rx_time go through as the very same pmt values
-        d = pmt.car(msg)
+        d = pmt.car(pdu)
         for key in _PASS_KEYS:
             val = pmt.dict_ref(kw_meta, pmt.intern(key), pmt.PMT_NIL)
             if not pmt.is_null(val) or pmt.dict_has_key(kw_meta, pmt.intern(key)):
                 d = pmt.dict_add(d, pmt.intern(key), val)
-        self.message_port_pub(pmt.intern(K.PORT_ESTIMATE), pmt.cons(d, pmt.cdr(msg)))
+        self.num_estimates += 1
+        self.message_port_pub(pmt.intern(K.PORT_ESTIMATE), pmt.cons(d, pmt.cdr(pdu)))

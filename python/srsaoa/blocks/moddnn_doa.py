@@ -9,6 +9,7 @@ import pmt
 from gnuradio import gr
 
 from .. import constants as K
+from . import _flow
 from ._guard import guarded
 from .pdu import PduError, cfr_from_pdu, make_pdu
 
@@ -24,9 +25,14 @@ class moddnn_doa(gr.basic_block):
 
     PyTorch's thread pool (used from 8 queued CFRs on) is the process's: the block does not
     change it (a block must not change process-wide settings); `srsaoa run` sets one thread.
+
+    Flow control (docs/performance.md): a CFR that gives no estimate (malformed, refused, no
+    model) is announced on ``skipped`` for the branch's result_sink to acknowledge.
+    ``max_queue`` > 0 bounds the input queue (a live radio): the oldest CFRs are dropped and
+    counted (``num_dropped()``, meta ``dropped`` of the estimates); 0 never drops.
     """
 
-    def __init__(self, model="default", max_batch=32):
+    def __init__(self, model="default", max_batch=32, max_queue=0):
         gr.basic_block.__init__(self, name="moddnn_doa", in_sig=None, out_sig=None)
         if not isinstance(model, str):
             raise ValueError(f"model must be a path string (or 'default'), got {model!r}")
@@ -46,10 +52,31 @@ class moddnn_doa(gr.basic_block):
         self._load_error = None
         # the sizes of the last batches run (bounded: a live flowgraph runs for days)
         self._batch_sizes: collections.deque[int] = collections.deque(maxlen=256)
+        self._failure = None
+        self._bound = _flow.InputBound(max_queue, "CFR PDUs")
+        self.num_skipped = 0
         self._port = pmt.intern(K.PORT_CFR)
         self.message_port_register_in(self._port)
         self.message_port_register_out(pmt.intern(K.PORT_ESTIMATE))
+        self.message_port_register_out(pmt.intern(K.PORT_SKIPPED))
         self.set_msg_handler(self._port, self._on_cfr)
+
+    def set_max_queue(self, max_queue):
+        self._bound.set_max_queue(max_queue)
+
+    def num_dropped(self):
+        """CFR PDUs dropped by the queue bound so far."""
+        return self._bound.dropped
+
+    def _skip(self, meta, why):
+        """Announce a CFR without an estimate (``meta``: its parsed meta dict or None)."""
+        self.num_skipped += 1
+        d = pmt.make_dict()
+        for key in (K.SRS_OCCASION, K.SAMPLE_INDEX):
+            if meta is not None and key in meta:
+                d = pmt.dict_add(d, pmt.intern(key), pmt.from_long(int(meta[key])))
+        notice = _flow.skip_notice(d, "moddnn", why)
+        self.message_port_pub(pmt.intern(K.PORT_SKIPPED), notice)
 
     def set_max_batch(self, max_batch):
         if int(max_batch) != max_batch or max_batch < 1:
@@ -58,16 +85,20 @@ class moddnn_doa(gr.basic_block):
 
     @guarded("estimating")
     def _on_cfr(self, msg):
-        msgs = [msg]
-        bb = self.to_basic_block()
-        while len(msgs) < self._max_batch and bb.nmsgs(self._port) > 0:
-            msgs.append(bb.delete_head_nowait(self._port))
+        if self._bound.shed(self, self._port):
+            return
+        msgs = [msg, *_flow.take_queued(self, self._port, self._max_batch - 1)]
         batch = []
         for m in msgs:
             try:
                 batch.append(cfr_from_pdu(m))
             except PduError as exc:
                 self.logger.warn(f"dropping a message that is not a CFR PDU: {exc}")
+                self.message_port_pub(
+                    pmt.intern(K.PORT_SKIPPED),
+                    _flow.skip_notice(_flow.meta_of(m), "moddnn", "malformed"),
+                )
+                self.num_skipped += 1
         if batch:
             self._process(batch)
 
@@ -86,13 +117,15 @@ class moddnn_doa(gr.basic_block):
 
     def _process(self, batch):
         if self._net is None:
-            if self._load_error is not None:
-                return
-            try:
-                self._net = self._load()
-            except Exception as exc:  # noqa: BLE001 - logged once, block keeps running
-                self._load_error = str(exc)
-                self.logger.error(f"cannot load MoD-DNN model {self._model_path!r}: {exc}")
+            if self._load_error is None:
+                try:
+                    self._net = self._load()
+                except Exception as exc:  # noqa: BLE001 - logged once, block keeps running
+                    self._load_error = str(exc)
+                    self.logger.error(f"cannot load MoD-DNN model {self._model_path!r}: {exc}")
+            if self._net is None:
+                for meta, _ in batch:
+                    self._skip(meta, "no model")
                 return
         m = self._net.cfg.num_elements
         good = []
@@ -106,6 +139,7 @@ class moddnn_doa(gr.basic_block):
                     f"dropping CFR of shape {list(h.shape)}: the model needs M = {m} and "
                     f">= {self._net.cfg.num_subcarriers} subcarriers, finite values"
                 )
+                self._skip(meta, "shape or non-finite")
                 continue
             sub, scs = meta.get(K.SUBCARRIERS), meta.get(K.SCS_HZ)
             if sub is not None and scs is not None:
@@ -117,6 +151,7 @@ class moddnn_doa(gr.basic_block):
                             f"({self._refused + 1} so far); retrain for this SRS configuration"
                         )
                     self._refused += 1
+                    self._skip(meta, "outside the model's domain")
                     continue
             good.append((meta, h))
         if not good:
@@ -144,4 +179,7 @@ class moddnn_doa(gr.basic_block):
             for key in (K.SRS_OCCASION, K.SAMPLE_INDEX, K.RX_TIME, K.SNR_DB):
                 if key in meta:
                     out[key] = meta[key]
+            dropped = _flow.dropped_upstream(meta) + self._bound.dropped
+            if dropped:
+                out[K.DROPPED] = dropped
             self.message_port_pub(pmt.intern(K.PORT_ESTIMATE), make_pdu(out, None))

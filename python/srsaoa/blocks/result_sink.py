@@ -14,10 +14,12 @@ import pmt
 from gnuradio import gr
 
 from .. import constants as K
+from . import _flow
 from . import pdu as _pdu
 from ._guard import guarded
 
 LOG_LEVELS = ("off", "debug", "info")
+MAX_BATCH = 256  # estimates written (and flushed) per handler call
 
 
 class _SharedFile:
@@ -50,8 +52,12 @@ class _SharedFile:
             return shared
 
     def write_line(self, line: str) -> None:
+        self.write_text(line + "\n")
+
+    def write_text(self, text: str) -> None:
+        """Whole lines, written and flushed together (one system call per batch)."""
         with self.lock:
-            self.file.write(line + "\n")
+            self.file.write(text)
             self.file.flush()
 
     def release(self) -> None:
@@ -91,6 +97,8 @@ def estimate_record(meta: dict[str, Any], sample_rate: float) -> dict[str, Any]:
     }
     if meta.get(K.FLAGS):
         rec["flags"] = [str(f) for f in np.atleast_1d(meta[K.FLAGS])]
+    if meta.get(K.DROPPED):
+        rec["dropped"] = int(meta[K.DROPPED])
     if meta.get(K.LOS_INDEX) is not None:  # the earliest significant path (estimation.los)
         rec["los_index"] = int(meta[K.LOS_INDEX])
     rx = meta.get(K.RX_TIME)
@@ -118,11 +126,26 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     ``crb_deg`` and ``rx_time`` (seconds, when the radio gave one); non-finite numbers are
     written as null. ``filename`` "-" is stdout, else the file is created (truncated) and
     flushed after every line. Several result_sinks naming the same file share it (the
-    first truncates it): give each estimator branch its own sink. ``log_level`` "info"/"debug" also logs a one-line summary per
-    estimate at that level, "off" does not.
+    first truncates it): give each estimator branch its own sink. ``log_level`` "info"/"debug"
+    also logs a one-line summary per estimate at that level, "off" does not. A line gets
+    ``dropped`` (inputs of its branch dropped so far by the bounded queues of a live run)
+    when the estimate carries it.
+
+    Flow control (docs/performance.md): the estimates queued up are written together, with
+    one flush. Skip notices (meta ``skipped``, from the branch's ``skipped`` ports) write
+    nothing. After each batch, out ``ack`` publishes {``consumer``: this block's alias,
+    ``sample_index``: the latest occasion done}, for cfr_extractor's credits.
+    ``max_queue`` > 0 bounds the input queue (oldest estimates dropped and counted,
+    ``num_dropped``); 0 never drops.
     """
 
-    def __init__(self, filename: str = "-", sample_rate: float = 30.72e6, log_level: str = "info"):
+    def __init__(
+        self,
+        filename: str = "-",
+        sample_rate: float = 30.72e6,
+        log_level: str = "info",
+        max_queue: int = 0,
+    ):
         gr.basic_block.__init__(self, name="result_sink", in_sig=None, out_sig=None)
         fname = str(filename)
         if not fname:
@@ -142,13 +165,18 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self._shared: _SharedFile | None = None
         self._write_failed = False
         self._failure = None
+        self._bound = _flow.InputBound(max_queue, "estimates")
+        self.num_skipped = 0
+        self._done_index: int | None = None  # latest sample_index written or skipped
         if fname != "-":
             try:
                 self._shared = _SharedFile.acquire(fname, "w")
             except OSError as exc:
                 raise ValueError(f"cannot open {fname!r} for writing: {exc}") from exc
-        self.message_port_register_in(pmt.intern(K.PORT_ESTIMATE))
-        self.set_msg_handler(pmt.intern(K.PORT_ESTIMATE), self._handle)
+        self._port = pmt.intern(K.PORT_ESTIMATE)
+        self.message_port_register_in(self._port)
+        self.message_port_register_out(pmt.intern(K.PORT_ACK))
+        self.set_msg_handler(self._port, self._handle)
 
     def set_log_level(self, log_level: str) -> None:
         lv = str(log_level).lower()
@@ -156,26 +184,62 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             raise ValueError(f"log_level must be one of {LOG_LEVELS}, got {log_level!r}")
         self._log_level = lv
 
+    def set_max_queue(self, max_queue: int) -> None:
+        self._bound.set_max_queue(max_queue)
+
+    @property
+    def num_dropped(self) -> int:
+        return self._bound.dropped
+
     @guarded("writing an estimate")
     def _handle(self, msg: pmt.pmt_t) -> None:
-        try:
-            meta, _ = _pdu.parse_pdu(msg)
-            rec = estimate_record(meta, self.sample_rate)
-        except (ValueError, TypeError) as exc:
-            self.logger.error(f"dropping malformed estimate PDU: {exc}")
+        if self._bound.shed(self, self._port):
             return
-        line = json.dumps(rec, separators=(", ", ": "))
+        lines, done = [], None
+        for m in [msg, *_flow.take_queued(self, self._port, MAX_BATCH - 1)]:
+            try:
+                meta, _ = _pdu.parse_pdu(m)
+                idx = meta.get(K.SAMPLE_INDEX)
+                if idx is not None:
+                    done = int(idx) if done is None else max(done, int(idx))
+                if K.SKIPPED in meta:  # a stage of the branch finished it without estimate
+                    self.num_skipped += 1
+                    continue
+                rec = estimate_record(meta, self.sample_rate)
+            except (ValueError, TypeError) as exc:
+                self.logger.error(f"dropping malformed estimate PDU: {exc}")
+                continue
+            lines.append(rec)
+        try:
+            self._write(lines)
+        finally:
+            if done is not None:
+                self._ack(done)
+
+    def _ack(self, sample_index: int) -> None:
+        if self._done_index is not None and sample_index <= self._done_index:
+            return
+        self._done_index = sample_index
+        d = pmt.make_dict()
+        d = pmt.dict_add(d, pmt.intern(K.CONSUMER), pmt.intern(self.alias()))
+        d = pmt.dict_add(d, pmt.intern(K.SAMPLE_INDEX), pmt.from_uint64(int(sample_index)))
+        self.message_port_pub(pmt.intern(K.PORT_ACK), d)
+
+    def _write(self, recs: list[dict[str, Any]]) -> None:
+        if not recs:
+            return
+        text = "".join(json.dumps(r, separators=(", ", ": ")) + "\n" for r in recs)
         with self._lock:
             if self._write_failed:
                 return
             try:
                 if self.filename == "-":
-                    sys.stdout.write(line + "\n")
+                    sys.stdout.write(text)
                     sys.stdout.flush()
                 else:
                     if self._shared is None:  # restarted after stop(): append
                         self._shared = _SharedFile.acquire(self.filename, "a")
-                    self._shared.write_line(line)
+                    self._shared.write_text(text)
             except BrokenPipeError:
                 # the reader went away (e.g. `srsaoa run --out - | head`): stop quietly
                 self._write_failed = True
@@ -185,14 +249,15 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             except OSError as exc:  # disk full, file removed, ...
                 self._write_failed = True
                 raise OSError(f"cannot write {self.filename}: {exc}; estimates are lost") from exc
-            self.num_written += 1
+            self.num_written += len(recs)
         if self._log_level != "off":
-            aoa = ", ".join(f"{a:.2f}" for a in rec["aoa_deg"] if a is not None)
-            text = (
-                f"occasion {rec['srs_occasion']} t={rec['t_s']} s {rec['method']}: "
-                f"aoa [{aoa}] deg, snr {rec['snr_db']} dB"
-            )
-            (self.logger.info if self._log_level == "info" else self.logger.debug)(text)
+            log = self.logger.info if self._log_level == "info" else self.logger.debug
+            for rec in recs:
+                aoa = ", ".join(f"{a:.2f}" for a in rec["aoa_deg"] if a is not None)
+                log(
+                    f"occasion {rec['srs_occasion']} t={rec['t_s']} s {rec['method']}: "
+                    f"aoa [{aoa}] deg, snr {rec['snr_db']} dB"
+                )
 
     @guarded("closing its file", on_error=True)
     def stop(self) -> bool:

@@ -1,0 +1,172 @@
+"""The C++ AIC/MDL + ESPRIT kernel and block (issue 13) against their Python twins:
+estimation.order.estimate_order and estimation.doa.estimate("esprit") (the oracle), and
+the esprit_estimator block against order_estimator -> doa_estimator in a flowgraph."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pmt
+import pytest
+from gnuradio import blocks, gr, srsaoa
+from gnuradio.srsaoa import constants as K
+from gnuradio.srsaoa.array.geometry import steering_vector
+from gnuradio.srsaoa.blocks.pdu import make_pdu, parse_pdu
+from gnuradio.srsaoa.estimation import doa, order
+
+
+def _covariance(rng, m, angles, snr_db, n, powers_db=None, spacing=0.5):
+    """Sample covariance of n snapshots of independent sources in white noise."""
+    a = steering_vector(m, spacing, np.asarray(angles, float))
+    p = 10 ** (np.asarray(powers_db if powers_db is not None else [0.0] * len(angles)) / 10)
+    s = rng.standard_normal((len(angles), n)) + 1j * rng.standard_normal((len(angles), n))
+    s *= np.sqrt(p[:, None] / 2)
+    sigma = 10 ** (-snr_db / 20)
+    w = sigma * (rng.standard_normal((m, n)) + 1j * rng.standard_normal((m, n))) / np.sqrt(2)
+    x = a @ s + w
+    return (x @ x.conj().T / n).astype(np.complex64), float(n)
+
+
+def _cases(rng):
+    cases = []
+    for m in (3, 4, 6):
+        for angles, pw in (
+            ([23.4], None),
+            ([-40.0, 10.0], [0.0, -6.0]),
+            ([5.0, 6.0], None),  # closer than the array resolves: pruning
+            ([-60.0, 0.0, 35.0], [0.0, -3.0, -9.0]),
+        ):
+            if len(angles) >= m:
+                continue
+            for snr in (-5.0, 10.0, 30.0):
+                for n in (16, 1000):
+                    cases.append((m, angles, pw, snr, n, rng.integers(1 << 30)))
+    return cases
+
+
+CASES = _cases(np.random.default_rng(13))
+
+
+@pytest.mark.parametrize(("m", "angles", "pw", "snr", "n", "seed"), CASES)
+def test_kernel_equals_the_python_twin(m, angles, pw, snr, n, seed):
+    rng = np.random.default_rng(seed)
+    r, ns = _covariance(rng, m, angles, snr, n, pw)
+    r128 = r.astype(np.complex128)
+    for method in ("aic", "mdl"):
+        want = order.estimate_order(r128, ns, method)
+        assert srsaoa.esprit_kernel.estimate_order(r128, ns, method == "mdl") == want
+    k = srsaoa.esprit_kernel(0.5, True, -90.0, 90.0)
+    for d in range(0, m):
+        for tls in (True, False):
+            ref = doa.estimate("esprit", covariance=r128, order=d, n_snapshots=ns, tls=tls)
+            got = srsaoa.esprit_kernel(0.5, tls).estimate(r128, d, ns)
+            assert got.order == ref.order
+            np.testing.assert_allclose(got.aoa_deg, ref.aoa_deg, rtol=0, atol=1e-7)
+            np.testing.assert_allclose(got.power, ref.power, rtol=1e-7, atol=1e-12)
+            np.testing.assert_allclose(got.crb_deg, ref.crb_deg, rtol=1e-6)
+            assert got.noise_power == pytest.approx(ref.noise_power, rel=1e-9, abs=1e-15)
+            if np.isfinite(ref.snr_db):
+                assert got.snr_db == pytest.approx(ref.snr_db, rel=1e-9)
+            else:
+                assert np.isnan(got.snr_db) == np.isnan(ref.snr_db)
+    assert k.estimate(r128, 0, ns).aoa_deg == []
+
+
+def test_kernel_field_of_view_and_unknown_snapshots():
+    rng = np.random.default_rng(7)
+    r, ns = _covariance(rng, 4, [-50.0, 20.0], 20.0, 500)
+    ref = doa.estimate("esprit", covariance=r, order=2, fov_deg=(-30.0, 60.0))
+    got = srsaoa.esprit_kernel(0.5, True, -30.0, 60.0).estimate(r.astype(complex), 2)
+    np.testing.assert_allclose(got.aoa_deg, ref.aoa_deg, atol=1e-7)
+    assert got.crb_deg == [] and ref.crb_deg.size == 0  # no snapshot count: no bound
+
+
+@pytest.mark.parametrize(
+    ("r", "match"),
+    [
+        (np.zeros((4, 4)), "all zeros"),
+        (np.full((4, 4), np.nan), "NaN"),
+        (np.eye(4)[:3], "square"),
+    ],
+)
+def test_kernel_refuses_what_the_twin_refuses(r, match):
+    k = srsaoa.esprit_kernel(0.5)
+    with pytest.raises(ValueError, match=match):
+        k.estimate(r, 1, 100.0)
+    with pytest.raises(ValueError):
+        doa.estimate("esprit", covariance=r, order=1, n_snapshots=100.0)
+    with pytest.raises(ValueError, match="too large"):
+        k.estimate(np.eye(4), 4, 100.0)
+    with pytest.raises(ValueError):
+        srsaoa.esprit_kernel(0.0)
+    with pytest.raises(ValueError):
+        srsaoa.esprit_kernel(0.5, True, 10.0, -10.0)
+
+
+def _run(chain, msgs):
+    """Post msgs into the first block's covariance port of a running flowgraph; collect the
+    estimates and skip notices of the last block (a bounded wait for their number)."""
+    tb = gr.top_block()
+    store, skipped = blocks.message_debug(), blocks.message_debug()
+    for a, b in zip(chain[:-1], chain[1:]):
+        tb.msg_connect((a, K.PORT_COVARIANCE), (b, K.PORT_COVARIANCE))
+    tb.msg_connect((chain[-1], K.PORT_ESTIMATE), (store, "store"))
+    tb.msg_connect((chain[-1], K.PORT_SKIPPED), (skipped, "store"))
+    tb.start()
+    for msg in msgs:
+        chain[0].to_basic_block()._post(pmt.intern(K.PORT_COVARIANCE), msg)
+    deadline = time.monotonic() + 30
+    while store.num_messages() + skipped.num_messages() < len(msgs):
+        assert time.monotonic() < deadline, "estimates did not arrive"
+        time.sleep(0.01)
+    tb.stop()
+    tb.wait()
+    return [parse_pdu(store.get_message(i))[0] for i in range(store.num_messages())], skipped
+
+
+def test_block_equals_order_and_doa_estimator_blocks():
+    """Covariance PDUs through esprit_estimator (C++) give the same estimate PDUs as
+    order_estimator -> doa_estimator (Python) with method esprit."""
+    rng = np.random.default_rng(3)
+    msgs = []
+    for i in range(40):
+        angles = [rng.uniform(-60, 60)] + ([rng.uniform(-60, 60)] if i % 3 == 0 else [])
+        r, n = _covariance(rng, 4, angles, rng.uniform(0, 25), 200)
+        meta = {
+            K.SRS_OCCASION: i,
+            K.SAMPLE_INDEX: 1000 * i,
+            K.NUM_SNAPSHOTS: n,
+            K.SNR_DB: 12.5,
+            K.RX_TIME: (5, 0.25),
+        }
+        msgs.append(make_pdu(meta, r.ravel()))
+    cpp, _ = _run([srsaoa.esprit_estimator(0.5, 0, "aic", 0, True, -90.0, 90.0, 0)], msgs)
+    py, _ = _run([srsaoa.order_estimator("aic"), srsaoa.doa_estimator("esprit", 0.5)], msgs)
+    assert len(cpp) == len(py) == 40
+    cpp.sort(key=lambda d: d[K.SRS_OCCASION])
+    py.sort(key=lambda d: d[K.SRS_OCCASION])
+    for c, p in zip(cpp, py):
+        assert set(c) == set(p)
+        for key in (K.METHOD, K.ORDER, K.SRS_OCCASION, K.SAMPLE_INDEX, K.SNR_DB):
+            assert c[key] == p[key]
+        assert tuple(c[K.RX_TIME]) == tuple(p[K.RX_TIME])
+        for key in (K.AOA_DEG, K.POWER, K.CRB_DEG):
+            assert c[key].dtype == p[key].dtype == np.float32
+            np.testing.assert_allclose(c[key], p[key], rtol=1e-5, atol=1e-5)
+
+
+def test_block_announces_inputs_without_an_estimate():
+    bad = make_pdu({K.SRS_OCCASION: 1, K.SAMPLE_INDEX: 10}, np.zeros(16, np.complex64))
+    short = make_pdu({K.SRS_OCCASION: 2, K.SAMPLE_INDEX: 20}, np.ones(5, np.complex64))
+    est, skipped = _run([srsaoa.esprit_estimator()], [bad, short])
+    assert est == [] and skipped.num_messages() == 2
+    metas = [parse_pdu(skipped.get_message(i))[0] for i in range(2)]
+    assert [m[K.SAMPLE_INDEX] for m in metas] == [10, 20]
+    assert all(m[K.METHOD] == "esprit" and m[K.SKIPPED] for m in metas)
+    with pytest.raises(ValueError):
+        srsaoa.esprit_estimator(0.5, -1)
+    with pytest.raises(ValueError):
+        srsaoa.esprit_estimator(0.5, 0, "bic")
+    with pytest.raises(ValueError):
+        srsaoa.esprit_estimator(0.5, 0, "aic", 0, True, -90.0, 90.0, -1)
