@@ -14,7 +14,7 @@ py="$venv/bin/python"
 log() { printf '[bootstrap] %s\n' "$*"; }
 
 # 1. System packages -------------------------------------------------------------
-apt_pkgs=(gnuradio-dev pybind11-dev libuhd-dev libboost-test-dev libeigen3-dev cmake g++ make
+apt_pkgs=(gnuradio-dev pybind11-dev libuhd-dev libboost-test-dev libeigen3-dev libopenblas-dev cmake g++ make
           clang-format python3-venv python3-yaml python3-scipy python3-matplotlib python3-jsonschema)
 missing=()
 for p in "${apt_pkgs[@]}"; do

@@ -14,6 +14,7 @@ from gnuradio.srsaoa import constants as K
 from gnuradio.srsaoa.array.geometry import steering_vector
 from gnuradio.srsaoa.blocks.pdu import make_pdu, parse_pdu
 from gnuradio.srsaoa.estimation import doa, order
+from gnuradio.srsaoa.estimation.covariance import covariance_from_cfr
 
 
 def _covariance(rng, m, angles, snr_db, n, powers_db=None, spacing=0.5):
@@ -170,3 +171,89 @@ def test_block_announces_inputs_without_an_estimate():
         srsaoa.esprit_estimator(0.5, 0, "bic")
     with pytest.raises(ValueError):
         srsaoa.esprit_estimator(0.5, 0, "aic", 0, True, -90.0, 90.0, -1)
+
+
+# --------------------------------------------------------------------------- 2D-ESPRIT
+
+
+def _cfr(rng, m, s, k, paths, snr_db, step=60e3):
+    f = np.arange(k) * step
+    h = np.zeros((m, s, k), complex)
+    for th, tau, g in paths:
+        a = np.exp(2j * np.pi * 0.5 * np.arange(m) * np.sin(np.deg2rad(th)))
+        ph = np.exp(2j * np.pi * rng.uniform(size=s))
+        h += g * a[:, None, None] * ph[None, :, None] * np.exp(-2j * np.pi * f * tau)[None, None]
+    sigma = 10 ** (-snr_db / 20)
+    h += sigma * (rng.standard_normal(h.shape) + 1j * rng.standard_normal(h.shape)) / np.sqrt(2)
+    return h.astype(np.complex64), f
+
+
+CASES_2D = [
+    (4, 4, 96, [(23.4, 0.0, 1.0)], 10.0, 1, True, 0, (-90.0, 90.0)),
+    (4, 2, 288, [(-31.0, 0.0, 1.0), (8.0, 97e-9, 0.7)], 15.0, 2, True, 0, (-90.0, 90.0)),
+    (4, 1, 64, [(-31.0, 0.0, 1.0), (8.0, 97e-9, 0.7)], 20.0, 2, False, 0, (-90.0, 90.0)),
+    (3, 4, 48, [(40.0, 50e-9, 1.0)], 0.0, 1, True, 6, (-90.0, 90.0)),
+    (
+        6,
+        2,
+        120,
+        [(-50.0, 0.0, 1.0), (10.0, 200e-9, 0.5), (45.0, 80e-9, 0.4)],
+        25.0,
+        3,
+        True,
+        0,
+        (-90.0, 90.0),
+    ),
+    (4, 4, 96, [(-31.0, 0.0, 1.0), (8.0, 97e-9, 0.7)], 15.0, 2, True, 0, (-20.0, 90.0)),
+    (4, 4, 96, [(23.4, 0.0, 1.0)], 10.0, 0, True, 0, (-90.0, 90.0)),
+]
+
+
+@pytest.mark.parametrize(("m", "s", "k", "paths", "snr", "order", "tls", "p", "fov"), CASES_2D)
+def test_2d_kernel_equals_the_python_twin(rng, m, s, k, paths, snr, order, tls, p, fov):
+    h, f = _cfr(rng, m, s, k, paths, snr)
+    ref = doa.estimate(
+        "2d-esprit",
+        cfr=h,
+        subcarrier_hz=f,
+        order=order,
+        n_snapshots=s * k,
+        tls=tls,
+        smoothing=p or None,
+        fov_deg=fov,
+    )
+    got = srsaoa.esprit2d_kernel(0.5, tls, fov[0], fov[1], p).estimate(h, f.tolist(), order)
+    assert got.order == ref.order
+    np.testing.assert_allclose(got.aoa_deg, ref.aoa_deg, rtol=0, atol=1e-6)
+    if order:
+        np.testing.assert_allclose(got.delay_s, ref.delay_s, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(got.power, ref.power, rtol=1e-6)
+    np.testing.assert_allclose(got.crb_deg, ref.crb_deg, rtol=1e-5)
+    assert got.noise_power == pytest.approx(ref.noise_power, rel=1e-9)
+    if np.isnan(ref.snr_db):
+        assert np.isnan(got.snr_db)
+    else:
+        assert got.snr_db == pytest.approx(ref.snr_db, rel=1e-9)
+
+
+def test_2d_kernel_automatic_order_and_refusals(rng):
+    h, f = _cfr(rng, 4, 2, 96, [(-31.0, 0.0, 1.0), (8.0, 97e-9, 0.7)], 20.0)
+    r, n = covariance_from_cfr(h)
+    for mdl in (False, True):
+        want = order.estimate_order(r, n, "mdl" if mdl else "aic")
+        assert srsaoa.esprit2d_kernel(0.5).estimate(h, f.tolist(), -1, mdl).order == want
+    k = srsaoa.esprit2d_kernel(0.5)
+    bad = h.copy()
+    bad[1, 0, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        k.estimate(bad, f.tolist(), 1)
+    f2 = f.copy()
+    f2[10] += 7e3
+    with pytest.raises(ValueError, match="uniformly spaced"):
+        k.estimate(h, f2.tolist(), 1)
+    with pytest.raises(ValueError, match="subcarrier frequencies"):
+        k.estimate(h, f[:-1].tolist(), 1)
+    with pytest.raises(ValueError, match="too large"):
+        k.estimate(h, f.tolist(), 100)
+    with pytest.raises(ValueError):
+        srsaoa.esprit2d_kernel(0.5, True, -90.0, 90.0, 1)

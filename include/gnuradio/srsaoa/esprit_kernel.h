@@ -77,6 +77,62 @@ private:
     double d_fov_min, d_fov_max;
 };
 
+/*! One 2D-ESPRIT estimate: paths sorted by power, strongest first. */
+struct esprit2d_estimate {
+    int order = 0;               //!< paths asked for (AIC/MDL or fixed)
+    std::vector<double> aoa_deg; //!< angles, degrees
+    std::vector<double> delay_s; //!< delays, seconds, in [-1/(2 df), 1/(2 df))
+    std::vector<double> power;   //!< least-squares path powers mean_s |g_{p,s}|^2
+    std::vector<double> crb_deg; //!< stochastic CRB of each angle (empty: not defined)
+    double noise_power = 0.0;    //!< sigma^2 from the spatial covariance's eigenvalues
+    double snr_db = 0.0;         //!< total path power over sigma^2 (NaN for order 0)
+};
+
+/*!
+ * \brief Joint angle-delay 2D-ESPRIT on one CFR H[m, s, k] (no GNU Radio types).
+ *
+ * The C++ twin of gnuradio.srsaoa.estimation.doa.estimate(method="2d-esprit") with
+ * n_snapshots = S K: space-frequency Hankel stacking with smoothing factor P (0: M P
+ * about 64, at most K/2), forward-backward averaged stacked covariance, signal subspace,
+ * TLS (or LS) rotations for the antenna and the subcarrier shift, joint diagonalisation
+ * pairing every angle with its delay, least-squares path powers on the CFR, noise power
+ * and SNR from the spatial covariance, stochastic CRB. The Python function is the oracle
+ * its tests compare with. Throws std::invalid_argument where it raises ValueError.
+ */
+class SRSAOA_API esprit2d_kernel
+{
+public:
+    using cplx = std::complex<double>;
+
+    esprit2d_kernel(double spacing_wavelengths,
+                    bool tls = true,
+                    double fov_min_deg = -90.0,
+                    double fov_max_deg = 90.0,
+                    int smoothing = 0);
+
+    /*!
+     * \param h the CFR, M*S*K complex values in C order [m][s][k].
+     * \param freqs_hz the K subcarrier frequencies (uniformly spaced).
+     * \param order paths (>= 0); -1: AIC (or MDL with \p mdl) on the spatial covariance.
+     */
+    esprit2d_estimate estimate(const std::complex<float>* h,
+                               int m,
+                               int s,
+                               int k,
+                               const std::vector<double>& freqs_hz,
+                               int order,
+                               bool mdl = false) const;
+
+    /*! P = max(2, min(K / 2, max(2, 64 / M))). */
+    static int default_smoothing(int m, int k);
+
+private:
+    double d_spacing;
+    bool d_tls;
+    double d_fov_min, d_fov_max;
+    int d_smoothing;
+};
+
 } // namespace srsaoa
 } // namespace gr
 

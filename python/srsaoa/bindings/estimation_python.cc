@@ -13,6 +13,8 @@
 #include <gnuradio/srsaoa/esprit_kernel.h>
 
 namespace py = pybind11;
+using gr::srsaoa::esprit2d_estimate;
+using gr::srsaoa::esprit2d_kernel;
 using gr::srsaoa::esprit_estimate;
 using gr::srsaoa::esprit_estimator;
 using gr::srsaoa::esprit_kernel;
@@ -67,6 +69,51 @@ void bind_esprit_kernel(py::module& m)
             py::arg("r"),
             py::arg("order"),
             py::arg("n_snapshots") = -1.0);
+}
+
+void bind_esprit2d_kernel(py::module& m)
+{
+    py::class_<esprit2d_estimate>(m, "esprit2d_estimate", "One 2D-ESPRIT estimate.")
+        .def_readonly("order", &esprit2d_estimate::order)
+        .def_readonly("aoa_deg", &esprit2d_estimate::aoa_deg)
+        .def_readonly("delay_s", &esprit2d_estimate::delay_s)
+        .def_readonly("power", &esprit2d_estimate::power)
+        .def_readonly("crb_deg", &esprit2d_estimate::crb_deg)
+        .def_readonly("noise_power", &esprit2d_estimate::noise_power)
+        .def_readonly("snr_db", &esprit2d_estimate::snr_db);
+
+    py::class_<esprit2d_kernel>(
+        m, "esprit2d_kernel", "C++ joint angle-delay 2D-ESPRIT (see esprit_kernel.h).")
+        .def(py::init<double, bool, double, double, int>(),
+             py::arg("spacing_wavelengths"),
+             py::arg("tls") = true,
+             py::arg("fov_min_deg") = -90.0,
+             py::arg("fov_max_deg") = 90.0,
+             py::arg("smoothing") = 0)
+        .def(
+            "estimate",
+            [](const esprit2d_kernel& self,
+               py::array_t<std::complex<float>, py::array::c_style | py::array::forcecast>
+                   h,
+               const std::vector<double>& freqs_hz,
+               int order,
+               bool mdl) {
+                if (h.ndim() != 3)
+                    throw std::invalid_argument("CFR must be a 3-D array [M, S, K]");
+                const auto mm = static_cast<int>(h.shape(0));
+                const auto ss = static_cast<int>(h.shape(1));
+                const auto kk = static_cast<int>(h.shape(2));
+                const std::complex<float>* data = h.data();
+                py::gil_scoped_release release; // the estimate runs beside Python threads
+                return self.estimate(data, mm, ss, kk, freqs_hz, order, mdl);
+            },
+            py::arg("cfr"),
+            py::arg("subcarrier_hz"),
+            py::arg("order"),
+            py::arg("mdl") = false,
+            "2D-ESPRIT on H [M, S, K]; order -1 = AIC (MDL with mdl) on the spatial "
+            "covariance.")
+        .def_static("default_smoothing", &esprit2d_kernel::default_smoothing);
 }
 
 void bind_esprit_estimator(py::module& m)

@@ -18,6 +18,7 @@ void bind_recording_reader(py::module& m);
 void bind_recording_source(py::module& m);
 void bind_esprit_kernel(py::module& m);
 void bind_esprit_estimator(py::module& m);
+void bind_esprit2d_kernel(py::module& m);
 
 PYBIND11_MODULE(srsaoa_python, m)
 {
@@ -34,4 +35,5 @@ PYBIND11_MODULE(srsaoa_python, m)
     bind_recording_source(m);
     bind_esprit_kernel(m);
     bind_esprit_estimator(m);
+    bind_esprit2d_kernel(m);
 }

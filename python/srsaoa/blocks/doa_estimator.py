@@ -94,6 +94,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self._told_angle_independent = False
         self.set_calibration(calibration)
         self._cov_errors = 0
+        self._k2d: tuple | None = None  # (settings, C++ 2D-ESPRIT kernel)
         self.num_estimates = 0
         self.num_skipped = 0
         self.message_port_register_in(pmt.intern(K.PORT_COVARIANCE))
@@ -281,6 +282,8 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             n = h.shape[1] * h.shape[2]
             if self._calibrated(cfg):
                 self._run_calibrated(cfg, meta, msg, h, freqs)
+            elif cfg["method"] == "2d-esprit":
+                self._run_2d_esprit(cfg, meta, msg, h, freqs)
             else:
                 self._run(cfg, meta, msg, cfr=h, subcarrier_hz=freqs, n_snapshots=n)
             return
@@ -364,6 +367,42 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             self.logger.warn(f"occasion {meta.get(K.SRS_OCCASION)}: no estimate: {exc}")
             self._skip(msg, str(exc))
             return
+        self._publish(cfg, meta, msg, est)
+
+    def _run_2d_esprit(
+        self, cfg: dict, meta: dict, msg: pmt.pmt_t, h: np.ndarray, freqs: np.ndarray
+    ) -> None:
+        """2D-ESPRIT in C++ (esprit2d_kernel, the GIL released while it runs): the same
+        estimate as estimation.doa.estimate("2d-esprit"), its oracle, at about a quarter of
+        the time."""
+        key = (cfg["spacing"], cfg["tls"], cfg["fov"], cfg["smoothing"])
+        if self._k2d is None or self._k2d[0] != key:
+            from .. import srsaoa_python as cpp
+
+            k = cpp.esprit2d_kernel(cfg["spacing"], cfg["tls"], *cfg["fov"], cfg["smoothing"])
+            self._k2d = (key, k)
+        if cfg["order"] > 0:
+            d = cfg["order"]
+        elif K.ORDER in meta:
+            d = int(meta[K.ORDER])
+        else:
+            d = -1  # AIC/MDL on the spatial covariance, in the kernel
+        try:
+            e = self._k2d[1].estimate(h, freqs.tolist(), d, cfg["order_method"] == "mdl")
+        except (ValueError, RuntimeError) as exc:
+            self.logger.warn(f"occasion {meta.get(K.SRS_OCCASION)}: no estimate: {exc}")
+            self._skip(msg, str(exc))
+            return
+        est = _doa.Estimate(
+            "2d-esprit",
+            e.order,
+            np.asarray(e.aoa_deg, np.float64),
+            np.asarray(e.power, np.float64),
+            np.asarray(e.delay_s, np.float64) if e.order else None,
+            e.noise_power,
+            e.snr_db,
+            np.asarray(e.crb_deg, np.float64),
+        )
         self._publish(cfg, meta, msg, est)
 
     def _run(self, cfg: dict, meta: dict, msg: pmt.pmt_t, **kw: Any) -> None:

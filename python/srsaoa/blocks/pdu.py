@@ -43,8 +43,40 @@ def to_pmt_value(v: Any) -> Any:
     return pmt.to_pmt(v)
 
 
+# uniform vector kinds -> the big-endian dtype of their serialization (pmt.serialize_str:
+# 8 header bytes, then the elements in network byte order)
+_SERIAL_DTYPES = (
+    (pmt.is_c32vector, ">c8", np.complex64),
+    (pmt.is_f32vector, ">f4", np.float32),
+    (pmt.is_f64vector, ">f8", np.float64),
+    (pmt.is_s32vector, ">i4", np.int32),
+    (pmt.is_s64vector, ">i8", np.int64),
+    (pmt.is_u64vector, ">u8", np.uint64),
+    (pmt.is_c64vector, ">c16", np.complex128),
+)
+_FAST_MIN = 32  # below this many elements the element lists are as fast
+
+
+def uniform_to_numpy(v: Any) -> np.ndarray | None:
+    """A uniform vector as a numpy array, through its serialization (about 6x faster than
+    the element list for a CFR); None for a kind not handled here."""
+    for test, wire, native in _SERIAL_DTYPES:
+        if test(v):
+            n = pmt.length(v)
+            raw = pmt.serialize_str(v)
+            hdr = len(raw) - n * np.dtype(wire).itemsize
+            if hdr < 0:
+                return None
+            return np.frombuffer(raw, dtype=wire, count=n, offset=hdr).astype(native)
+    return None
+
+
 def from_pmt_value(v: Any) -> Any:
     """pmt -> Python, with uniform vectors as numpy arrays of their own dtype."""
+    if pmt.is_uniform_vector(v) and pmt.length(v) >= _FAST_MIN:
+        a = uniform_to_numpy(v)
+        if a is not None:
+            return a
     if pmt.is_s64vector(v):  # pmt.to_python cannot convert 64-bit integer vectors
         return np.asarray(pmt.s64vector_elements(v), dtype=np.int64)
     if pmt.is_u64vector(v):
@@ -80,6 +112,10 @@ def parse_pdu(msg: Any) -> tuple[dict[str, Any], np.ndarray]:
         items = pmt.cdr(items)
     if not pmt.is_c32vector(vec_p):
         raise PduError("PDU vector is not c32")
+    if pmt.length(vec_p) >= _FAST_MIN:
+        vec = uniform_to_numpy(vec_p)
+        if vec is not None:
+            return meta, vec
     return meta, np.asarray(pmt.c32vector_elements(vec_p), dtype=np.complex64)
 
 
