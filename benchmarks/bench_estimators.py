@@ -1,4 +1,4 @@
-"""Latency per estimate of every method (issue 6): Python time of one call, median of repeats.
+"""Latency per estimate of every method: Python time of one call, median of repeats.
 
     .venv/bin/python benchmarks/bench_estimators.py [--repeats 200]
 

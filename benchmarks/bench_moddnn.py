@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""MoD-DNN accuracy and speed against the baselines (issue 7's targets), printed as tables.
+"""MoD-DNN accuracy and speed against the baselines (the targets), printed as tables.
 
     .venv/bin/python benchmarks/bench_moddnn.py                  # the shipped default model
     .venv/bin/python benchmarks/bench_moddnn.py --model M        # another model

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """MoD-DNN trained on a chamber sweep of SigMF recordings, tested on other recordings of the
-same array at angles not in the sweep (issue 7: "the same accuracy holds").
+same array at angles not in the sweep ("the same accuracy holds").
 
 The real workflow, simulated end to end: `srsaoa simulate`'s chamber sweep (the impaired
 array of examples/scenarios/chamber_sweep.yaml, one recording per angle every ``--step``
@@ -8,7 +8,7 @@ degrees, SNR 10 dB per RE), `srsaoa train --data DIR` with its defaults (every r
 through the receiver's front-end twins, labels from the SigMF truth), then ``--test``
 further recordings of the same array at random angles off the sweep grid, with their own
 noise, estimated through the same front end and the flowgraph's inference path
-(moddnn.lowered). Prints RMSE and 80th-percentile error against issue 7's targets.
+(moddnn.lowered). Prints RMSE and 80th-percentile error against the targets.
 
     .venv/bin/python benchmarks/bench_moddnn_sweep.py [--step 0.5] [--slots 16] [--test 60]
 

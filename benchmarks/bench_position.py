@@ -1,4 +1,4 @@
-"""Positioning accuracy against the position CRB (issue 18 targets).
+"""Positioning accuracy against the position CRB (targets).
 
     .venv/bin/python benchmarks/bench_position.py [--trials 400] [--seed 1]
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The LOS angle in TR 38.901 channels (issue 16): the papers' tables re-run on standard channels.
+"""The LOS angle in TR 38.901 channels: the papers' tables re-run on standard channels.
 
     .venv/bin/python benchmarks/bench_standard_channels.py [--part issue,fig2,table1,moddnn]
                                                          [--drops N] [--quick]

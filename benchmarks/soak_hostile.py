@@ -1,4 +1,4 @@
-"""Soak harness for issue 14: a long seeded campaign of hostile inputs through ``srsaoa``.
+"""Soak harness: a long seeded campaign of hostile inputs through ``srsaoa``.
 
     .venv/bin/python benchmarks/soak_hostile.py [--cases 1000] [--seed 14] [--timeout 60]
 

@@ -1,4 +1,4 @@
-"""sim.positioning.anchor_recordings: one SigMF recording per anchor, one shared truth (issue 18).
+"""sim.positioning.anchor_recordings: one SigMF recording per anchor, one shared truth.
 
 The recordings must (1) share one time base (same slot starts in every anchor's file), (2) carry
 per slot the AoA of the UE seen from that anchor (annotations equal to the geometry of

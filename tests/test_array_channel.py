@@ -1,4 +1,4 @@
-"""array_channel block (issue 4): in a real flowgraph it produces the same samples as the
+"""array_channel block: in a real flowgraph it produces the same samples as the
 offline simulator for the same seed and scenario, also with small chunks."""
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""Calibrated estimators (estimation.calibrated, issue 12) against theory.
+"""Calibrated estimators (estimation.calibrated) against theory.
 
 CFRs are synthesised from the true manifold of an impaired array (``ProfileManifold``: gain,
 phase, coupling and the angle- and frequency-dependent phase error psi of MoD-DNN, rho = 1),
 per subcarrier: H[m, s, k] = sum_p alpha_ps b_m(theta_p, f_k) exp(-j 2 pi f_k tau_p) + n,
 with n ~ CN(0, sigma^2) per element and resource element (DESIGN section 3) and the target
-configuration of issue 12: 4 elements, 51 RB at 30 kHz, comb 2 -> K = 306, S = 4 symbols,
+configuration of the calibration benchmark: 4 elements, 51 RB at 30 kHz, comb 2 -> K = 306, S = 4 symbols,
 10 dB per RE. The estimators see the manifold in 6 bands (response at each band centre).
 
 Tolerances come from the Cramer-Rao bound. For n independent trials with error variance v,
@@ -154,7 +154,7 @@ def test_single_path_rmse_at_crb_and_ideal_estimators_biased(man):
         err["music-ideal"].append(doa.estimate("music", cfr=h, order=1).aoa_deg[0] - theta)
     bc = cal.band_covariances(h, FREQS, man)
     bound = cal.crb_calibrated(man, theta, bc.n, SNR_DB, bands=bc.bands)[0]  # stochastic
-    assert 0.03 < bound < 0.08  # the ~0.05 deg of issue 12
+    assert 0.03 < bound < 0.08  # about 0.05 deg for this configuration
     limit = 1.2 * bound * np.sqrt(chi2_factor(n))
     for m in methods:
         e = np.asarray(err[m])
@@ -169,7 +169,7 @@ def test_los_plus_coherent_reflection(man):
     """LOS + one reflection (-6 dB, 15-40 deg away, 50-300 ns later), fully coherent: the
     strongest path of ML within 1.2 x its bound (the covariance model's stochastic CRB, whose
     mean here is ~0.1 deg), of the joint angle-delay ML within 1.2 x the CFR model's bound
-    and below 0.1 deg RMSE (issue 12's target). MUSIC is not efficient for correlated
+    and below 0.1 deg RMSE (the target). MUSIC is not efficient for correlated
     sources (within one band the paths stay correlated; Stoica and Nehorai 1989): it is held
     only to finding the LOS as the strongest path (< 1 deg) and to 3 x the bound."""
     rng = np.random.default_rng(3)

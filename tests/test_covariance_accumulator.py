@@ -1,4 +1,4 @@
-"""covariance_accumulator: the C++ block against its Python twin (issue 2, item 5).
+"""covariance_accumulator: the C++ block against its Python twin.
 
 Tolerance: the C++ kernel and the twin both accumulate the float32 CFR in double
 precision and round R once to complex64, so they differ by at most about one float32

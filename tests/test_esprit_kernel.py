@@ -1,4 +1,4 @@
-"""The C++ AIC/MDL + ESPRIT kernel and block (issue 13) against their Python twins:
+"""The C++ AIC/MDL + ESPRIT kernel and block against their Python twins:
 estimation.order.estimate_order and estimation.doa.estimate("esprit") (the oracle), and
 the esprit_estimator block against order_estimator -> doa_estimator in a flowgraph."""
 

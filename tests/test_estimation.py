@@ -1,4 +1,4 @@
-"""Model-based estimators (issue 6): exactness on noise-free models, degenerate input, CRB.
+"""Model-based estimators: exactness on noise-free models, degenerate input, CRB.
 
 Noise-free covariances and CFRs are built here from the physics (DESIGN section 3 steering
 vector written out, H[m, s, k] = sum_p g_p a_m(theta_p) exp(-j 2 pi f_k tau_p)), never with the

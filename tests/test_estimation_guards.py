@@ -1,4 +1,4 @@
-"""Issue 14: estimators never go wild on clean single paths (order guard, duplicated or
+"""estimators never go wild on clean single paths (order guard, duplicated or
 ill-conditioned roots, sanity bounds on powers and CRBs)."""
 
 from __future__ import annotations

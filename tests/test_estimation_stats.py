@@ -1,4 +1,4 @@
-"""Seeded Monte Carlo: MUSIC, root-MUSIC and ESPRIT against the Cramer-Rao bound (issue 6).
+"""Seeded Monte Carlo: MUSIC, root-MUSIC and ESPRIT against the Cramer-Rao bound.
 
 Single source at 20 deg, ideal 4-element half-wavelength ULA, N = 16 snapshots, stochastic
 (Gaussian) source and noise, SNR per element 0, 10, 20 dB. The data are drawn here from the

@@ -1,4 +1,4 @@
-"""rx_file.grc and loopback_sim.grc, compiled with grcc and run headless (issue 8).
+"""rx_file.grc and loopback_sim.grc, compiled with grcc and run headless.
 
 Tolerances: ESPRIT on a 4-element ULA with S*K = 4*306 snapshots is close to efficient,
 so each estimate's error is roughly N(0, CRB). For n independent occasions the RMSE over

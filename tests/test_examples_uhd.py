@@ -1,4 +1,4 @@
-"""The USRP examples (issue 8): examples/tx_srs_usrp.grc (srs_source -> USRP sink, the UE)
+"""The USRP examples: examples/tx_srs_usrp.grc (srs_source -> USRP sink, the UE)
 and examples/rx_n310.grc (4-channel N310 -> the receiver chain -> JSON lines, log, ZMQ).
 
 They are compiled with grcc; the generated Python is checked for the UHD settings

@@ -1,4 +1,4 @@
-"""Flow control between the message blocks (issue 13, docs/performance.md).
+"""Flow control between the message blocks (docs/performance.md).
 
 - From a recording nothing is dropped: cfr_extractor holds the source back while its CFRs
   are unacknowledged by the branches' result sinks (credits), whatever the estimators' speed.

@@ -1,4 +1,4 @@
-"""Issue 14: a seeded fuzz suite of hostile inputs (bounded time).
+"""a seeded fuzz suite of hostile inputs (bounded time).
 
 Outcome classes: every mutation of a SigMF recording, a scenario, a model config or a
 configuration document either loads or raises the project's one-line ``SrsaoaError`` (never

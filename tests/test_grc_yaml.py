@@ -1,4 +1,4 @@
-"""GRC integration gates (issue 2, item 4).
+"""GRC integration gates.
 
 For every grc/*.block.yml: the id starts with srsaoa_, the category lies under
 [SRS AoA], every parameter appears in the make template, the parameter ids match the

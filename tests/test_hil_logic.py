@@ -305,7 +305,7 @@ def test_calibration_check(srs_stream, rng):
 
 
 def test_detection_check(srs_stream, rng):
-    """At 0 dB per-RE SNR (issue 5: Pd >= 99.9 % down to -5 dB) all 40 slots are found;
+    """At 0 dB per-RE SNR (Pd >= 99.9 % down to -5 dB) all 40 slots are found;
     noise alone fails the check with the diagnosis."""
     cap = simulate(srs_stream, rng, n_slots=40, snr_db=0.0, offset=5000)
     rep = checks.check_detection(cap, CARRIER, SRS)

@@ -1,4 +1,4 @@
-"""Array impairment models (issue 4): each impairment changes the array response by exactly
+"""Array impairment models: each impairment changes the array response by exactly
 its model, checked per element against formulas written out here from the papers."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SigMF recordings (issue 4): the reference recordings read correctly, our recordings
+"""SigMF recordings: the reference recordings read correctly, our recordings
 round-trip, and every kind of bad recording gives its own clear RecordingError."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``srsaoa locate`` and positioning simulation (issue 18, items 2, 3, 5, 6)."""
+"""``srsaoa locate`` and positioning simulation."""
 
 from __future__ import annotations
 

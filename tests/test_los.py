@@ -1,4 +1,4 @@
-"""The LOS path in rich multipath (issue 16): estimation.los (earliest significant path, order
+"""The LOS path in rich multipath: estimation.los (earliest significant path, order
 from the frequency-smoothed covariance, duplicate pruning, first-arrival refinement) and the
 ``los_index`` of the JSON lines."""
 

@@ -1,4 +1,4 @@
-"""`srsaoa train` on two CPU processes under torchrun (issue 18, item 7; docs/moddnn.md).
+"""`srsaoa train` on two CPU processes under torchrun (docs/moddnn.md).
 
 ``python -m torch.distributed.run --standalone --nproc-per-node 2 -m gnuradio.srsaoa.cli train``
 on a small configuration (121 training angles x 4 CFRs, 2 + 6 epochs, batch 32, one CNN/SCG

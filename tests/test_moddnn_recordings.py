@@ -1,4 +1,4 @@
-"""MoD-DNN training data from SigMF recordings (the chamber-sweep workflow, issue 7).
+"""MoD-DNN training data from SigMF recordings (the chamber-sweep workflow).
 
 A simulated sweep of an ideal array at 30 dB: every CFR the front-end twins extract must
 carry its recording's angle as label, and its inter-element phases must be the DESIGN

@@ -1,4 +1,4 @@
-"""Multi-anchor deployment over ZeroMQ (issue 18, item 6): examples/anchor_zmq.grc three times,
+"""Multi-anchor deployment over ZeroMQ: examples/anchor_zmq.grc three times,
 as three separate processes, each replaying its own recording of one shared walk and publishing
 its estimate PDUs on a ZMQ PUB socket bound to 127.0.0.1; examples/fusion_zmq.grc as a fourth
 process subscribing to all three and writing positions.

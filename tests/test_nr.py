@@ -1,4 +1,4 @@
-"""nr: numerology, tables, sequence properties, OFDM conventions and validation (issue 3).
+"""nr: numerology, tables, sequence properties, OFDM conventions and validation.
 
 Each check is against the specification (printed table values, closed-form CP lengths),
 a mathematical property (constant modulus, orthogonality, unitary round trip) or a

@@ -1,4 +1,4 @@
-"""nr.srs_stream and the ``srsaoa waveform`` command (issue 3).
+"""nr.srs_stream and the ``srsaoa waveform`` command.
 
 Files are checked against the math (nr.srs_slot_waveform per slot, is_srs_slot) after
 undoing the recorded scale; samples are stored as complex64, the scale is a float32

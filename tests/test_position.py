@@ -1,4 +1,4 @@
-"""Positioning math (issue 18): frame, solvers, CRB, tracker, epochs; known answers."""
+"""Positioning math: frame, solvers, CRB, tracker, epochs; known answers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""position_estimator and range_source in flowgraphs (issue 18, item 3)."""
+"""position_estimator and range_source in flowgraphs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Quality gates (issue 2, item 4): ruff lint + format and clang-format on C++."""
+"""Quality gates: ruff lint + format and clang-format on C++."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``srsaoa run`` end to end, and one clear line for every kind of bad input (issue 8).
+"""``srsaoa run`` end to end, and one clear line for every kind of bad input.
 
 Every bad input must give a non-zero exit status and one error line on stderr that says
 what is wrong, never a traceback, a hang or silently wrong angles.

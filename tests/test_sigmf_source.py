@@ -1,4 +1,4 @@
-"""sigmf_source hier block (issue 4): streams every channel of a recording, with tags."""
+"""sigmf_source hier block: streams every channel of a recording, with tags."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def test_empty_path_streams_a_demo_recording():
     assert y.shape == (4, 1000) and src.recording.truth is not None
 
 
-# --------------------------------------------------------------- the C++ file stream (issue 13)
+# --------------------------------------------------------------- the C++ file stream
 
 
 def _sim(tmp_path, datatype, interleaved=False, slots=2):

@@ -1,4 +1,4 @@
-"""Multichannel SRS simulator (issue 4): angle sign, SNR definition, timing, CFO, periods,
+"""Multichannel SRS simulator: angle sign, SNR definition, timing, CFO, periods,
 moving UE, sweep, and the frequency-domain fast path against the time-domain simulator.
 
 The checks use only nr (OFDM demodulation, SRS symbols) and formulas written out here, not the

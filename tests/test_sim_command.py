@@ -1,4 +1,4 @@
-"""``srsaoa simulate`` and the ready scenarios in examples/scenarios (issue 4)."""
+"""``srsaoa simulate`` and the ready scenarios in examples/scenarios."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""srs_source in real GNU Radio flowgraphs against nr.srs_slot_waveform (issue 3).
+"""srs_source in real GNU Radio flowgraphs against nr.srs_slot_waveform.
 
 The expected stream is built slot by slot from the math: srs_slot_waveform of the carrier
 advanced by t slots where is_srs_slot holds, zeros elsewhere. The block copies those

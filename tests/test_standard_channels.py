@@ -1,4 +1,4 @@
-"""TR 38.901 channels in the simulator (issue 16): CDL/TDL tables and scaling, the stochastic
+"""TR 38.901 channels in the simulator: CDL/TDL tables and scaling, the stochastic
 UMi/UMa/RMa/InH/InF models, projection onto the horizontal ULA.
 
 Reference numbers are the TR's own (Tables 7.7.1-x, 7.7.2-x, 7.5-6, 7.4.2-1); statistical

@@ -1,5 +1,5 @@
-"""TR 38.901 channels in scenarios, ``sim.simulate``, ``array_channel`` and ``srsaoa simulate``
-(issue 16): the time-domain recording carries the draw's CFR, the truth records the LOS
+"""TR 38.901 channels in scenarios, ``sim.simulate``, ``array_channel`` and ``srsaoa simulate``:
+the time-domain recording carries the draw's CFR, the truth records the LOS
 direction and the clusters, the block gives the same samples."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""File handshake between anchor flowgraphs and a fusion flowgraph over ZeroMQ (issue 18).
+"""File handshake between anchor flowgraphs and a fusion flowgraph over ZeroMQ.
 
 A ZeroMQ PUB socket drops what it sends before a subscriber has joined (the slow-joiner
 problem: the subscription reaches the publisher a few milliseconds after the TCP connection),

@@ -1,4 +1,4 @@
-"""Hardware impairment models of the receive array (issue 4).
+"""Hardware impairment models of the receive array.
 
 The actual array manifold of an impaired ULA, for a plane wave from ``theta`` at baseband
 frequency ``f`` (Hz, relative to the carrier), is

@@ -35,7 +35,7 @@ def default_anchors_file() -> str:
 
 
 class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
-    """Fuses AoA estimates of several anchors and UWB ranges into positions (issue 18).
+    """Fuses AoA estimates of several anchors and UWB ranges into positions.
 
     In ``estimate``: estimate PDUs (DESIGN section 6) with a meta ``anchor`` (the anchor's
     name in the anchors file; a GNU Radio ``PDU Set`` block adds it in each anchor's

@@ -1,5 +1,5 @@
 """Calibrated estimators: DBF, MUSIC, deterministic ML and joint angle-delay ML on a measured
-array manifold (issue 12; docs/estimation.md, "Calibrated estimators").
+array manifold (docs/estimation.md, "Calibrated estimators").
 
 The array is seen only through a :class:`~..array.manifold.Manifold`: its response
 b(theta, f) (element 0 referenced, b_0 = 1) in B frequency bands, with the derivative

@@ -1,4 +1,4 @@
-"""The line-of-sight path in rich multipath (issue 16): the earliest significant path of a
+"""The line-of-sight path in rich multipath: the earliest significant path of a
 joint angle-delay estimate, and the channel order from the frequency-smoothed covariance.
 
 Positioning needs the direct path, which in a LOS channel is the first to arrive but not

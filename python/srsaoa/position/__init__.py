@@ -1,4 +1,4 @@
-"""Positioning from AoA estimates and UWB ranges (issue 18): plain numpy/scipy, no GNU Radio.
+"""Positioning from AoA estimates and UWB ranges: plain numpy/scipy, no GNU Radio.
 
 - ``anchors``: the anchors YAML (DESIGN section 9), the positioning frame and the AoA/range
   measurement models with their Jacobians

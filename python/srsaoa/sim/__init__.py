@@ -1,4 +1,4 @@
-"""Multichannel SRS simulator: scenarios -> recordings with ground truth (issue 4).
+"""Multichannel SRS simulator: scenarios -> recordings with ground truth.
 
 Plain numpy; never imports GNU Radio (DESIGN section 2). See docs/simulator.md.
 """

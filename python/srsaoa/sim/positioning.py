@@ -1,4 +1,4 @@
-"""Positioning scenarios: a UE trajectory seen by several anchors, with UWB ranges (issue 18).
+"""Positioning scenarios: a UE trajectory seen by several anchors, with UWB ranges.
 
 A positioning scenario (YAML, docs/positioning.md) places anchors (DESIGN section 9), walks a
 UE along waypoints at a constant speed, and gives every anchor one AoA estimate per period

@@ -1,4 +1,4 @@
-"""3GPP TR 38.901 channels for the gNB's horizontal ULA and a single-antenna UE (issue 16).
+"""3GPP TR 38.901 channels for the gNB's horizontal ULA and a single-antenna UE.
 
 Three families, all seeded through a ``numpy.random.Generator``:
 
