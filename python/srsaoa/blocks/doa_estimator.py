@@ -13,6 +13,7 @@ from .. import constants as K
 from ..estimation import calibrated as _cal
 from ..estimation import covariance as _cov
 from ..estimation import doa as _doa
+from ..estimation import los as _los
 from ..estimation import order as _order
 from . import _flow
 from . import pdu as _pdu
@@ -367,7 +368,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             self.logger.warn(f"occasion {meta.get(K.SRS_OCCASION)}: no estimate: {exc}")
             self._skip(msg, str(exc))
             return
-        self._publish(cfg, meta, msg, est)
+        self._publish(cfg, meta, msg, est, freqs)
 
     def _run_2d_esprit(
         self, cfg: dict, meta: dict, msg: pmt.pmt_t, h: np.ndarray, freqs: np.ndarray
@@ -403,7 +404,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             e.snr_db,
             np.asarray(e.crb_deg, np.float64),
         )
-        self._publish(cfg, meta, msg, est)
+        self._publish(cfg, meta, msg, est, freqs)
 
     def _run(self, cfg: dict, meta: dict, msg: pmt.pmt_t, **kw: Any) -> None:
         try:
@@ -433,7 +434,9 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             return
         self._publish(cfg, meta, msg, est)
 
-    def _publish(self, cfg: dict, meta: dict, msg: pmt.pmt_t, est: Any) -> None:
+    def _publish(
+        self, cfg: dict, meta: dict, msg: pmt.pmt_t, est: Any, freqs: np.ndarray | None = None
+    ) -> None:
         out: dict[str, Any] = {}
         out[K.METHOD] = cfg["method"]
         out[K.ORDER] = int(est.order)
@@ -441,6 +444,17 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         out[K.POWER] = est.power.astype(np.float32)
         if est.delay_s is not None:
             out[K.DELAY_S] = est.delay_s.astype(np.float64)
+            if freqs is not None and freqs.size > 1 and est.aoa_deg.size:
+                # positioning wants the direct path, not the strongest: the earliest path
+                # within 10 dB of the strongest, delays compared modulo the comb's period and
+                # to within the band's resolution (estimation.los)
+                i = _los.earliest_path(
+                    est,
+                    delay_period_s=1.0 / float(np.median(np.abs(np.diff(freqs)))),
+                    resolution_s=0.5 / float(np.ptp(freqs)),
+                )
+                if i is not None:
+                    out[K.LOS_INDEX] = int(i)
         snr = meta.get(K.SNR_DB, est.snr_db)
         out[K.SNR_DB] = float(snr)
         out[K.CRB_DEG] = est.crb_deg.astype(np.float32)
