@@ -115,6 +115,23 @@ PATH = _obj(
 )
 
 _FREE = {}  # a value stored for the record, never read back: any JSON type
+RESOURCE_ID = {"type": "string", "minLength": 1, "maxLength": 64}
+
+UE_TRUTH = _obj(
+    {
+        "id": RESOURCE_ID,
+        "srs": SRS,
+        "paths": {"type": "array", "items": PATH, "maxItems": 64},
+        "los_aoa_deg": AOA,
+        "snr_db": _opt(_num(-100, 200)),
+        "signal_power_per_re": _num(0),
+        "cfo_hz": _num(-1e7, 1e7),
+        "timing_offset_samples": INDEX,
+        "num_srs_occasions": INDEX,
+        "srs_slot_sample_starts": {"type": "array", "items": INDEX},
+    },
+    required=("id", "srs", "los_aoa_deg"),
+)
 
 TRUTH = _obj(
     {
@@ -144,6 +161,8 @@ TRUTH = _obj(
         "generator": STR,
         "scenario": _FREE,
         "time_domain_snr_in_srs_symbols_db": _opt({"type": "number"}),
+        # several UEs (docs/multi_ue.md): each by its SRS resource id
+        "ues": {"type": "array", "items": UE_TRUTH, "maxItems": 64},
     }
 )
 
@@ -208,6 +227,7 @@ ANNOTATION = _obj(
         "srsaoa:occasion": INDEX,
         "srsaoa:n_slot": _int(0, 79),
         "srsaoa:n_frame": _int(0, 1023),
+        "srsaoa:resource": RESOURCE_ID,
     },
     required=("core:sample_start",),
     patternProperties=_EXT_KEY,

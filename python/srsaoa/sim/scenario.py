@@ -38,7 +38,10 @@ KNOWN_KEYS = (
     "datatype",
     "ci16_backoff_db",
     "filter_half_length",
+    "ues",
 )
+UE_KEYS = ("id", "srs", "paths", "snr_db", "power_db", "cfo_hz", "timing_offset_samples")
+MAX_UES = 32
 
 
 class ScenarioError(SrsaoaError, ValueError):
@@ -79,6 +82,7 @@ class Scenario:
     datatype: str = "cf32_le"
     ci16_backoff_db: float = 15.0
     filter_half_length: int = DEFAULT_HALF_LENGTH
+    ues: list[dict] | None = None
     seed: int = 0
     name: str = "scenario"
     description: str = ""
@@ -201,6 +205,8 @@ class Scenario:
                 raise bad("rician spreads must be >= 0")
         if self.channel is not None:
             self._validate_channel(bad)
+        if self.ues is not None:
+            self._validate_ues(bad)
         if self.trajectory is not None:
             t = self.trajectory
             if "times_s" in t or "aoa_deg" in t:
@@ -220,6 +226,68 @@ class Scenario:
                 self.sweep_angles()
             except (TypeError, ValueError, KeyError) as exc:
                 raise bad(f"sweep: {exc}") from exc
+
+    def _validate_ues(self, bad: Any) -> None:
+        """``ues``: several UEs, each with its own SRS resource (docs/multi_ue.md)."""
+        if not isinstance(self.ues, list) or not 1 <= len(self.ues) <= MAX_UES:
+            raise bad(f"ues must be a list of 1 to {MAX_UES} UEs")
+        if self.rician is not None or self.channel is not None or self.trajectory is not None:
+            raise bad("ues: give each UE its paths; rician, channel and trajectory are not used")
+        if self.sweep is not None:
+            raise bad("ues and sweep do not go together")
+        ids = set()
+        for i, u in enumerate(self.ues):
+            if not isinstance(u, dict):
+                raise bad(f"ues[{i}] must be a mapping")
+            unknown = set(u) - set(UE_KEYS)
+            if unknown:
+                raise bad(f"ues[{i}] has unknown keys {sorted(unknown)}; known: {list(UE_KEYS)}")
+            uid = u.get("id")
+            if not isinstance(uid, str) or not uid or len(uid) > 64:
+                raise bad(f"ues[{i}].id must be a non-empty string")
+            if uid in ids:
+                raise bad(f"ues[{i}].id {uid!r} repeats")
+            ids.add(uid)
+            if "snr_db" in u and "power_db" in u:
+                raise bad(f"ues[{i}]: give snr_db or power_db, not both")
+            if "snr_db" in u and self.snr_db is None:
+                raise bad(f"ues[{i}].snr_db needs the scenario's snr_db (the noise level)")
+            for key, lo, hi in (
+                ("snr_db", -50, 100),
+                ("power_db", -100, 100),
+                ("cfo_hz", -1e6, 1e6),
+            ):
+                v = u.get(key, 0.0)
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+                    raise bad(f"ues[{i}].{key} must be a number in [{lo}, {hi}], got {v!r}")
+            t = u.get("timing_offset_samples", 0)
+            if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= 1 << 20:
+                raise bad(f"ues[{i}].timing_offset_samples must be an integer in [0, 2^20]")
+            try:
+                self.copy(srs=u.get("srs", self.srs), paths=u.get("paths", self.paths), ues=None)
+            except ScenarioError as exc:
+                raise bad(f"ues[{i}] ({uid}): {exc}") from exc
+
+    def ue_list(self) -> list[dict]:
+        """The UEs with every field filled in (top-level srs / paths / cfo as defaults)."""
+        out = []
+        for u in self.ues or ():
+            snr = u.get("snr_db")
+            power = u.get("power_db", 0.0)
+            if snr is None and self.snr_db is not None:
+                snr = float(self.snr_db) + float(power)
+            out.append(
+                {
+                    "id": u["id"],
+                    "srs": copy.deepcopy(u.get("srs", self.srs)),
+                    "paths": copy.deepcopy(u.get("paths", self.paths)),
+                    "snr_db": snr,
+                    "power_db": float(power) if snr is None else None,
+                    "cfo_hz": float(u.get("cfo_hz", self.cfo_hz)),
+                    "timing_offset_samples": int(u.get("timing_offset_samples", 0)),
+                }
+            )
+        return out
 
     def _validate_channel(self, bad: Any) -> None:
         """``channel``: a TR 38.901 model (docs/channels.md) replaces paths[1:] and rician."""
