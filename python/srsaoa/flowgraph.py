@@ -31,6 +31,7 @@ from .blocks.doa_estimator import doa_estimator
 from .blocks.order_estimator import order_estimator
 from .blocks.result_sink import result_sink
 from .blocks.srs_sync import srs_sync
+from .nr.receiver import frontend_params
 from .srsaoa_python import covariance_accumulator, esprit_estimator
 
 METHODS = ("esprit", "music", "root-music", "dbf", "2d-esprit", "ml", "2d-ml", "moddnn")
@@ -53,6 +54,11 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
     One sink per branch matters: GNU Radio finishes a message-only block at the first
     "done" of any upstream block, so a sink fed by several branches would drop the
     estimates of the slower ones at the end of a recording.
+
+    ``resources`` (several UEs, docs/multi_ue.md): [(id, SRSConfig or dict), ...]; each
+    resource gets its own srs_sync + cfr_extractor (correlating against its own waveform, all
+    fed by the same streams) and its own branches; its sinks write ``"resource": id``. None:
+    one resource ``srs`` without an id.
 
     ``live`` False (a recording): credit-based flow control, ``flow_window`` CFRs in flight
     at most, nothing dropped. ``live`` True (a radio): no credits, every queue bounded by
@@ -80,6 +86,7 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
         live: bool = False,
         flow_window: int = FLOW_WINDOW,
         max_queue: int = MAX_QUEUE,
+        resources: list[tuple[str, Any]] | None = None,
     ) -> None:
         gr.top_block.__init__(self, "srsaoa rx", catch_exceptions=False)
         unknown = [m for m in methods if m not in METHODS]
@@ -98,69 +105,121 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
 
             _, manifold = load_calibration_file(calibration)  # CalibrationError: a ValueError
         self.source = source
-        self.sync = srs_sync(num_channels, carrier, srs)
-        self.cfr = cfr_extractor(num_channels, carrier, srs, True, -1, calibration)
-        for m in range(num_channels):
-            self.connect((source, m), (self.sync, m), (self.cfr, m))
+        if resources is None:
+            resources = [("", srs)]
+        resources = list(resources)
+        ids = [str(r[0]) for r in resources]
+        if not resources or len(set(ids)) != len(ids) or (len(ids) > 1 and "" in ids):
+            raise ValueError(f"resources need distinct, non-empty ids, got {ids}")
+        self.resources = ids
+        self.syncs: list[Any] = []
+        self.cfrs: list[Any] = []
         self.sinks: list[Any] = []
         self.stores: list[Any] = []
+        self.store_resources: list[str] = []
         self.branches: dict[str, Any] = {}
         self.stages: dict[str, list[Any]] = {}  # every block of a branch, CFR side first
         est_port = K.PORT_ESTIMATE
-        for method in methods:
-            if method == "moddnn":
-                from .blocks.moddnn_doa import moddnn_doa
+        for rid, rsrs in resources:
+            # one srs_sync + cfr_extractor per SRS resource, each correlating against its own
+            # resource's waveform, all fed by the same source streams (docs/multi_ue.md)
+            sync = srs_sync(num_channels, carrier, rsrs)
+            others = [
+                b
+                for oid, osrs in resources
+                if oid != rid
+                for b in frontend_params(carrier, osrs).subcarrier_bins.tolist()
+            ]
+            cfr = cfr_extractor(
+                num_channels, carrier, rsrs, True, -1, calibration, noise_exclude=others
+            )
+            for m in range(num_channels):
+                self.connect((source, m), (sync, m), (cfr, m))
+            self.syncs.append(sync)
+            self.cfrs.append(cfr)
+            for method in methods:
+                key = f"{method}[{rid}]" if rid else method
+                est, stages = self._branch(
+                    method,
+                    num_channels,
+                    spacing_wavelengths,
+                    order,
+                    calibration,
+                    manifold,
+                    model,
+                    occasions_per_estimate,
+                    forward_backward,
+                    q,
+                )
+                if len(stages) > 1:
+                    self.branches[key + ":covariance"] = tuple(stages[:-1])
+                self.msg_connect((cfr, K.PORT_CFR), (stages[0], K.PORT_CFR))
+                for a, b in zip(stages[:-1], stages[1:]):
+                    self.msg_connect((a, K.PORT_COVARIANCE), (b, K.PORT_COVARIANCE))
+                sink = result_sink(out, sample_rate, log_level, q, rid)
+                self.msg_connect((est, est_port), (sink, est_port))
+                # occasions a stage finishes without an output go down the branch (so every
+                # block keeps one upstream block) to the sink, which acknowledges them
+                for a, b in zip(stages[:-1], stages[1:]):
+                    self.msg_connect((a, K.PORT_SKIPPED), (b, K.PORT_COVARIANCE))
+                self.msg_connect((est, K.PORT_SKIPPED), (sink, est_port))
+                self.msg_connect((sink, K.PORT_ACK), (cfr, K.PORT_ACK))
+                self.sinks.append(sink)
+                if keep_estimates:
+                    store = blocks.message_debug()
+                    self.msg_connect((est, est_port), (store, "store"))
+                    self.stores.append(store)
+                    self.store_resources.append(rid)
+                self.branches[key] = est
+                self.stages[key] = [*stages, sink]
+            if not self.live:
+                cfr.set_flow_control(int(flow_window), len(methods))
+        self.sync = self.syncs[0]
+        self.cfr = self.cfrs[0]
 
-                est = moddnn_doa(model, 32, q)
-                stages = [est]
-            elif method in CFR_METHODS or (
-                manifold is not None and method in CALIBRATED_METHODS
-            ):  # one CFR per estimate; a manifold needs the subcarriers (per-band covariances)
-                est = doa_estimator(
-                    method, spacing_wavelengths, order, calibration=calibration, max_queue=q
-                )
-                stages = [est]
-            else:
-                cov = covariance_accumulator(
-                    num_channels, occasions_per_estimate, forward_backward, 0.0
-                )
-                cov.set_max_queue(q)
-                if method == "esprit":  # AIC + ESPRIT in C++ at line rate
-                    est = esprit_estimator(
-                        spacing_wavelengths, order, "aic", 0, True, -90.0, 90.0, q
-                    )
-                    stages = [cov, est]
-                else:
-                    ordr = order_estimator("aic", 0, 0.0, q)
-                    est = doa_estimator(
-                        method, spacing_wavelengths, order, calibration=calibration, max_queue=q
-                    )
-                    stages = [cov, ordr, est]
-                self.branches[method + ":covariance"] = tuple(stages[:-1])
-            self.msg_connect((self.cfr, K.PORT_CFR), (stages[0], K.PORT_CFR))
-            for a, b in zip(stages[:-1], stages[1:]):
-                self.msg_connect((a, K.PORT_COVARIANCE), (b, K.PORT_COVARIANCE))
-            sink = result_sink(out, sample_rate, log_level, q)
-            self.msg_connect((est, est_port), (sink, est_port))
-            # occasions a stage finishes without an output go down the branch (so every
-            # block keeps one upstream block) to the sink, which acknowledges them
-            for a, b in zip(stages[:-1], stages[1:]):
-                self.msg_connect((a, K.PORT_SKIPPED), (b, K.PORT_COVARIANCE))
-            self.msg_connect((est, K.PORT_SKIPPED), (sink, est_port))
-            self.msg_connect((sink, K.PORT_ACK), (self.cfr, K.PORT_ACK))
-            self.sinks.append(sink)
-            if keep_estimates:
-                store = blocks.message_debug()
-                self.msg_connect((est, est_port), (store, "store"))
-                self.stores.append(store)
-            self.branches[method] = est
-            self.stages[method] = [*stages, sink]
-        if not self.live:
-            self.cfr.set_flow_control(int(flow_window), len(methods))
+    @staticmethod
+    def _branch(
+        method,
+        num_channels,
+        spacing_wavelengths,
+        order,
+        calibration,
+        manifold,
+        model,
+        occasions_per_estimate,
+        forward_backward,
+        q,
+    ) -> tuple[Any, list[Any]]:
+        """The estimator blocks of one method's branch: (estimator, stages CFR side first)."""
+        if method == "moddnn":
+            from .blocks.moddnn_doa import moddnn_doa
+
+            est = moddnn_doa(model, 32, q)
+            return est, [est]
+        if method in CFR_METHODS or (manifold is not None and method in CALIBRATED_METHODS):
+            # one CFR per estimate; a manifold needs the subcarriers (per-band covariances)
+            est = doa_estimator(
+                method, spacing_wavelengths, order, calibration=calibration, max_queue=q
+            )
+            return est, [est]
+        cov = covariance_accumulator(num_channels, occasions_per_estimate, forward_backward, 0.0)
+        cov.set_max_queue(q)
+        if method == "esprit":  # AIC + ESPRIT in C++ at line rate
+            est = esprit_estimator(spacing_wavelengths, order, "aic", 0, True, -90.0, 90.0, q)
+            return est, [cov, est]
+        ordr = order_estimator("aic", 0, 0.0, q)
+        est = doa_estimator(
+            method, spacing_wavelengths, order, calibration=calibration, max_queue=q
+        )
+        return est, [cov, ordr, est]
+
+    def num_detections(self) -> int:
+        """SRS occasions found, over every resource."""
+        return sum(int(s.num_detections()) for s in self.syncs)
 
     @property
     def num_cfrs(self) -> int:
-        return self.cfr.num_cfrs()
+        return sum(int(c.num_cfrs()) for c in self.cfrs)
 
     @property
     def num_estimates(self) -> int:
@@ -180,6 +239,14 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
     def estimate_messages(self) -> list[Any]:
         """The estimate PDUs, when built with ``keep_estimates`` (else empty)."""
         return [s.get_message(i) for s in self.stores for i in range(s.num_messages())]
+
+    def estimate_messages_by_resource(self) -> list[tuple[str, Any]]:
+        """(resource id, estimate PDU) pairs, when built with ``keep_estimates``."""
+        return [
+            (rid, s.get_message(i))
+            for s, rid in zip(self.stores, self.store_resources)
+            for i in range(s.num_messages())
+        ]
 
 
 @dataclass
@@ -334,7 +401,7 @@ def run_with_progress(
     t0 = time.monotonic()
 
     def line(final: bool = False) -> None:
-        n, e = tb.sync.num_detections(), tb.num_estimates
+        n, e = tb.num_detections(), tb.num_estimates
         extra = f" of a {duration_s:.3f} s recording" if duration_s else ""
         print(
             f"  {time.monotonic() - t0:6.1f} s: {n} SRS occasions, {e} estimates{extra}   ",

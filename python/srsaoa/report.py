@@ -32,11 +32,23 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 class TruthTrack:
     """LOS AoA against sample index from a recording's truth and annotations."""
 
-    def __init__(self, truth: dict | None, annotations: Sequence[dict] | None):
+    def __init__(
+        self, truth: dict | None, annotations: Sequence[dict] | None, resource: str | None = None
+    ):
+        """``resource``: with several UEs (truth ``ues``), the UE whose truth to follow
+        (None: the first); annotations of the other UEs are not read."""
         self._starts: list[int] = []
         self._ends: list[int] = []
         self._aoa: list[float] = []
+        ues = (truth or {}).get("ues") or []
+        if ues:
+            if resource is None:
+                resource = ues[0]["id"]
+            match = [u for u in ues if u["id"] == resource]
+            truth = {"los_aoa_deg": match[0]["los_aoa_deg"]} if match else None
         for a in annotations or ():
+            if a.get("srsaoa:resource", resource) != resource:
+                continue
             if "srsaoa:aoa_deg" in a and "core:sample_start" in a:
                 start = int(a["core:sample_start"])
                 self._starts.append(start)

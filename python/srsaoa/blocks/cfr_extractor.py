@@ -7,6 +7,7 @@ calibration from ``array.calibration``.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,10 @@ class cfr_extractor(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
     holds the stream (and so the source) back while ``flow_window`` or more of its CFRs
     are not yet acknowledged on ``ack`` by each of ``flow_consumers`` result sinks (one per
     estimator branch). 0 (a live radio) never holds back.
+
+    ``noise_exclude``: FFT bins that are not to be taken as noise (several UEs,
+    docs/multi_ue.md: the bins of the other SRS resources on other comb offsets). When no
+    noise RE is left the CFR's ``snr_db`` is NaN.
     """
 
     def __init__(
@@ -41,6 +46,7 @@ class cfr_extractor(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
         calibration: Any = "",
         flow_window: int = 0,
         flow_consumers: int = 1,
+        noise_exclude: Any = (),
     ) -> None:
         if isinstance(num_channels, bool) or int(num_channels) != num_channels or num_channels < 1:
             raise ValueError(f"num_channels must be a positive integer, got {num_channels!r}")
@@ -54,6 +60,10 @@ class cfr_extractor(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
         from .. import srsaoa_python as cpp
 
         p = frontend_params({} if carrier is None else carrier, {} if srs is None else srs)
+        if len(noise_exclude):
+            # several UEs: the REs of the other resources carry their SRS, not noise
+            drop = np.isin(p.noise_bins, np.asarray(list(noise_exclude), dtype=np.int64))
+            p = dataclasses.replace(p, noise_bins=p.noise_bins[~drop])
         self.params = p
         self.num_channels = m
         min_cp = min(p.cp_lengths)

@@ -99,6 +99,8 @@ def estimate_record(meta: dict[str, Any], sample_rate: float) -> dict[str, Any]:
         rec["flags"] = [str(f) for f in np.atleast_1d(meta[K.FLAGS])]
     if meta.get(K.DROPPED):
         rec["dropped"] = int(meta[K.DROPPED])
+    if meta.get(K.RESOURCE) is not None:  # several UEs: the SRS resource id
+        rec["resource"] = str(meta[K.RESOURCE])
     if meta.get(K.LOS_INDEX) is not None:  # the earliest significant path (estimation.los)
         rec["los_index"] = int(meta[K.LOS_INDEX])
     rx = meta.get(K.RX_TIME)
@@ -129,7 +131,8 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     first truncates it): give each estimator branch its own sink. ``log_level`` "info"/"debug"
     also logs a one-line summary per estimate at that level, "off" does not. A line gets
     ``dropped`` (inputs of its branch dropped so far by the bounded queues of a live run)
-    when the estimate carries it.
+    when the estimate carries it. ``resource`` (several UEs, docs/multi_ue.md): the SRS
+    resource id this branch follows, written as ``resource`` in every line ("" = none).
 
     Flow control (docs/performance.md): the estimates queued up are written together, with
     one flush. Skip notices (meta ``skipped``, from the branch's ``skipped`` ports) write
@@ -145,8 +148,12 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         sample_rate: float = 30.72e6,
         log_level: str = "info",
         max_queue: int = 0,
+        resource: str = "",
     ):
         gr.basic_block.__init__(self, name="result_sink", in_sig=None, out_sig=None)
+        if not isinstance(resource, str) or len(resource) > 64:
+            raise ValueError(f"resource must be a string of at most 64 characters, {resource!r}")
+        self.resource = resource
         fname = str(filename)
         if not fname:
             raise ValueError("filename must be a path or '-' for stdout")
@@ -205,6 +212,8 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                 if K.SKIPPED in meta:  # a stage of the branch finished it without estimate
                     self.num_skipped += 1
                     continue
+                if self.resource:
+                    meta[K.RESOURCE] = self.resource
                 rec = estimate_record(meta, self.sample_rate)
             except (ValueError, TypeError) as exc:
                 self.logger.error(f"dropping malformed estimate PDU: {exc}")

@@ -46,6 +46,11 @@ def _open_source(args: argparse.Namespace):
         rec = _read_raw(args)
         src = file_stream(rec, False)
     else:
+        if getattr(args, "srs", None):
+            raise SrsaoaError(
+                "--srs applies to raw input only: a SigMF recording names its SRS resource in "
+                "its metadata; to follow other or several resources give --srs-resources R.yaml"
+            )
         try:
             src = sigmf_source(str(path), False, not args.no_hash_check, 0)
         except ValueError as exc:
@@ -60,6 +65,23 @@ def _open_source(args: argparse.Namespace):
     return src, rec
 
 
+def _resources(args: argparse.Namespace) -> list | None:
+    """[(id, SRSConfig)] of ``--srs-resources`` (a YAML/JSON file, or ``recording``: the UEs
+    of the recording's metadata); None without the option (one resource, no id)."""
+    spec = getattr(args, "srs_resources", None)
+    if not spec:
+        return None
+    if spec == "recording":
+        return "recording"  # resolved once the recording is open
+    from ..io.mapping import read_mapping
+    from ..nr.resources import parse_resources
+
+    try:
+        return parse_resources(read_mapping(spec), spec)
+    except ValueError as exc:
+        raise SrsaoaError(str(exc)) from None
+
+
 def _read_raw(args: argparse.Namespace):
     from ..array.geometry import ULA
     from ..io.mapping import read_mapping
@@ -68,7 +90,8 @@ def _read_raw(args: argparse.Namespace):
 
     regular_file(args.input, "raw recording")
 
-    if not (args.num_channels and args.carrier and args.srs):
+    resources = getattr(args, "resources", None)
+    if not (args.num_channels and args.carrier and (args.srs or resources)):
         raise SrsaoaError(
             "a raw .cfile/.dat input needs --num-channels, --carrier C.json/yaml and --srs S.json/yaml"
         )
@@ -77,7 +100,7 @@ def _read_raw(args: argparse.Namespace):
         args.input,
         num_channels=args.num_channels,
         carrier=read_mapping(args.carrier),
-        srs=read_mapping(args.srs),
+        srs=read_mapping(args.srs) if args.srs else resources[0][1].to_dict(),
         array=ula,
         center_frequency_hz=args.frequency,
     )
@@ -217,6 +240,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..io.safeio import AtomicFiles
 
     methods = _methods(args.method)
+    args.resources = _resources(args)
     if args.verbose:
         from gnuradio import gr
 
@@ -226,7 +250,16 @@ def _run(args: argparse.Namespace) -> int:
 
         src, rec = usrp_source_from_args(args)
     else:
-        src, rec = _open_source(args)
+        if args.resources == "recording":
+            args.resources = None
+            src, rec = _open_source(args)
+            from ..nr.resources import resources_from_truth
+
+            args.resources = resources_from_truth(rec.truth)
+            if not args.resources:
+                raise SrsaoaError(f"{args.input}: the recording lists no SRS resources (UEs)")
+        else:
+            src, rec = _open_source(args)
     if "moddnn" in methods:
         import torch
 
@@ -277,6 +310,7 @@ def _run_flowgraph(args: argparse.Namespace, src, rec, methods: tuple[str, ...],
             keep_estimates=out == "-" and args.usrp is None,  # a live run must not grow
             live=args.usrp is not None,
             max_queue=args.max_queue,
+            resources=args.resources,
         )
     except ValueError as exc:
         raise SrsaoaError(str(exc)) from None
@@ -296,14 +330,17 @@ def _run_flowgraph(args: argparse.Namespace, src, rec, methods: tuple[str, ...],
     if bad and bad >= rec.num_samples:
         raise SrsaoaError(f"{args.input}: every sample is non-finite (NaN/Inf)")
 
-    found = tb.sync.num_detections()
+    found = tb.num_detections()
     from ..blocks.pdu import parse_pdu
     from ..blocks.result_sink import estimate_record
 
     if out == "-":
-        records = [
-            estimate_record(parse_pdu(msg)[0], rec.sample_rate) for msg in tb.estimate_messages()
-        ]
+        records = []
+        for rid, msg in tb.estimate_messages_by_resource():
+            meta = parse_pdu(msg)[0]
+            if rid:
+                meta["resource"] = rid
+            records.append(estimate_record(meta, rec.sample_rate))
     else:
         records = read_jsonl(out) if Path(out).exists() else []
     if found == 0:
@@ -325,10 +362,12 @@ def _run_flowgraph(args: argparse.Namespace, src, rec, methods: tuple[str, ...],
             f"({', '.join(methods)}); results in {'stdout' if out == '-' else args.out}",
             file=err,
         )
-        if records:
-            print(
-                format_table(summarize(records, truth if truth.known else None, methods)), file=err
-            )
+        for rid in tb.resources if records else ():
+            mine = [r for r in records if r.get("resource", "") == rid]
+            track = TruthTrack(rec.truth, rec.annotations, rid or None)
+            if rid:
+                print(f"UE {rid}:", file=err)
+            print(format_table(summarize(mine, track if track.known else None, methods)), file=err)
         if records and not truth.known:
             print("(the recording carries no truth: no errors shown)", file=err)
     dropped = {m: n for m, n in tb.dropped().items() if n}
@@ -387,6 +426,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     raw.add_argument("--num-channels", type=int, default=0, help="channels (elements) M")
     raw.add_argument("--carrier", help="CarrierConfig as JSON/YAML file")
     raw.add_argument("--srs", help="SRSConfig as JSON/YAML file")
+    p.add_argument(
+        "--srs-resources",
+        default=None,
+        metavar="R.yaml",
+        help="several UEs: follow every SRS resource of R.yaml (resources: [{id, srs: {...}}]), "
+        "or 'recording' for the UEs the recording lists; lines carry 'resource': id",
+    )
     raw.add_argument("--frequency", type=float, default=3.5e9, help="carrier frequency, Hz")
     raw.add_argument("--spacing-m", type=float, default=None, help="element spacing (lambda/2)")
     live = p.add_argument_group("live USRP (rx_n310.grc)")
