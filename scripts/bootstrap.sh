@@ -15,7 +15,8 @@ log() { printf '[bootstrap] %s\n' "$*"; }
 
 # 1. System packages -------------------------------------------------------------
 apt_pkgs=(gnuradio-dev pybind11-dev libuhd-dev libboost-test-dev libeigen3-dev libopenblas-dev cmake g++ make
-          clang-format python3-venv python3-yaml python3-scipy python3-matplotlib python3-jsonschema)
+          clang-format python3-venv python3-yaml python3-scipy python3-matplotlib python3-jsonschema
+          gir1.2-gtk-3.0)  # gir1.2-gtk-3.0: GNU Radio Companion's GUI (not pulled in by gnuradio)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,14 +16,17 @@ EXAMPLES = ROOT / "examples"
 def compile_grc(
     flowgraphs: list[str | Path], out_dir: Path, timeout: float = 240
 ) -> dict[str, Path]:
-    """Compile .grc files (paths, or example names) in one grcc run, our blocks from grc/;
-    {name: generated .py}. Fails the test with grcc's output if anything goes wrong."""
-    grcc = shutil.which("grcc")
-    assert grcc, "grcc not found (Debian package gnuradio)"
+    """Compile .grc files (paths, or example names) in one grcc run with the README's command,
+    the module's own `grcc` wrapper in the venv (the system grcc run by the venv's interpreter,
+    the installed blocks on GRC_BLOCKS_PATH); {name: generated .py}. Fails the test with
+    grcc's output if anything goes wrong."""
+    grcc = Path(sys.executable).parent / "grcc"
+    assert grcc.is_file(), f"{grcc} not installed (apps/CMakeLists.txt; `make setup`)"
     paths = [Path(f) if str(f).endswith(".grc") else EXAMPLES / f"{f}.grc" for f in flowgraphs]
-    env = dict(os.environ, GRC_BLOCKS_PATH=str(ROOT / "grc"), QT_QPA_PLATFORM="offscreen")
+    env = {k: v for k, v in os.environ.items() if k != "GRC_BLOCKS_PATH"}
+    env["QT_QPA_PLATFORM"] = "offscreen"
     proc = subprocess.run(  # one grcc run: the block library is loaded once
-        [sys.executable, grcc, "-o", str(out_dir), *map(str, paths)],
+        [str(grcc), "-o", str(out_dir), *map(str, paths)],
         capture_output=True,
         text=True,
         env=env,

@@ -49,3 +49,30 @@ def test_numpy_is_the_system_one():
     import numpy
 
     assert numpy.__version__.startswith("1."), "GNU Radio 3.10.5 needs numpy 1.x"
+
+
+def test_grc_tools_work_as_documented():
+    """The README's GRC commands: `.venv/bin/grcc` (used by every example test through
+    tests/grc_tools.py) and `.venv/bin/gnuradio-companion`, whose GUI toolkit is installed."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bindir = Path(sys.executable).parent
+    for tool in ("grcc", "gnuradio-companion"):
+        assert (bindir / tool).is_file(), f"{tool} wrapper missing from {bindir}"
+    r = subprocess.run(
+        [str(bindir / "gnuradio-companion"), "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import gi; gi.require_version('Gtk', '3.0'); from gi.repository import Gtk",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, "GTK 3 for GNU Radio Companion: " + r.stderr
