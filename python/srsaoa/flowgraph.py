@@ -29,9 +29,11 @@ from . import constants as K
 from .blocks.cfr_extractor import cfr_extractor
 from .blocks.doa_estimator import doa_estimator
 from .blocks.order_estimator import order_estimator
+from .blocks.resource_separator import resource_separator
 from .blocks.result_sink import result_sink
 from .blocks.srs_sync import srs_sync
 from .nr.receiver import frontend_params
+from .nr.resources import comb_plan
 from .srsaoa_python import covariance_accumulator, esprit_estimator
 
 METHODS = ("esprit", "music", "root-music", "dbf", "2d-esprit", "ml", "2d-ml", "moddnn")
@@ -40,6 +42,12 @@ MAX_QUEUE = 64  # live: messages allowed to wait at each stage before the oldest
 CFR_METHODS = ("2d-esprit", "2d-ml", "moddnn")
 # with a sweep (manifold) calibration these search the manifold on CFR PDUs directly
 CALIBRATED_METHODS = ("dbf", "music", "ml", "2d-ml")
+
+
+def _srs_config(srs: Any) -> Any:
+    from .nr import SRSConfig
+
+    return SRSConfig.from_dict(srs) if isinstance(srs, dict) else srs
 
 
 class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
@@ -120,6 +128,8 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
         self.branches: dict[str, Any] = {}
         self.stages: dict[str, list[Any]] = {}  # every block of a branch, CFR side first
         est_port = K.PORT_ESTIMATE
+        self.separators: dict[str, Any] = {}
+        plan = comb_plan([(r, _srs_config(c)) for r, c in resources]) if len(ids) > 1 else {}
         for rid, rsrs in resources:
             # one srs_sync + cfr_extractor per SRS resource, each correlating against its own
             # resource's waveform, all fed by the same source streams (docs/multi_ue.md)
@@ -137,6 +147,21 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
                 self.connect((source, m), (sync, m), (cfr, m))
             self.syncs.append(sync)
             self.cfrs.append(cfr)
+            cfr_out = cfr
+            if rid in plan:
+                p = plan[rid]
+                if p["clash"]:
+                    raise ValueError(
+                        f"resources {rid!r} and {p['clash']} use the same REs, sequence and "
+                        "cyclic shift: the receiver cannot tell them apart"
+                    )
+                # UEs on the same comb: keep this UE's cyclic-shift window; on other combs
+                # only the SNR (the noise REs may all be taken by the other combs)
+                cfr_out = resource_separator(
+                    p["n_cs"], p["n_cs_max"], list(p["orthogonal"]), bool(p["share"])
+                )
+                self.msg_connect((cfr, K.PORT_CFR), (cfr_out, K.PORT_CFR))
+                self.separators[rid] = cfr_out
             for method in methods:
                 key = f"{method}[{rid}]" if rid else method
                 est, stages = self._branch(
@@ -153,7 +178,7 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
                 )
                 if len(stages) > 1:
                     self.branches[key + ":covariance"] = tuple(stages[:-1])
-                self.msg_connect((cfr, K.PORT_CFR), (stages[0], K.PORT_CFR))
+                self.msg_connect((cfr_out, K.PORT_CFR), (stages[0], K.PORT_CFR))
                 for a, b in zip(stages[:-1], stages[1:]):
                     self.msg_connect((a, K.PORT_COVARIANCE), (b, K.PORT_COVARIANCE))
                 sink = result_sink(out, sample_rate, log_level, q, rid)

@@ -51,32 +51,106 @@ def resources_from_truth(truth: dict | None) -> list[tuple[str, SRSConfig]]:
     return parse_resources([{"id": u["id"], "srs": u["srs"]} for u in ues], "truth ues")
 
 
-def cyclic_shift_window(
-    h: NDArray[np.complexfloating], n_cs: int, n_cs_max: int, others: tuple[int, ...] = ()
-) -> tuple[NDArray[np.complex128], float]:
-    """Keep the delay window of cyclic shift ``n_cs`` of an LS CFR ``h`` [..., K] taken on
-    one comb (after division by this UE's base sequence with its own shift removed).
+COMB_KEYS = (
+    "k_tc",
+    "k_bar_tc",
+    "c_srs",
+    "b_srs",
+    "frequency_start",
+    "n_rrc",
+    "symbol_start",
+    "num_srs_symbols",
+)
+SEQUENCE_KEYS = ("n_srs_id", "group_seq_hopping")
 
-    A UE with shift n' appears in ``h`` multiplied by exp(j 2 pi (n' - n_cs) k / n_cs_max):
-    in the K-point delay domain of the comb's subcarriers it is moved by (n' - n_cs) K /
-    n_cs_max bins. The window keeps the K / n_cs_max bins around delay 0 (a quarter of them
-    before it for timing error and the filter's pre-echo), the rest goes. Returns the
-    windowed CFR and the fraction of ``h``'s energy removed in the windows of ``others``
-    (the shifts of the other UEs on the comb, their leakage-free estimate of interference).
+
+def comb_plan(resources: list[tuple[str, SRSConfig]]) -> dict[str, dict]:
+    """Per resource id: ``share`` (other resources on the same REs: the same comb, offset,
+    band and symbols), ``n_cs`` / ``n_cs_max`` and ``orthogonal`` (the cyclic shifts of the
+    sharing resources with the same base sequence: orthogonal to this one, TS 38.211
+    6.4.1.4.2). Resources that share REs with a different sequence are separated only by
+    their sequences: they stay in this UE's CFR as interference."""
+    out = {}
+    for rid, srs in resources:
+        share = [
+            (oid, o)
+            for oid, o in resources
+            if oid != rid and all(getattr(o, k) == getattr(srs, k) for k in COMB_KEYS)
+        ]
+        same_seq = [
+            (oid, o)
+            for oid, o in share
+            if all(getattr(o, k) == getattr(srs, k) for k in SEQUENCE_KEYS)
+        ]
+        out[rid] = {
+            "share": [oid for oid, _ in share],
+            "n_cs": int(srs.cyclic_shift),
+            "n_cs_max": int(srs.n_cs_max),
+            "orthogonal": tuple(
+                int(o.cyclic_shift) for _, o in same_seq if o.cyclic_shift != srs.cyclic_shift
+            ),
+            # the same REs, sequence and shift: the receiver cannot tell these UEs apart
+            "clash": [oid for oid, o in same_seq if o.cyclic_shift == srs.cyclic_shift],
+        }
+    return out
+
+
+def _window(k: int, n_cs_max: int, offset: int = 0) -> NDArray[np.int64]:
+    """Delay bins of one cyclic shift's window: K / n_cs_max bins from a quarter of them
+    before ``offset`` (timing error, the filters' pre-echo)."""
+    width = max(k // n_cs_max, 1)
+    pre = width // 4
+    return (np.arange(-pre, width - pre) + offset) % k
+
+
+def separate_cyclic_shift(
+    h: NDArray[np.complexfloating],
+    n_cs: int,
+    n_cs_max: int,
+    orthogonal: tuple[int, ...] = (),
+    window: bool = True,
+    decimate: bool = False,
+) -> tuple[NDArray[np.complex128], float]:
+    """One UE's LS CFR ``h`` [..., K] (K subcarriers of its comb, divided by its own
+    sequence, its cyclic shift ``n_cs`` included) freed of the UEs on the same comb.
+
+    A UE with shift n' and the same base sequence appears multiplied by
+    exp(j 2 pi (n' - n_cs) k / n_cs_max): in the K-point delay domain it sits (n' - n_cs) K /
+    n_cs_max bins away. ``window``: keep this UE's window (K / n_cs_max bins around delay 0)
+    and transform back; ``decimate`` then keeps every n_cs_max-th subcarrier (when K is a
+    multiple of n_cs_max), which carries the whole window with independent noise, so
+    estimators that count subcarriers as snapshots keep the right CRB. A UE with another sequence spreads over every delay: the window
+    keeps about 1 / n_cs_max of it.
+
+    Returns (CFR, SNR in dB per RE): signal = the energy in this UE's window less its
+    noise share; noise + interference = the mean energy of the delay bins outside this
+    UE's window and the windows of the ``orthogonal`` shifts (the other UEs with the same
+    sequence), so the residual of UEs separated only by sequence counts against the SNR.
+    NaN when no bin is left to measure it.
     """
     h = np.asarray(h, dtype=np.complex128)
     k = h.shape[-1]
     if not 1 <= n_cs_max <= k:
         raise ValueError(f"n_cs_max must be in [1, {k}], got {n_cs_max}")
-    width = k // n_cs_max
-    pre = width // 4
     g = np.fft.ifft(h, axis=-1)
-    keep = np.zeros(k, dtype=bool)
-    keep[np.arange(-pre, width - pre) % k] = True
-    removed = 0.0
-    total = float(np.sum(np.abs(g) ** 2)) or 1.0
-    for o in others:
-        shift = ((o - n_cs) % n_cs_max) * k / n_cs_max
-        idx = (np.arange(-pre, width - pre) + int(round(shift))) % k
-        removed += float(np.sum(np.abs(g[..., idx]) ** 2))
-    return np.fft.fft(np.where(keep, g, 0), axis=-1), removed / total
+    own = _window(k, n_cs_max)
+    busy = np.zeros(k, dtype=bool)
+    busy[own] = True
+    for o in orthogonal:
+        busy[_window(k, n_cs_max, int(round(((o - n_cs) % n_cs_max) * k / n_cs_max)))] = True
+    e = np.abs(g) ** 2
+    if busy.all():
+        snr_db = float("nan")
+    else:
+        p_n = float(np.mean(e[..., ~busy]))  # per delay bin: sigma^2 / K
+        p_s = float(np.mean(np.sum(e[..., own], axis=-1))) - own.size * p_n
+        snr_db = 10 * np.log10(max(p_s, 1e-30) / (k * p_n)) if p_n > 0 else float("inf")
+    if window:
+        keep = np.zeros(k, dtype=bool)
+        keep[own] = True
+        h = np.fft.fft(np.where(keep, g, 0), axis=-1)
+        if decimate and k % n_cs_max == 0:
+            # the window spans K / n_cs_max delay bins: every n_cs_max-th subcarrier holds
+            # all of it, with independent noise (estimators count snapshots right)
+            h = h[..., ::n_cs_max]
+    return h, float(snr_db)

@@ -1,0 +1,94 @@
+"""resource_separator: one UE's CFR freed of the UEs that share its comb (docs/multi_ue.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from .. import constants as K
+from ..nr.resources import separate_cyclic_shift
+from . import _flow
+from . import pdu as _pdu
+from ._guard import guarded
+
+
+class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
+    """CFR PDUs of one SRS resource in, the same PDUs with this UE's CFR and SNR out.
+
+    Several UEs on the same comb (TS 38.211 6.4.1.4.2): after the CFR extractor's division
+    by this UE's sequence, a UE with the same base sequence and cyclic shift n' sits
+    (n' - n_cs) K / n_cs_max delay bins away, a UE with another sequence is spread over
+    every delay. With ``window`` the block keeps this UE's delay window (K / n_cs_max bins
+    around delay 0) and transforms back (nr.resources.separate_cyclic_shift), keeping every
+    n_cs_max-th subcarrier (they hold the whole window with independent noise; meta
+    ``subcarriers`` and ``shape`` follow) so the estimators' CRB stays right. The meta
+    ``snr_db`` becomes this UE's SNR with the residual outside its window and the windows of
+    the ``orthogonal`` shifts counted as noise + interference, so a UE separated only by
+    its sequence shows in the SNR. Without ``window`` the CFR passes unchanged and only a
+    NaN ``snr_db`` (no noise REs left beside the other resources' combs) is filled in.
+
+    Message ports: in ``cfr`` (CFR PDUs of cfr_extractor), out ``cfr``. Skip notices pass.
+
+    Parameters: ``cyclic_shift`` n_SRS^cs of this resource, ``n_cs_max`` (8, 12, 6 for
+    comb 2, 4, 8), ``orthogonal``: the cyclic shifts of the other resources on the same comb
+    with the same sequence, ``window``: separate (True) or only measure the SNR (False).
+    """
+
+    def __init__(
+        self,
+        cyclic_shift: int = 0,
+        n_cs_max: int = 8,
+        orthogonal: list[int] | tuple[int, ...] = (),
+        window: bool = True,
+    ):
+        gr.basic_block.__init__(self, name="resource_separator", in_sig=None, out_sig=None)
+        if n_cs_max not in (6, 8, 12):
+            raise ValueError(f"n_cs_max must be 8, 12 or 6 (comb 2, 4, 8), got {n_cs_max}")
+        shifts = [int(cyclic_shift), *(int(o) for o in orthogonal)]
+        if any(not 0 <= c < n_cs_max for c in shifts) or len(set(shifts)) != len(shifts):
+            raise ValueError(f"cyclic shifts must be distinct and in [0, {n_cs_max}), got {shifts}")
+        self.cyclic_shift = int(cyclic_shift)
+        self.n_cs_max = int(n_cs_max)
+        self.orthogonal = tuple(shifts[1:])
+        self.window = bool(window)
+        self.num_cfrs = 0
+        self._port = pmt.intern(K.PORT_CFR)
+        self.message_port_register_in(self._port)
+        self.message_port_register_out(self._port)
+        self.set_msg_handler(self._port, self._handle)
+
+    @guarded("separating a CFR")
+    def _handle(self, msg: pmt.pmt_t) -> None:
+        if _flow.is_skip_notice(msg):
+            self.message_port_pub(self._port, msg)
+            return
+        try:
+            meta, h = _pdu.cfr_from_pdu(msg)
+        except (_pdu.PduError, ValueError) as exc:
+            self.logger.error(f"passing a malformed CFR PDU on unchanged: {exc}")
+            self.message_port_pub(self._port, msg)
+            return
+        out_meta = pmt.car(msg)
+        vec = pmt.cdr(msg)
+        snr = meta.get(K.SNR_DB)
+        if self.window or snr is None or not np.isfinite(snr):
+            h2, snr_sep = separate_cyclic_shift(
+                h, self.cyclic_shift, self.n_cs_max, self.orthogonal, self.window, True
+            )
+            out_meta = pmt.dict_add(out_meta, pmt.intern(K.SNR_DB), pmt.from_double(snr_sep))
+            if self.window:
+                if h2.shape != h.shape:  # decimated: every n_cs_max-th subcarrier
+                    sub = np.atleast_1d(meta[K.SUBCARRIERS])[:: self.n_cs_max]
+                    out_meta = pmt.dict_add(
+                        out_meta, pmt.intern(K.SUBCARRIERS), _pdu.to_pmt_value(sub)
+                    )
+                    out_meta = pmt.dict_add(
+                        out_meta,
+                        pmt.intern(K.SHAPE),
+                        _pdu.to_pmt_value(np.asarray(h2.shape, dtype=np.int32)),
+                    )
+                v = np.ascontiguousarray(h2, np.complex64).ravel()
+                vec = pmt.init_c32vector(v.size, v)
+        self.num_cfrs += 1
+        self.message_port_pub(self._port, pmt.cons(out_meta, vec))
