@@ -133,7 +133,7 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
         for rid, rsrs in resources:
             # one srs_sync + cfr_extractor per SRS resource, each correlating against its own
             # resource's waveform, all fed by the same source streams (docs/multi_ue.md)
-            sync = srs_sync(num_channels, carrier, rsrs)
+            sync = srs_sync(num_channels, carrier, rsrs, num_resources=len(ids))
             others = [
                 b
                 for oid, osrs in resources
@@ -404,6 +404,46 @@ def recording_info(path: str) -> RecordingInfo:
     return RecordingInfo(
         m, config_to_dict(carrier), config_to_dict(srs), ula.spacing_wavelengths, fs, fc
     )
+
+
+def recording_resources(path: str) -> list[dict]:
+    """The SRS resources (UEs) of a several-UE recording for a GRC flowgraph
+    (examples/rx_two_ues.grc; an empty ``path``: two UEs on one comb, cyclic shifts 0 and 4): per UE ``id``, ``srs`` (dict) and the resource_separator
+    settings ``cyclic_shift``, ``n_cs_max``, ``orthogonal``, ``window`` (nr.resources.comb_plan)
+    and the cfr_extractor's ``noise_exclude`` (the other resources' FFT bins).
+    """
+    from .io import config_to_dict, read_recording
+    from .nr.resources import resources_from_truth
+
+    if not path:  # GRC evaluates the variables without a recording: two UEs on one comb
+        from .sim import Scenario, simulate
+
+        two = [{"id": "ue1", "srs": {"c_srs": 12}}, {"id": "ue2", "srs": {"c_srs": 12}}]
+        two[1]["srs"]["cyclic_shift"] = 4
+        rec = simulate(Scenario(name="two_ues", num_slots=1, snr_db=None, ues=two))
+    else:
+        rec = read_recording(path, check_hash=False)
+    res = resources_from_truth(rec.truth)
+    if not res:
+        raise ValueError(f"{path}: the recording lists no SRS resources (truth 'ues')")
+    plan = comb_plan(res)
+    return [
+        {
+            "id": rid,
+            "srs": config_to_dict(srs),
+            "cyclic_shift": plan[rid]["n_cs"],
+            "n_cs_max": plan[rid]["n_cs_max"],
+            "orthogonal": list(plan[rid]["orthogonal"]),
+            "window": bool(plan[rid]["share"]),
+            "noise_exclude": [
+                b
+                for oid, o in res
+                if oid != rid
+                for b in frontend_params(rec.carrier, o).subcarrier_bins.tolist()
+            ],
+        }
+        for rid, srs in res
+    ]
 
 
 def run_with_progress(

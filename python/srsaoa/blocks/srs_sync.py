@@ -26,6 +26,9 @@ class srs_sync(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
     threshold set from ``pfa`` (false detections per slot of noise, docs/frontend.md).
     Tracking: with the period of ``srs["srs_period"]``, only +-``track_window`` samples
     around each predicted start; ``max_misses`` misses in a row re-acquire.
+    ``num_resources``: SRS resources (UEs) in the signal (docs/multi_ue.md); the metric
+    divides by the energy of all of them, so the floor against other sequences is divided
+    by this number.
     """
 
     def __init__(
@@ -37,6 +40,7 @@ class srs_sync(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
         pfa: float = 1e-6,
         track_window: int = 2,
         max_misses: int = 3,
+        num_resources: int = 1,
     ) -> None:
         if isinstance(num_channels, bool) or int(num_channels) != num_channels or num_channels < 1:
             raise ValueError(f"num_channels must be a positive integer, got {num_channels!r}")
@@ -49,6 +53,12 @@ class srs_sync(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
             raise ValueError(f"track_window must be >= 0, got {track_window}")
         if int(max_misses) < 1:
             raise ValueError(f"max_misses must be >= 1, got {max_misses}")
+        if (
+            isinstance(num_resources, bool)
+            or int(num_resources) != num_resources
+            or not (1 <= num_resources <= 64)
+        ):
+            raise ValueError(f"num_resources must be an integer in [1, 64], got {num_resources}")
         gr.hier_block2.__init__(
             self,
             "srs_sync",
@@ -71,7 +81,8 @@ class srs_sync(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
             int(track_window),
             int(max_misses),
             float(p.sample_rate),
-            cross_sequence_floor(p),
+            # several UEs: the metric divides by the energy of all of them (docs/multi_ue.md)
+            cross_sequence_floor(p) / int(num_resources),
         )
         for i in range(m):
             self.connect((self, i), (self.core, i))
