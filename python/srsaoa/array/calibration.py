@@ -267,8 +267,13 @@ def estimate_calibration(
         radio=dict(radio or {}),
         residual_phase_deg_rms=rms,
         num_occasions=int(h.shape[0]) if h.ndim == 4 else 1,
-        created_utc=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        created_utc=utc_now(),
     )
+
+
+def utc_now() -> str:
+    """The creation time stamped into calibration files (ISO 8601, UTC)."""
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def fit_phase_lines(
@@ -334,7 +339,7 @@ def sweep_constant_part(
         radio=dict(radio or {}),
         residual_phase_deg_rms=rms,
         num_occasions=int(sum(np.asarray(h).shape[0] for h in cfrs_per_angle)),
-        created_utc=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        created_utc=utc_now(),
     )
 
 

@@ -743,9 +743,7 @@ def calibrate_sweep(
     angles held out on purpose; few occasions; a fit worse than the measurement noise);
     errors (too few angles, inconsistent shapes) raise ManifoldError.
     """
-    import datetime as _dt
-
-    from .calibration import sweep_constant_part
+    from .calibration import sweep_constant_part, utc_now
 
     th = _angles(angles_deg)
     if len(cfrs_per_angle) != th.size:
@@ -890,7 +888,7 @@ def calibrate_sweep(
         radio=radio,
         sweep=sweep,
         fit=rep,
-        created_utc=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        created_utc=utc_now(),
     )
     return cal, warnings
 
