@@ -212,6 +212,11 @@ def test_comb_plan_and_clash():
     assert plan["a"]["share"] == ["b", "c"] and plan["a"]["orthogonal"] == (4,)
     assert plan["c"]["orthogonal"] == () and plan["d"]["share"] == []
     assert plan["a"]["clash"] == [] and plan["a"]["n_cs_max"] == 8
+    assert plan["a"]["taper"] == 0.0  # shift 4 of 8 away: no neighbouring window taken
+    near = comb_plan(
+        parse_resources([{"id": "a", "srs": {}}, {"id": "b", "srs": {"cyclic_shift": 7}}])
+    )
+    assert near["a"]["taper"] > 0 and near["b"]["taper"] > 0  # 7 and 0 are neighbours
     clash = comb_plan(parse_resources([{"id": "a", "srs": {}}, {"id": "b", "srs": {}}]))
     assert clash["a"]["clash"] == ["b"]
 

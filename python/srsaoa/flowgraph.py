@@ -158,7 +158,7 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
                 # UEs on the same comb: keep this UE's cyclic-shift window; on other combs
                 # only the SNR (the noise REs may all be taken by the other combs)
                 cfr_out = resource_separator(
-                    p["n_cs"], p["n_cs_max"], list(p["orthogonal"]), bool(p["share"])
+                    p["n_cs"], p["n_cs_max"], list(p["orthogonal"]), bool(p["share"]), p["taper"]
                 )
                 self.msg_connect((cfr, K.PORT_CFR), (cfr_out, K.PORT_CFR))
                 self.separators[rid] = cfr_out
@@ -409,7 +409,7 @@ def recording_info(path: str) -> RecordingInfo:
 def recording_resources(path: str) -> list[dict]:
     """The SRS resources (UEs) of a several-UE recording for a GRC flowgraph
     (examples/rx_two_ues.grc; an empty ``path``: two UEs on one comb, cyclic shifts 0 and 4): per UE ``id``, ``srs`` (dict) and the resource_separator
-    settings ``cyclic_shift``, ``n_cs_max``, ``orthogonal``, ``window`` (nr.resources.comb_plan)
+    settings ``cyclic_shift``, ``n_cs_max``, ``orthogonal``, ``window``, ``taper`` (comb_plan)
     and the cfr_extractor's ``noise_exclude`` (the other resources' FFT bins).
     """
     from .io import config_to_dict, read_recording
@@ -435,6 +435,7 @@ def recording_resources(path: str) -> list[dict]:
             "n_cs_max": plan[rid]["n_cs_max"],
             "orthogonal": list(plan[rid]["orthogonal"]),
             "window": bool(plan[rid]["share"]),
+            "taper": plan[rid]["taper"],
             "noise_exclude": [
                 b
                 for oid, o in res

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from .srs import SRSConfig
 
 MAX_RESOURCES = 32
+TAPER_BETA = 3.0  # Kaiser beta when a neighbouring cyclic shift is taken (docs/multi_ue.md)
 RESOURCE_KEYS = ("id", "srs")
 
 
@@ -91,6 +92,17 @@ def comb_plan(resources: list[tuple[str, SRSConfig]]) -> dict[str, dict]:
             ),
             # the same REs, sequence and shift: the receiver cannot tell these UEs apart
             "clash": [oid for oid, o in same_seq if o.cyclic_shift == srs.cyclic_shift],
+            # a neighbouring shift taken: taper against the sidelobes of its window
+            "taper": TAPER_BETA
+            if any(
+                min(
+                    (o.cyclic_shift - srs.cyclic_shift) % srs.n_cs_max,
+                    (srs.cyclic_shift - o.cyclic_shift) % srs.n_cs_max,
+                )
+                == 1
+                for _, o in same_seq
+            )
+            else 0.0,
         }
     return out
 
@@ -110,6 +122,7 @@ def separate_cyclic_shift(
     orthogonal: tuple[int, ...] = (),
     window: bool = True,
     decimate: bool = False,
+    taper: float = 0.0,
 ) -> tuple[NDArray[np.complex128], float]:
     """One UE's LS CFR ``h`` [..., K] (K subcarriers of its comb, divided by its own
     sequence, its cyclic shift ``n_cs`` included) freed of the UEs on the same comb.
@@ -126,12 +139,16 @@ def separate_cyclic_shift(
     noise share; noise + interference = the mean energy of the delay bins outside this
     UE's window and the windows of the ``orthogonal`` shifts (the other UEs with the same
     sequence), so the residual of UEs separated only by sequence counts against the SNR.
-    NaN when no bin is left to measure it.
+    NaN when no bin is left to measure it. ``taper``: Kaiser beta of a taper over the K
+    subcarriers before the transform (0 = none), which the output keeps: it cuts the
+    sidelobes that UEs a fraction of a bin off leak into this UE's window.
     """
     h = np.asarray(h, dtype=np.complex128)
     k = h.shape[-1]
     if not 1 <= n_cs_max <= k:
         raise ValueError(f"n_cs_max must be in [1, {k}], got {n_cs_max}")
+    if taper:
+        h = h * np.kaiser(k, float(taper))
     g = np.fft.ifft(h, axis=-1)
     own = _window(k, n_cs_max)
     busy = np.zeros(k, dtype=bool)
