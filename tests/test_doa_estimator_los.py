@@ -4,11 +4,11 @@ positioning needs the direct path, which in a cluttered room need not be the str
 from __future__ import annotations
 
 import numpy as np
-import pmt
-from gnuradio import blocks, gr, srsaoa
+from gnuradio import srsaoa
 from gnuradio.srsaoa import constants as K
-from gnuradio.srsaoa.blocks.pdu import make_cfr_pdu, parse_pdu
+from gnuradio.srsaoa.blocks.pdu import make_cfr_pdu
 from gnuradio.srsaoa.blocks.result_sink import estimate_record
+from msg_tools import run_until_done
 
 SCS = 30e3
 SUB = np.arange(0, 2 * 153, 2)  # comb-2 grid indices: 153 SRS columns, 9.2 MHz
@@ -26,20 +26,6 @@ def _cfr(rng, paths, snr_db=25.0, m=4, s=4):
     return h.astype(np.complex64)
 
 
-def _run(blk, msgs):
-    """Post the CFR PDUs, then the system 'done' message: the flowgraph ends when the block
-    has handled everything before it."""
-    tb = gr.top_block()
-    dbg = blocks.message_debug()
-    tb.msg_connect((blk, K.PORT_ESTIMATE), (dbg, "store"))
-    tb.start()
-    for m in msgs:
-        blk.to_basic_block()._post(pmt.intern(K.PORT_CFR), m)
-    blk.to_basic_block()._post(pmt.intern("system"), pmt.cons(pmt.intern("done"), pmt.from_long(1)))
-    tb.wait()
-    return [parse_pdu(dbg.get_message(i))[0] for i in range(dbg.num_messages())]
-
-
 def test_earliest_path_is_marked_when_a_later_one_is_stronger():
     """The direct path at -25 deg arrives first, 3 dB weaker than a reflection at +30 deg
     200 ns later: the estimate lists the reflection first (strongest) and ``los_index``
@@ -50,7 +36,7 @@ def test_earliest_path_is_marked_when_a_later_one_is_stronger():
     msgs = [
         make_cfr_pdu(_cfr(rng, paths), {**meta, K.SRS_OCCASION: i, K.SCS_HZ: SCS}) for i in range(3)
     ]
-    out = _run(srsaoa.doa_estimator("2d-esprit", 0.5, 2), msgs)
+    out = run_until_done(srsaoa.doa_estimator("2d-esprit", 0.5, 2), msgs)
     assert len(out) == 3
     for m in out:
         aoa = np.asarray(m[K.AOA_DEG], float)
@@ -69,7 +55,7 @@ def test_single_path_marks_itself_and_no_delays_no_mark():
         K.SCS_HZ: SCS,
     }
     h = _cfr(rng, [(12.0, 0.0, 1.0)])
-    (m,) = _run(srsaoa.doa_estimator("2d-esprit", 0.5, 1), [make_cfr_pdu(h, meta)])
+    (m,) = run_until_done(srsaoa.doa_estimator("2d-esprit", 0.5, 1), [make_cfr_pdu(h, meta)])
     assert int(m[K.LOS_INDEX]) == 0
-    (m,) = _run(srsaoa.doa_estimator("esprit", 0.5, 1), [make_cfr_pdu(h, meta)])
+    (m,) = run_until_done(srsaoa.doa_estimator("esprit", 0.5, 1), [make_cfr_pdu(h, meta)])
     assert K.LOS_INDEX not in m  # no delays: nothing to order by

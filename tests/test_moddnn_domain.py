@@ -4,17 +4,17 @@ range are flagged (moddnn.domain, moddnn_doa, result_sink)."""
 from __future__ import annotations
 
 import numpy as np
-import pmt
-from gnuradio import blocks, gr, srsaoa
+from gnuradio import srsaoa
 from gnuradio.srsaoa import constants as K
 from gnuradio.srsaoa.array.geometry import ULA
 from gnuradio.srsaoa.array.impairments import ImpairmentProfile
-from gnuradio.srsaoa.blocks.pdu import make_cfr_pdu, parse_pdu
+from gnuradio.srsaoa.blocks.pdu import make_cfr_pdu
 from gnuradio.srsaoa.blocks.result_sink import estimate_record
 from gnuradio.srsaoa.moddnn import data as D
 from gnuradio.srsaoa.moddnn.config import ModelConfig
 from gnuradio.srsaoa.moddnn.domain import EDGE, OUTSIDE, ModelDomain
 from gnuradio.srsaoa.moddnn.modelfile import load_model
+from msg_tools import run_until_done
 
 F = D.default_srs_subcarriers_hz()
 
@@ -52,20 +52,6 @@ def test_domain_from_metadata_uses_the_sweep_range():
     assert ModelDomain.from_metadata(cfg, {}).angle_deg == (-60.0, 60.0)
 
 
-def _run(blk, msgs):
-    """Post the PDUs, then the system 'done' message: the flowgraph ends once the block has
-    handled everything before it (no waiting on a clock)."""
-    tb = gr.top_block()
-    dbg = blocks.message_debug()
-    tb.msg_connect((blk, K.PORT_ESTIMATE), (dbg, "store"))
-    tb.start()
-    for m in msgs:
-        blk.to_basic_block()._post(pmt.intern(K.PORT_CFR), m)
-    blk.to_basic_block()._post(pmt.intern("system"), pmt.cons(pmt.intern("done"), pmt.from_long(1)))
-    tb.wait()
-    return [parse_pdu(dbg.get_message(i))[0] for i in range(dbg.num_messages())]
-
-
 def test_block_refuses_other_bands_and_flags_outside_angles():
     """The shipped model (trained on the default impaired array over -60..60 deg, 51 RB at
     30 kHz): a UE at 75 deg gets an estimate flagged outside_domain (in the JSON line too),
@@ -82,7 +68,7 @@ def test_block_refuses_other_bands_and_flags_outside_angles():
         make_cfr_pdu(h[1], {K.SRS_OCCASION: 1, **bad}),
         make_cfr_pdu(h[1], {K.SRS_OCCASION: 2, **good}),
     ]
-    out = _run(srsaoa.moddnn_doa("default", 1), msgs)
+    out = run_until_done(srsaoa.moddnn_doa("default", 1), msgs)
     assert [m[K.SRS_OCCASION] for m in out] == [0, 2]
     assert OUTSIDE in list(out[0][K.FLAGS])
     assert K.FLAGS not in out[1]
