@@ -175,6 +175,28 @@ def test_separate_cyclic_shift_math():
     assert snr_int < truth - 3
 
 
+def test_run_weak_ue_next_to_a_strong_one_on_the_same_comb(tmp_path):
+    """10 dB apart on one comb (cyclic shifts 0 and 4): the weak UE's own correlator peaks
+    on the strong UE's cyclically shifted copy; one timing for the group keeps every
+    estimate with its own UE, and the weak UE's SNR is its own."""
+    from gnuradio.srsaoa.io import write_recording
+
+    sc = two_ue_scenario(num_slots=10)
+    sc["ues"][0].update(srs={"c_srs": 12}, snr_db=4.0, timing_offset_samples=3)
+    sc["ues"][1].update(srs={"c_srs": 12, "cyclic_shift": 4}, snr_db=14.0, timing_offset_samples=0)
+    rec = sim.simulate(sc)
+    coll = write_recording(str(tmp_path / "weak"), rec)
+    res = _resources_yaml(tmp_path / "R.yaml", sc["ues"])
+    out = tmp_path / "out.jsonl"
+    r = _srsaoa("run", "-i", str(coll), "--srs-resources", str(res), "-m", "esprit", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    records = [json.loads(x) for x in out.read_text().splitlines()]
+    _check_per_ue(records, rec.truth["ues"])
+    for uid, snr in (("ue1", 4.0), ("ue2", 14.0)):
+        got = [x["snr_db"] for x in records if x["resource"] == uid]
+        assert np.mean(got) == pytest.approx(snr, abs=1.0)
+
+
 def test_eight_ues_on_comb_8_are_found(tmp_path):
     """Each UE's share of the energy falls with the number of UEs: the synchronizer's
     floor against other sequences follows (srs_sync num_resources)."""
@@ -212,6 +234,7 @@ def test_comb_plan_and_clash():
     assert plan["a"]["share"] == ["b", "c"] and plan["a"]["orthogonal"] == (4,)
     assert plan["c"]["orthogonal"] == () and plan["d"]["share"] == []
     assert plan["a"]["clash"] == [] and plan["a"]["n_cs_max"] == 8
+    assert plan["a"]["group"] == ["b"] and plan["c"]["group"] == []
     assert plan["a"]["taper"] == 0.0  # shift 4 of 8 away: no neighbouring window taken
     near = comb_plan(
         parse_resources([{"id": "a", "srs": {}}, {"id": "b", "srs": {"cyclic_shift": 7}}])
@@ -271,9 +294,8 @@ def test_rx_two_ues_grc_runs_headless(tmp_path):
     py = compile_grc(["rx_two_ues"], tmp_path)["rx_two_ues"]
     sc = two_ue_scenario(num_slots=6)
     sc["ues"][1]["srs"] = {"c_srs": 12, "k_bar_tc": 0, "cyclic_shift": 4}
-    # equal powers: a UE more than ~2 dB weaker than another on its comb can be timed on
-    # the stronger one's cyclically shifted peak (docs/multi_ue.md, limitations)
-    sc["ues"][1]["snr_db"] = 10.0
+    # ue2 3 dB stronger: its cyclically shifted copy would win ue1's own correlator; the
+    # group's sync (the sum of both references) gives both the common timing
     rec = sim.simulate(sc)
     coll = write_recording(str(tmp_path / "two"), rec)
     out = tmp_path / "out.jsonl"

@@ -130,10 +130,26 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
         est_port = K.PORT_ESTIMATE
         self.separators: dict[str, Any] = {}
         plan = comb_plan([(r, _srs_config(c)) for r, c in resources]) if len(ids) > 1 else {}
+        group_syncs: dict[tuple[str, ...], Any] = {}
         for rid, rsrs in resources:
             # one srs_sync + cfr_extractor per SRS resource, each correlating against its own
             # resource's waveform, all fed by the same source streams (docs/multi_ue.md)
-            sync = srs_sync(num_channels, carrier, rsrs, num_resources=len(ids))
+            group = plan[rid]["group"] if rid in plan else []
+            key = tuple(sorted([rid, *group]))
+            new_sync = key not in group_syncs
+            if new_sync:
+                # UEs of one comb and sequence share one timing: a weaker UE's own
+                # correlator could lock on a stronger one's cyclically shifted peak
+                srsd = dict(resources)
+                sync = srs_sync(
+                    num_channels,
+                    carrier,
+                    rsrs,
+                    num_resources=len(ids),
+                    group=[srsd[g] for g in group],
+                )
+                group_syncs[key] = sync
+            sync = group_syncs[key]
             others = [
                 b
                 for oid, osrs in resources
@@ -144,8 +160,11 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
                 num_channels, carrier, rsrs, True, -1, calibration, noise_exclude=others
             )
             for m in range(num_channels):
-                self.connect((source, m), (sync, m), (cfr, m))
-            self.syncs.append(sync)
+                if new_sync:
+                    self.connect((source, m), (sync, m))
+                self.connect((sync, m), (cfr, m))
+            if new_sync:
+                self.syncs.append(sync)
             self.cfrs.append(cfr)
             cfr_out = cfr
             if rid in plan:
@@ -436,6 +455,7 @@ def recording_resources(path: str) -> list[dict]:
             "orthogonal": list(plan[rid]["orthogonal"]),
             "window": bool(plan[rid]["share"]),
             "taper": plan[rid]["taper"],
+            "group": [config_to_dict(dict(res)[g]) for g in plan[rid]["group"]],
             "noise_exclude": [
                 b
                 for oid, o in res

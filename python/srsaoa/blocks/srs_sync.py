@@ -28,7 +28,9 @@ class srs_sync(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
     around each predicted start; ``max_misses`` misses in a row re-acquire.
     ``num_resources``: SRS resources (UEs) in the signal (docs/multi_ue.md); the metric
     divides by the energy of all of them, so the floor against other sequences is divided
-    by this number.
+    by this number. ``group``: SRS configs of other UEs on the same REs with the same
+    sequence and other cyclic shifts; the reference is the sum of all their waveforms and
+    one detection gives the group's common timing.
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class srs_sync(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
         track_window: int = 2,
         max_misses: int = 3,
         num_resources: int = 1,
+        group: Any = (),
     ) -> None:
         if isinstance(num_channels, bool) or int(num_channels) != num_channels or num_channels < 1:
             raise ValueError(f"num_channels must be a positive integer, got {num_channels!r}")
@@ -70,9 +73,18 @@ class srs_sync(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
         self.logger = gr.logger("srs_sync")
         self.params = _params(carrier, srs)
         p = self.params
+        reference = np.asarray(p.reference, np.complex128)
+        for other in group or ():
+            # UEs on the same REs and sequence with other cyclic shifts: correlate against
+            # the sum of their waveforms, so the group's common timing wins over the
+            # cyclically shifted copies of a stronger member (docs/multi_ue.md)
+            q = _params(carrier, other)
+            if q.reference.size != reference.size or q.segment_starts != p.segment_starts:
+                raise ValueError("group: every SRS config must use the same symbols and slot")
+            reference = reference + q.reference
         self.core = cpp.srs_sync_core(
             m,
-            np.asarray(p.reference, np.complex64).tolist(),
+            reference.astype(np.complex64).tolist(),
             list(p.segment_starts),
             list(p.segment_lengths),
             int(ref_channel),

@@ -90,6 +90,8 @@ def comb_plan(resources: list[tuple[str, SRSConfig]]) -> dict[str, dict]:
             "orthogonal": tuple(
                 int(o.cyclic_shift) for _, o in same_seq if o.cyclic_shift != srs.cyclic_shift
             ),
+            # the same REs and sequence, other shifts: one timing for the group (srs_sync group)
+            "group": [oid for oid, o in same_seq if o.cyclic_shift != srs.cyclic_shift],
             # the same REs, sequence and shift: the receiver cannot tell these UEs apart
             "clash": [oid for oid, o in same_seq if o.cyclic_shift == srs.cyclic_shift],
             # a neighbouring shift taken: taper against the sidelobes of its window
