@@ -47,7 +47,20 @@ def _rx_time(capture: dict) -> tuple[int, float] | None:
     return int(d.timestamp()), frac
 
 
-STREAM_BUFFER_ITEMS = 1 << 17  # per channel: 1 MiB, 2.1 ms at 61.44 Msps
+# Output buffer (items per channel) for a file stream that feeds srs_sync directly, as in
+# `srsaoa run`: 1 MiB, 2.1 ms at 61.44 Msps. Few, long reads: with GNU Radio's default
+# buffers the receiver ran at 0.99 x real time instead of 1.4-1.7 x at 4 x 61.44 Msps.
+# Not the block's default: next to a throttled branch (gui_spectrum.grc throttles one of the
+# four channels) a large source buffer stalled that flowgraph's scheduler.
+STREAM_BUFFER_ITEMS = 1 << 17
+
+
+def use_large_buffers(block: Any) -> None:
+    """Give a file stream (``recording_source``, or the ``sigmf_source`` around one) the
+    output buffers of STREAM_BUFFER_ITEMS items."""
+    core = getattr(block, "core", block)
+    if core is not None and hasattr(core, "set_min_output_buffer"):
+        core.set_min_output_buffer(STREAM_BUFFER_ITEMS)
 
 
 def file_stream(rec: Any, repeat: bool = False, count_nonfinite: bool = True) -> Any:
@@ -72,9 +85,6 @@ def file_stream(rec: Any, repeat: bool = False, count_nonfinite: bool = True) ->
         0.0 if t is None else float(t[1]),
         bool(count_nonfinite),
     )
-    # few, long reads: GNU Radio's default 8192-item buffers cost a thread wake-up per
-    # 0.13 ms of signal at 61.44 Msps (measured 0.7x real time instead of 5x from the cache)
-    blk.set_min_output_buffer(STREAM_BUFFER_ITEMS)
     return blk
 
 

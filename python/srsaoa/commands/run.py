@@ -31,7 +31,7 @@ def _methods(text: str) -> tuple[str, ...]:
 def _open_source(args: argparse.Namespace):
     """(source block, recording description): the C++ file stream of a SigMF recording
     (``sigmf_source``) or of a raw interleaved .cfile/.dat."""
-    from ..blocks.sigmf_source import file_stream, sigmf_source
+    from ..blocks.sigmf_source import file_stream, sigmf_source, use_large_buffers
 
     path = args.input
     if not path:  # an empty path would stream sigmf_source's built-in demo
@@ -62,6 +62,7 @@ def _open_source(args: argparse.Namespace):
             f"{path}: the recording has {rec.num_channels} channels, --num-channels says "
             f"{args.num_channels}"
         )
+    use_large_buffers(src)  # it feeds srs_sync directly: few, long reads
     return src, rec
 
 
