@@ -26,7 +26,9 @@ def _domain(lo=-60.0, hi=60.0):
 def test_band_check():
     dom = _domain()
     assert dom.check_band(F + 123.0) is None  # a common offset (grid k vs baseband) is fine
-    assert "306" in dom.check_band(F[:200])
+    assert dom.check_band(F[:288]) is None  # a narrower SRS on the same comb (48 RB)
+    wide = D.default_srs_subcarriers_hz(num_rb=106)
+    assert "wide" in dom.check_band(wide)
     other = D.default_srs_subcarriers_hz(num_rb=25, scs_hz=60e3, comb=2)
     assert "trained" in dom.check_band(other)
     assert "spacing" in dom.check_band(F[::1] * 2.0)
@@ -99,3 +101,33 @@ def test_all_zero_weights_are_not_a_model(tmp_path):
         assert "every weight is zero" in str(exc)
     else:
         raise AssertionError("all-zero weights were accepted")
+
+
+def test_run_moddnn_on_a_narrower_srs_than_trained(tmp_path):
+    """The shipped model (trained on a 51 RB comb) runs on the reference recording's 48 RB SRS
+    on the same comb spacing: `srsaoa run --method moddnn` writes its estimates."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    rec = Path(__file__).parent / "data" / "recordings" / "los_23deg_10db.sigmf-collection"
+    out = tmp_path / "r.jsonl"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gnuradio.srsaoa.cli",
+            "run",
+            "--input",
+            str(rec),
+            "--method",
+            "moddnn",
+            "--out",
+            str(out),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    assert len(out.read_text().splitlines()) == 10

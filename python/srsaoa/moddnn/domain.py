@@ -53,18 +53,26 @@ class ModelDomain:
 
     def check_band(self, subcarrier_hz: NDArray[np.float64]) -> str | None:
         """Why a CFR on these subcarrier frequencies is outside the model's band (None: ok).
-        Frequencies are compared up to a common offset (grid k or baseband Hz)."""
+        Frequencies are compared up to a common offset (grid k or baseband Hz). The network
+        averages its input over a fixed number of subcarrier bands, so a narrower SRS on the
+        same comb spacing is accepted; another spacing (numerology or comb) or a band more
+        than 10 % wider than the trained one is not."""
         if self.subcarriers_hz is None or self.subcarriers_hz.size < 2:
             return None
         f = np.sort(np.asarray(subcarrier_hz, dtype=np.float64))
         g = np.sort(self.subcarriers_hz)
-        if f.size != g.size:
-            return f"{f.size} SRS subcarriers, the model was trained on {g.size}"
+        if f.size < 2:
+            return f"{f.size} SRS subcarrier(s): too few for the model"
         df, dg = np.median(np.diff(f)), np.median(np.diff(g))
         if not np.isclose(df, dg, rtol=1e-6):
             return (
                 f"SRS subcarrier spacing {df / 1e3:g} kHz, the model was trained at "
                 f"{dg / 1e3:g} kHz (another numerology or comb)"
+            )
+        if np.ptp(f) > 1.1 * np.ptp(g):
+            return (
+                f"SRS band {np.ptp(f) / 1e6:.2f} MHz wide, the model was trained on "
+                f"{np.ptp(g) / 1e6:.2f} MHz"
             )
         return None
 
