@@ -922,3 +922,17 @@ def group_by_angle(
     lab = np.round(np.asarray(labels_deg, dtype=np.float64).ravel(), decimals)
     angles = np.unique(lab)
     return angles, [np.asarray(cfrs)[lab == a] for a in angles]
+
+
+def manifold_parameter(calibration: object) -> Manifold | None:
+    """The manifold of a block's ``calibration`` parameter: None for '' or a single-angle
+    calibration (nothing angle-dependent), the ManifoldCalibration of a sweep file; a
+    ValueError with the reason for anything unusable (the blocks' constructors raise it)."""
+    if not isinstance(calibration, str):
+        raise ValueError(f"calibration must be a path string ('' = none), got {calibration!r}")
+    if not calibration.strip():
+        return None
+    try:
+        return load_calibration_file(calibration)[1]
+    except (ValueError, OSError) as exc:
+        raise ValueError(str(exc)) from None

@@ -173,16 +173,9 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
 
     def set_calibration(self, calibration: str) -> None:
         """Load a calibration file ('' = none); ValueError if it cannot be used."""
-        if not isinstance(calibration, str):
-            raise ValueError(f"calibration must be a path string ('' = none), got {calibration!r}")
-        manifold = None
-        if calibration.strip():
-            from ..array.manifold import load_calibration_file
+        from ..array.manifold import manifold_parameter
 
-            try:
-                _, manifold = load_calibration_file(calibration)
-            except (ValueError, OSError) as exc:
-                raise ValueError(str(exc)) from None
+        manifold = manifold_parameter(calibration)
         with self._lock:
             self._manifold = manifold
             self._cfg["calibration"] = calibration
