@@ -131,3 +131,36 @@ def test_run_moddnn_on_a_narrower_srs_than_trained(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert len(out.read_text().splitlines()) == 10
+
+
+def test_block_checks_the_front_end_calibration_against_the_models(tmp_path):
+    """A model trained on CFRs corrected by a sweep's constant part (training.calibration,
+    relative to the model's folder): the block estimates when named that calibration and
+    refuses every CFR (a skip notice each, no estimate) when named another one; a corrupt
+    calibration is refused at construction."""
+    import pytest
+    from gnuradio.srsaoa.array.calibration import Calibration
+    from gnuradio.srsaoa.moddnn.modelfile import save_model
+
+    net, meta = load_model("default")
+    ones = np.ones(4)
+    Calibration(ones, [0.0, 10.0, 20.0, 30.0], np.zeros(4)).save(tmp_path / "m.calibration.json")
+    Calibration(ones, [0.0, 10.0, 25.0, 30.0], np.zeros(4)).save(tmp_path / "other.json")
+    training = {**(meta.get("training") or {}), "calibration": "m.calibration.json"}
+    save_model(net, tmp_path / "m", {**meta, "training": training})
+    h = D.simulate([5.0, -20.0], 15.0, np.random.default_rng(3), ula=ULA(4)).cfr
+    msgs = [make_cfr_pdu(x, {K.SRS_OCCASION: i}) for i, x in enumerate(h)]
+    same = srsaoa.moddnn_doa(str(tmp_path / "m"), 4, 0, str(tmp_path / "m.calibration.json"))
+    assert [m[K.SRS_OCCASION] for m in run_until_done(same, msgs)] == [0, 1]
+    other = srsaoa.moddnn_doa(str(tmp_path / "m"), 4, 0, str(tmp_path / "other.json"))
+    skipped = run_until_done(other, msgs, out_port=K.PORT_SKIPPED)
+    assert len(skipped) == 2
+    assert (
+        run_until_done(
+            srsaoa.moddnn_doa(str(tmp_path / "m"), 4, 0, str(tmp_path / "other.json")), msgs
+        )
+        == []
+    )
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ValueError, match="bad.json"):
+        srsaoa.moddnn_doa("default", 4, 0, str(tmp_path / "bad.json"))

@@ -238,7 +238,7 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
         if method == "moddnn":
             from .blocks.moddnn_doa import moddnn_doa
 
-            est = moddnn_doa(model, 32, q)
+            est = moddnn_doa(model, 32, q, calibration or "")
             return est, [est]
         if method in CFR_METHODS or (manifold is not None and method in CALIBRATED_METHODS):
             # one CFR per estimate; a manifold needs the subcarriers (per-band covariances)

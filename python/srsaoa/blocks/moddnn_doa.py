@@ -30,9 +30,15 @@ class moddnn_doa(gr.basic_block):
     model) is announced on ``skipped`` for the branch's result_sink to acknowledge.
     ``max_queue`` > 0 bounds the input queue (a live radio): the oldest CFRs are dropped and
     counted (``num_dropped()``, meta ``dropped`` of the estimates); 0 never drops.
+
+    ``calibration``: the calibration file the CFR Extractor upstream applies ('' = none). A
+    model trained from a sweep (``srsaoa train --data``) learnt CFRs corrected by that
+    sweep's angle-independent part (MODEL.calibration.json): given another calibration the
+    block refuses every CFR with the reason; given none it warns once that the front end
+    must apply the model's. A model trained without a calibration warns when given one.
     """
 
-    def __init__(self, model="default", max_batch=32, max_queue=0):
+    def __init__(self, model="default", max_batch=32, max_queue=0, calibration=""):
         gr.basic_block.__init__(self, name="moddnn_doa", in_sig=None, out_sig=None)
         if not isinstance(model, str):
             raise ValueError(f"model must be a path string (or 'default'), got {model!r}")
@@ -43,6 +49,16 @@ class moddnn_doa(gr.basic_block):
         _, jpath = model_paths(model)
         if not jpath.exists():
             raise ValueError(f"model metadata {jpath} does not exist")
+        if not isinstance(calibration, str):
+            raise ValueError(f"calibration must be a path string ('' = none), got {calibration!r}")
+        if calibration:
+            from ..array.calibration import CalibrationError, load_calibration
+
+            try:
+                load_calibration(calibration)
+            except (CalibrationError, OSError, ValueError) as exc:
+                raise ValueError(f"calibration {calibration!r}: {exc}") from None
+        self._calibration = calibration
         self._model_path = model
         self._max_batch = int(max_batch)
         self._net = None
@@ -109,6 +125,22 @@ class moddnn_doa(gr.basic_block):
 
         net, meta = load_model(self._model_path)
         self._domain = ModelDomain.from_metadata(net.cfg, meta)
+        self._domain.resolve_calibration(self._model_path)
+        why = self._domain.check_calibration(self._calibration)
+        if why is not None:
+            raise ValueError(why)
+        if self._domain.calibration and not self._calibration:
+            self.logger.warn(
+                f"model {self._model_path!r} was trained on CFRs calibrated with "
+                f"{self._domain.calibration}: the CFR Extractor upstream must apply that file "
+                "(its calibration parameter), else every angle is off"
+            )
+        elif self._calibration and not self._domain.calibration:
+            self.logger.warn(
+                f"model {self._model_path!r} was trained on uncalibrated CFRs, the front end "
+                f"applies {self._calibration}: the angles may be off; retrain with it "
+                "(srsaoa train --calibration)"
+            )
         lo, hi = self._domain.angle_deg
         self.logger.info(
             f"loaded MoD-DNN model {self._model_path!r} (trained for {lo:g}..{hi:g} deg)"

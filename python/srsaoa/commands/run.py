@@ -192,10 +192,7 @@ def _check_model(args: argparse.Namespace, rec) -> None:
             raise SrsaoaError(f"model {args.model} does not fit this input: {why}")
     # a model trained from a sweep learnt CFRs corrected by that sweep's angle-independent part
     if dom.calibration:
-        from ..moddnn.modelfile import model_paths
-
-        # stored relative to the model's folder when it lies beside the model
-        dom.calibration = str(model_paths(args.model)[1].parent / dom.calibration)
+        dom.resolve_calibration(args.model)
         if not args.calibration:
             if not Path(dom.calibration).is_file():
                 raise SrsaoaError(
@@ -205,16 +202,9 @@ def _check_model(args: argparse.Namespace, rec) -> None:
             args.calibration = dom.calibration
             print(f"srsaoa run: using the model's calibration {dom.calibration}", file=sys.stderr)
         else:
-            from ..array.calibration import load_calibration
-
-            mine, theirs = load_calibration(args.calibration), load_calibration(dom.calibration)
-            dph = np.abs(np.angle(np.exp(1j * np.deg2rad(mine.phase_deg - theirs.phase_deg))))
-            if mine.num_elements != theirs.num_elements or np.rad2deg(dph.max()) > 1.0:
-                raise SrsaoaError(
-                    f"model {args.model} was trained on CFRs calibrated with {dom.calibration}; "
-                    f"--calibration {args.calibration} differs by {np.rad2deg(dph.max()):.1f} "
-                    "deg: use the model's calibration or retrain with this one"
-                )
+            why = dom.check_calibration(args.calibration)
+            if why is not None:
+                raise SrsaoaError(f"model {args.model}: {why}")
 
 
 def _check_out(args: argparse.Namespace, rec, methods: tuple[str, ...] = ()) -> None:

@@ -51,6 +51,37 @@ class ModelDomain:
             training.get("calibration"),
         )
 
+    def resolve_calibration(self, model: str) -> None:
+        """Make ``calibration`` (stored relative to the model's folder when it lies beside
+        the model) a path usable from here."""
+        if self.calibration:
+            from pathlib import Path
+
+            from .modelfile import model_paths
+
+            self.calibration = str(Path(model_paths(model)[1]).parent / self.calibration)
+
+    def check_calibration(self, given: str | None) -> str | None:
+        """Why CFRs calibrated with ``given`` ('' / None: none) do not fit the model (None:
+        they do). A model trained from a sweep learnt CFRs corrected by that sweep's
+        angle-independent part: another correction (more than 1 deg apart on any element)
+        moves every angle it sees. (A missing correction is reported by the caller, which
+        knows whether it can apply the model's own.)"""
+        if not given or not self.calibration:
+            return None
+        from ..array.calibration import load_calibration
+
+        mine, theirs = load_calibration(given), load_calibration(self.calibration)
+        dph = np.abs(np.angle(np.exp(1j * np.deg2rad(mine.phase_deg - theirs.phase_deg))))
+        worst = float(np.rad2deg(dph.max())) if dph.size else 0.0
+        if mine.num_elements != theirs.num_elements or worst > 1.0:
+            return (
+                f"the model was trained on CFRs calibrated with {self.calibration}; "
+                f"{given} differs by {worst:.1f} deg: use the model's calibration or retrain "
+                "with this one"
+            )
+        return None
+
     def check_band(self, subcarrier_hz: NDArray[np.float64]) -> str | None:
         """Why a CFR on these subcarrier frequencies is outside the model's band (None: ok).
         Frequencies are compared up to a common offset (grid k or baseband Hz). The network
