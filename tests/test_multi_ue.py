@@ -274,11 +274,13 @@ def test_run_two_ues_by_sequence_only(tmp_path):
     rec, records = _run_case(tmp_path, {"k_bar_tc": 0, "n_srs_id": 7})
     # the strongest path of every estimate is its own UE's
     _check_per_ue(records, rec.truth["ues"], sigmas=5.0)
-    # the other UE shows in the SNR: 10 dB over noise + an equal-power interferer is
-    # 10 log10(1 / (0.1 + 1)) = -0.4 dB per RE (before the separation gain)
+    # the other UE is fitted with its sequence and subtracted; its cost shows in the SNR:
+    # this UE keeps the share rho ~ 1 - B / K of its signal off the other's B ~ 8 basis
+    # vectors (K = 288), 10 dB + 10 log10(rho) ~ 9.9 dB, measured over thousands of REs
+    # (before separation it was 10 log10(1 / (0.1 + 1)) = -0.4 dB)
     for uid in ("ue1", "ue2"):
         snr = [r["snr_db"] for r in records if r["resource"] == uid]
-        assert np.mean(snr) == pytest.approx(10 * np.log10(1 / 1.1), abs=1.0)
+        assert 9.0 < np.mean(snr) < 10.3
 
 
 def test_rx_two_ues_grc_runs_headless(tmp_path):

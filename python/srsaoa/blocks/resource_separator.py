@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pmt
 from gnuradio import gr
@@ -19,14 +21,26 @@ class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     Several UEs on the same comb (TS 38.211 6.4.1.4.2): after the CFR extractor's division
     by this UE's sequence, a UE with the same base sequence and cyclic shift n' sits
     (n' - n_cs) K / n_cs_max delay bins away, a UE with another sequence is spread over
-    every delay. With ``window`` the block keeps this UE's delay window (K / n_cs_max bins
-    around delay 0) and transforms back (nr.resources.separate_cyclic_shift), keeping every
+    every delay.
+
+    Joint separation (``carrier``, ``srs`` and ``sharers`` given, the receiver's way): every
+    UE on these REs is fitted in its own delay band with its known sequence by joint least
+    squares (nr.separation.separate_joint) and the others' fits are subtracted, which
+    removes UEs separated only by their sequence ID as well as the sidelobes of
+    neighbouring cyclic shifts. The meta ``snr_db`` is the SNR at which the single-UE CRB
+    is this UE's CRB in that joint model: the noise measured on the fit's residual
+    (whatever the others leave counts), times the share of this UE's signal outside the
+    others' subspace. ``sinr_before_db`` (attribute, mean over the CFRs) is the SINR per
+    RE with the other UEs as noise, before separation.
+
+    Then, with ``window``, the block keeps this UE's delay window (K / n_cs_max bins around
+    delay 0) and transforms back (nr.resources.separate_cyclic_shift), keeping every
     n_cs_max-th subcarrier (they hold the whole window with independent noise; meta
-    ``subcarriers`` and ``shape`` follow) so the estimators' CRB stays right. The meta
-    ``snr_db`` becomes this UE's SNR with the residual outside its window and the windows of
-    the ``orthogonal`` shifts counted as noise + interference, so a UE separated only by
-    its sequence shows in the SNR. Without ``window`` the CFR passes unchanged and only a
-    NaN ``snr_db`` (no noise REs left beside the other resources' combs) is filled in.
+    ``subcarriers`` and ``shape`` follow) so the estimators' CRB stays right. Without the
+    sequences (``sharers`` empty) only the window is applied and ``snr_db`` counts the
+    residual outside the window and the ``orthogonal`` shifts' windows as noise +
+    interference. Without ``window`` the CFR passes unchanged and only a NaN ``snr_db``
+    (no noise REs left beside the other resources' combs) is filled in.
 
     Message ports: in ``cfr`` (CFR PDUs of cfr_extractor), out ``cfr``. Skip notices pass.
 
@@ -34,11 +48,10 @@ class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     comb 2, 4, 8), ``orthogonal``: the cyclic shifts of the other resources on the same comb
     with the same sequence, ``window``: separate (True) or only measure the SNR (False),
     ``taper``: Kaiser beta of a taper over the subcarriers before the delay transform (0 =
-    none). A UE timed a fraction of a delay bin off spreads Dirichlet sidelobes (about
-    -21 dB in total with all 8 shifts of comb 2 taken) into the next windows: coherent
-    interference that biases the angle; beta 3 cuts that at the price of some efficiency,
-    so the receiver uses it only when a neighbouring shift is taken (docs/multi_ue.md).
-    The tapered CFR is passed on (weights per subcarrier; the angle is unaffected).
+    none), used only without the joint separation (which models the sidelobes instead),
+    ``carrier`` (CarrierConfig or dict), ``srs`` (this resource's SRSConfig or dict) and
+    ``sharers`` (the SRS configs of the other resources on the same REs): the sequences of
+    the joint separation.
     """
 
     def __init__(
@@ -48,6 +61,9 @@ class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         orthogonal: list[int] | tuple[int, ...] = (),
         window: bool = True,
         taper: float = 0.0,
+        carrier: Any = None,
+        srs: Any = None,
+        sharers: list[Any] | tuple[Any, ...] = (),
     ):
         gr.basic_block.__init__(self, name="resource_separator", in_sig=None, out_sig=None)
         if n_cs_max not in (6, 8, 12):
@@ -62,11 +78,58 @@ class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         if not 0.0 <= float(taper) <= 20.0:
             raise ValueError(f"taper must be a Kaiser beta in [0, 20], got {taper}")
         self.taper = float(taper)
+        self._x_own, self._x_others, self._columns = self._sequences(carrier, srs, sharers)
+        self.joint = self._x_own is not None and len(self._x_others) > 0 and self.window
         self.num_cfrs = 0
+        self._sinr_before: list[float] = []
         self._port = pmt.intern(K.PORT_CFR)
         self.message_port_register_in(self._port)
         self.message_port_register_out(self._port)
         self.set_msg_handler(self._port, self._handle)
+
+    @staticmethod
+    def _sequences(carrier: Any, srs: Any, sharers: Any):
+        """(own [S, K], others [[S, K], ...], grid subcarriers [K]) of the joint separation,
+        (None, [], None) without a carrier and SRS; ValueError if a sharer's REs differ."""
+        if carrier is None or srs is None or carrier == "" or srs == "":
+            if sharers:
+                raise ValueError("sharers need the carrier and this resource's srs")
+            return None, [], None
+        from ..nr.receiver import frontend_params
+
+        own = frontend_params(carrier, srs)
+        others = []
+        for i, o in enumerate(sharers or ()):
+            p = frontend_params(carrier, o)
+            if not np.array_equal(p.subcarriers, own.subcarriers) or p.symbols != own.symbols:
+                raise ValueError(f"sharers[{i}] does not use this resource's REs")
+            others.append(p.sequence.astype(np.complex128))
+        return own.sequence.astype(np.complex128), others, np.asarray(own.subcarriers)
+
+    @property
+    def sinr_before_db(self) -> float:
+        """Mean SINR per RE before the joint separation (the other UEs as noise); NaN if none."""
+        return float(np.mean(self._sinr_before)) if self._sinr_before else float("nan")
+
+    def _separate(self, meta: dict, h: np.ndarray) -> tuple[np.ndarray, float]:
+        if self.joint:
+            sub = np.atleast_1d(meta.get(K.SUBCARRIERS, self._columns))
+            if h.shape[1:] == self._x_own.shape and np.array_equal(sub, self._columns):
+                from ..nr.separation import separate_joint
+
+                r = separate_joint(h, self._x_own, self._x_others, self.n_cs_max)
+                self._sinr_before.append(r.sinr_before_db)
+                h2, _ = separate_cyclic_shift(
+                    r.h, self.cyclic_shift, self.n_cs_max, (), True, True, 0.0
+                )
+                return h2, r.snr_db
+            self.logger.error(
+                f"CFR of shape {list(h.shape)} is not this resource's {list(self._x_own.shape)}"
+                " (symbols, subcarriers): windowed only"
+            )
+        return separate_cyclic_shift(
+            h, self.cyclic_shift, self.n_cs_max, self.orthogonal, self.window, True, self.taper
+        )
 
     @guarded("separating a CFR")
     def _handle(self, msg: pmt.pmt_t) -> None:
@@ -83,15 +146,7 @@ class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         vec = pmt.cdr(msg)
         snr = meta.get(K.SNR_DB)
         if self.window or snr is None or not np.isfinite(snr):
-            h2, snr_sep = separate_cyclic_shift(
-                h,
-                self.cyclic_shift,
-                self.n_cs_max,
-                self.orthogonal,
-                self.window,
-                True,
-                self.taper,
-            )
+            h2, snr_sep = self._separate(meta, h)
             out_meta = pmt.dict_add(out_meta, pmt.intern(K.SNR_DB), pmt.from_double(snr_sep))
             if self.window:
                 if h2.shape != h.shape:  # decimated: every n_cs_max-th subcarrier

@@ -1,0 +1,183 @@
+"""Joint separation of the UEs that share SRS resource elements (docs/multi_ue.md).
+
+Several UEs on the same REs (same comb, comb offset, band and symbols) reach the receiver
+summed: Y[m, s, k] = sum_v x_v[s, k] h_v[m, s, k] + n, where x_v is UE v's known SRS
+sequence (TS 38.211 6.4.1.4.2, its cyclic shift included) and h_v its channel. A UE's
+channel occupies a short span of delays, so over the K subcarriers of the comb it lies in
+a low-dimensional subspace: the discrete prolate spheroidal (Slepian) sequences of its
+delay band, shifted to the band's centre. With B_v such basis vectors per UE, the model
+Y = A c + n with A = [diag(x_v) Phi_v]_v (K x sum B_v, the same for every element and,
+when the sequences repeat, every symbol) is solved by least squares for every UE at once.
+
+- UEs with the same base sequence and another cyclic shift: their columns are orthogonal
+  to this UE's (delay bands K / n_cs_max apart), nothing is lost; their Dirichlet
+  sidelobes (a UE timed a fraction of a delay bin off) are modelled, not left to leak into
+  this UE's window.
+- UEs with another sequence ID: pseudo-random to this UE's sequence, their columns are
+  nearly orthogonal to this UE's (cross-correlation about 1 / sqrt(K)); their channel is
+  estimated and subtracted. The price is noise: this UE's signal loses the part that lies in
+  the others' column space, a fraction of about sum_{v != u} B_v / K.
+
+Cramer-Rao bound. With white noise of variance sigma^2 and the other UEs' channels
+unknown (nuisance parameters in their subspaces), the Fisher information for this UE's
+angle is the single-UE one with the signal projected off the others' columns:
+J = (2 / sigma^2) Re{d mu^H P_o^perp d mu}. The angle derivative acts on the element
+index only, so d mu lies in this UE's signal subspace and J = J_single * rho with
+rho = ||P_o^perp s_u||^2 / ||s_u||^2 (s_u = x_u h_u). The bound is the single-UE CRB at
+the SNR rho * P_u / sigma^2: ``separate_joint`` reports that SNR (``sigma^2`` measured on
+the least-squares residual, so whatever the models leave of the other UEs counts as noise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.linalg import solve_triangular
+
+DETECT_DB = 10.0  # a UE's delay tap must stand this far above the despread floor
+BAND_MARGIN_BINS = 2.0  # half-band margin beyond the detected taps (fractional delays)
+EXTRA_VECTORS = 3  # basis vectors beyond 2 NW (the path's representation error ~1e-4)
+MAX_FILL = 0.5  # refuse models whose columns fill more than this fraction of K
+
+
+@dataclass
+class JointResult:
+    """What ``separate_joint`` found for UE 0 (the UE whose CFR is given)."""
+
+    h: NDArray[np.complex128]  # [M, S, K] this UE's CFR with the other UEs removed
+    snr_db: float  # this UE's SNR per RE at which the single-UE CRB is its CRB
+    sinr_before_db: float  # this UE's SINR per RE before separation (others as noise)
+    noise_var: float  # sigma^2 per RE (least-squares residual)
+    rho: float  # fraction of this UE's signal energy outside the others' column space
+    bands: list = field(default_factory=list)  # per UE: (centre bin, half width) modelled
+    found: list = field(default_factory=list)  # per UE: seen above the floor
+
+
+def _window_bins(k: int, n_cs_max: int) -> NDArray[np.int64]:
+    """The delay bins searched for a UE (its cyclic-shift window around delay 0: K / n_cs_max
+    bins from a quarter of them before 0), as signed offsets."""
+    width = max(k // n_cs_max, 1)
+    pre = width // 4
+    return np.arange(-pre, width - pre)
+
+
+@lru_cache(maxsize=64)
+def _dpss(k: int, nw2: int, count: int) -> NDArray[np.float64]:
+    """[K, count] orthonormal Slepian sequences of half-bandwidth NW = nw2 / 2 bins."""
+    from scipy.signal.windows import dpss
+
+    v = dpss(k, nw2 / 2.0, count, return_ratios=False)
+    v = np.atleast_2d(v).T
+    return v / np.linalg.norm(v, axis=0, keepdims=True)
+
+
+def delay_band(
+    y: NDArray[np.complexfloating],
+    x: NDArray[np.complexfloating],
+    n_cs_max: int,
+    detect_db: float = DETECT_DB,
+    peak_only: bool = False,
+) -> tuple[float, float] | None:
+    """(centre, half width) in delay bins of the UE with sequence ``x`` [S, K] in the received
+    REs ``y`` [M, S, K]: its taps standing ``detect_db`` above the floor (the median tap,
+    the other UEs and the noise spread over every delay) within its cyclic-shift window;
+    None when no tap does (the UE is absent). ``peak_only``: (the strongest tap, 0) always."""
+    k = y.shape[-1]
+    g = np.fft.ifft(y / x, axis=-1)
+    p = np.sum(np.abs(g) ** 2, axis=tuple(range(g.ndim - 1)))
+    floor = float(np.median(p))
+    offs = _window_bins(k, n_cs_max)
+    pw = p[offs % k]
+    if peak_only:
+        return float(offs[int(np.argmax(pw))]), 0.0
+    thr = floor * 10 ** (detect_db / 10)
+    if not floor > 0 or pw.max() < thr:
+        return None
+    hit = offs[pw >= thr]
+    lo, hi = float(hit.min()), float(hit.max())
+    return (lo + hi) / 2.0, (hi - lo) / 2.0 + BAND_MARGIN_BINS
+
+
+def _basis(k: int, centre: float, half: float) -> NDArray[np.complex128]:
+    """[K, B] orthonormal basis of channels with delays in centre +- half bins (a delay of d
+    bins is exp(-j 2 pi k d / K) over the K subcarriers)."""
+    nw2 = int(np.ceil(2 * half))
+    count = min(nw2 + EXTRA_VECTORS, k)
+    v = _dpss(k, nw2, count)
+    kk = np.arange(k)
+    return v * np.exp(-2j * np.pi * kk * centre / k)[:, None]
+
+
+def separate_joint(
+    h: NDArray[np.complexfloating],
+    x_own: NDArray[np.complexfloating],
+    x_others: list[NDArray[np.complexfloating]],
+    n_cs_max: int,
+) -> JointResult:
+    """UE 0's LS CFR ``h`` [M, S, K] (the received REs divided by its sequence ``x_own``
+    [S, K]) freed of the UEs with sequences ``x_others`` (each [S, K], cyclic shift
+    included) on the same REs: every UE's channel is fitted in its delay band (found on its
+    despread delay profile, ``delay_band``) by joint least squares, the others' fits are
+    subtracted. Returns the cleaned CFR (still divided by ``x_own``) and the SNR at which
+    the single-UE CRB is this UE's CRB in the joint model (module docstring)."""
+    h = np.asarray(h, dtype=np.complex128)
+    m, s, k = h.shape
+    x_own = np.asarray(x_own, dtype=np.complex128)
+    y = h * x_own
+    seqs = [x_own] + [np.asarray(xo, dtype=np.complex128) for xo in x_others]
+    bands = [delay_band(y, xv, n_cs_max) for xv in seqs]
+    # a UE not seen above the floor (absent in this slot, or too weak to find) is still
+    # modelled around its strongest tap: an absent one costs a few dimensions, a missed
+    # one would stay in this UE's CFR as interference
+    found = [b is not None for b in bands]
+    for v, xv in enumerate(seqs):
+        if bands[v] is None:
+            bands[v] = (float(delay_band(y, xv, n_cs_max, peak_only=True)[0]), BAND_MARGIN_BINS)
+    # the others' columns first, this UE's last: the first columns of Q span the others
+    cols: list[NDArray] = []
+    owner: list[int] = []
+    for v in [*range(1, len(seqs)), 0]:
+        phi = _basis(k, *bands[v])
+        cols.append(phi)
+        owner.extend([v] * phi.shape[1])
+    owner_a = np.asarray(owner)
+    n_cols = owner_a.size
+    if n_cols > MAX_FILL * k:
+        raise ValueError(
+            f"{len(bands)} UEs' delay bands need {n_cols} of {k} "
+            "dimensions: too many UEs on these REs to separate"
+        )
+    phi_all = np.concatenate(cols, axis=1)  # [K, N]
+    own = owner_a == 0
+    n_oth = int((~own).sum())
+    same = all(np.allclose(sq, sq[:1]) for sq in seqs)
+    out = np.empty_like(h)
+    resid_e = sig_e = sig_perp_e = 0.0
+    for si in [0] if same else range(s):
+        xs = np.stack([sq[si] for sq in seqs])  # [V, K]
+        a = xs[owner_a].T * phi_all  # [K, N]: column j = x_owner(j) * phi_j
+        q, r = np.linalg.qr(a)
+        sel = slice(None) if same else slice(si, si + 1)
+        ys = y[:, sel, :].reshape(-1, k).T  # [K, M * S']
+        z = q.conj().T @ ys  # [N, M * S']
+        c = solve_triangular(r, z)
+        fit_oth = a[:, ~own] @ c[~own]
+        fit_own = a[:, own] @ c[own]
+        resid_e += float(np.sum(np.abs(ys) ** 2) - np.sum(np.abs(z) ** 2))
+        out[:, sel, :] = (ys - fit_oth).T.reshape(m, -1, k) / x_own[sel]
+        sig_e += float(np.sum(np.abs(fit_own) ** 2))
+        # this UE's fit off the others' span (the first n_oth columns of Q)
+        sig_perp_e += float(np.sum(np.abs(z[n_oth:]) ** 2))
+    res_count = m * s * (k - n_cols)
+    noise_var = resid_e / max(res_count, 1)
+    # this UE's fit holds its signal plus the noise of its own columns (sum(own) per m, s)
+    n_re = m * s * k
+    p_sig = max(sig_e - noise_var * m * s * int(own.sum()), 0.0) / n_re
+    rho = sig_perp_e / sig_e if sig_e > 0 else 1.0
+    snr_db = 10 * np.log10(max(rho * p_sig, 1e-30) / noise_var) if noise_var > 0 else np.inf
+    p_all = float(np.mean(np.abs(y) ** 2))
+    sinr_before = 10 * np.log10(max(p_sig, 1e-30) / max(p_all - p_sig, 1e-30))
+    return JointResult(out, float(snr_db), float(sinr_before), noise_var, rho, bands, found)

@@ -1,0 +1,166 @@
+"""Joint separation of UEs sharing SRS REs (nr.separation, resource_separator; docs/multi_ue.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pmt
+import pytest
+from gnuradio.srsaoa.nr import CarrierConfig
+from gnuradio.srsaoa.nr.receiver import frontend_params
+from gnuradio.srsaoa.nr.separation import delay_band, separate_joint
+
+M = 4
+CARRIER = CarrierConfig()  # 51 RB at 30 kHz; c_srs 12 on comb 2: K = 288 subcarriers
+
+
+def _ues(cfgs, delays, seed):
+    """Sequences [S, K] and noise-free channels [M, S, K] (one path per UE: a steering vector
+    with a random phase, a fractional delay in bins)."""
+    rng = np.random.default_rng(seed)
+    xs = [frontend_params(CARRIER, c).sequence.astype(complex) for c in cfgs]
+    s, k = xs[0].shape
+    kk = np.arange(k)
+    hs = []
+    for d in delays:
+        th = np.deg2rad(rng.uniform(-50, 50))
+        a = np.exp(1j * np.pi * np.arange(M) * np.sin(th) + 2j * np.pi * rng.random())
+        hs.append(a[:, None, None] * np.exp(-2j * np.pi * kk * d / k) * np.ones((1, s, 1)))
+    return xs, hs, rng
+
+
+def test_sequence_only_ues_are_removed_noise_free():
+    """Eight UEs on the same comb and cyclic shift, sequence IDs 0..7, fractional delays:
+    without noise the others are removed down to the Slepian models' representation error
+    (about -40 dB), where the cyclic-shift window alone leaves 1 / n_cs_max of each."""
+    cfgs = [{"c_srs": 12, "n_srs_id": i} for i in range(8)]
+    xs, hs, _ = _ues(cfgs, np.linspace(0.3, 4.7, 8), seed=1)
+    y = sum(x * h for x, h in zip(xs, hs))
+    r = separate_joint(y / xs[0], xs[0], xs[1:], 8)
+    err = np.mean(np.abs(r.h - hs[0]) ** 2) / np.mean(np.abs(hs[0]) ** 2)
+    assert 10 * np.log10(err) < -30
+    assert all(r.found)
+
+
+def test_sequence_only_snr_counts_the_separation_cost():
+    """With noise sigma^2 = 0.1 (10 dB per UE): the noise is measured on the residual, and
+    the reported SNR is rho * 10 dB with rho the share of this UE's signal off the others'
+    columns: for pseudo-random sequences about 1 - B_others / K (B_others = the others'
+    basis vectors, 7 to 9 per UE here), i.e. 0.7 to 1.3 dB below 10 dB for 8 UEs. Before
+    separation the SINR is 10 / (1 + 7 * 10) = -8.5 dB."""
+    cfgs = [{"c_srs": 12, "n_srs_id": i} for i in range(8)]
+    xs, hs, rng = _ues(cfgs, np.linspace(0.3, 4.7, 8), seed=2)
+    sigma2 = 0.1
+    n = np.sqrt(sigma2 / 2) * (
+        rng.standard_normal(hs[0].shape) + 1j * rng.standard_normal(hs[0].shape)
+    )
+    y = sum(x * h for x, h in zip(xs, hs)) + n
+    r = separate_joint(y / xs[0], xs[0], xs[1:], 8)
+    k = y.shape[-1]
+    # the residual's sigma^2 from M S (K - N) = 4 * 4 * ~220 samples: within 10 % (3 sigma)
+    assert r.noise_var == pytest.approx(sigma2, rel=0.1)
+    n_others = sum(int(np.ceil(2 * b[1])) + 3 for b in r.bands[1:])
+    assert r.rho == pytest.approx(1 - n_others / k, abs=0.05)
+    assert r.snr_db == pytest.approx(10 + 10 * np.log10(r.rho), abs=0.5)
+    assert r.sinr_before_db == pytest.approx(10 * np.log10(1 / (0.1 + 7)), abs=0.5)
+    # what is left of the others and the noise in this UE's CFR: spatially white
+    e = (r.h - hs[0]).reshape(M, -1)
+    c = e @ e.conj().T / e.shape[1]
+    off = np.abs(c - np.diag(np.diag(c))).max()
+    assert off < 0.2 * np.real(np.diag(c)).mean()  # 4-sigma of a 1152-sample estimate
+
+
+def test_cyclic_shift_sidelobes_are_modelled():
+    """All 8 shifts of comb 2, UEs timed fractions of a bin apart: the window alone lets
+    their Dirichlet sidelobes into this UE's window (about -21 dB in total); the joint fit
+    removes them."""
+    from gnuradio.srsaoa.nr.resources import separate_cyclic_shift
+
+    cfgs = [{"c_srs": 12, "cyclic_shift": i} for i in range(8)]
+    xs, hs, _ = _ues(cfgs, np.linspace(0.5, 4.5, 8) + 0.37, seed=3)
+    y = sum(x * h for x, h in zip(xs, hs))
+    r = separate_joint(y / xs[0], xs[0], xs[1:], 8)
+    win, _ = separate_cyclic_shift(r.h, 0, 8, (), True, True)
+    ref, _ = separate_cyclic_shift(hs[0], 0, 8, (), True, True)
+    alone, _ = separate_cyclic_shift(y / xs[0], 0, 8, tuple(range(1, 8)), True, True)
+    p = np.mean(np.abs(ref) ** 2)
+    joint_db = 10 * np.log10(np.mean(np.abs(win - ref) ** 2) / p)
+    window_db = 10 * np.log10(np.mean(np.abs(alone - ref) ** 2) / p)
+    assert window_db > -30  # the leak the window alone leaves
+    assert joint_db < -40
+
+
+def test_absent_ue_is_left_out():
+    cfgs = [{"c_srs": 12}, {"c_srs": 12, "n_srs_id": 5}]
+    xs, hs, rng = _ues(cfgs, [1.0, 2.0], seed=4)
+    n = 0.3 * (rng.standard_normal(hs[0].shape) + 1j * rng.standard_normal(hs[0].shape))
+    y = xs[0] * hs[0] + n  # the second UE does not transmit in this slot
+    assert delay_band(y, xs[1], 8) is None
+    assert delay_band(y, xs[0], 8) is not None
+    r = separate_joint(y / xs[0], xs[0], xs[1:], 8)
+    # still modelled (around its strongest tap): it costs its few dimensions of the K
+    assert r.found == [True, False]
+    assert r.rho == pytest.approx(1 - (2 * 2 + 3) / 288, abs=0.02)
+    # what it takes away is the noise in its dimensions (about 7 / 288 of it), no signal
+    err = np.mean(np.abs(r.h - hs[0] - n / xs[0]) ** 2) / np.mean(np.abs(n) ** 2)
+    assert err < 0.05
+
+
+def test_too_many_ues_refused():
+    cfgs = [{"c_srs": 12, "n_srs_id": i} for i in range(24)]
+    xs, hs, _ = _ues(cfgs, np.linspace(0.3, 4.7, 24), seed=5)
+    y = sum(x * h for x, h in zip(xs, hs))
+    with pytest.raises(ValueError, match="too many UEs"):
+        separate_joint(y / xs[0], xs[0], xs[1:], 8)
+
+
+def _cfr_pdu(h, subcarriers, snr=float("nan")):
+    from gnuradio.srsaoa import constants as K
+    from gnuradio.srsaoa.blocks import pdu
+
+    meta = pmt.make_dict()
+    meta = pmt.dict_add(meta, pmt.intern(K.SRS_OCCASION), pmt.from_long(0))
+    meta = pmt.dict_add(meta, pmt.intern(K.SHAPE), pdu.to_pmt_value(np.asarray(h.shape, np.int32)))
+    meta = pmt.dict_add(meta, pmt.intern(K.SUBCARRIERS), pdu.to_pmt_value(subcarriers))
+    meta = pmt.dict_add(meta, pmt.intern(K.SNR_DB), pmt.from_double(snr))
+    v = np.ascontiguousarray(h, np.complex64).ravel()
+    return pmt.cons(meta, pmt.init_c32vector(v.size, v))
+
+
+def test_block_joint_separation():
+    """resource_separator with the sequences: the CFR decimated to every n_cs_max-th
+    subcarrier, the SNR of the joint model, the SINR before separation kept."""
+    import sys
+    from pathlib import Path
+
+    from gnuradio.srsaoa import constants as K
+    from gnuradio.srsaoa.blocks.resource_separator import resource_separator
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from msg_tools import run_until_done
+
+    cfgs = [{"c_srs": 12}, {"c_srs": 12, "n_srs_id": 9}]
+    xs, hs, rng = _ues(cfgs, [1.3, 2.6], seed=6)
+    sigma2 = 0.1
+    n = np.sqrt(sigma2 / 2) * (
+        rng.standard_normal(hs[0].shape) + 1j * rng.standard_normal(hs[0].shape)
+    )
+    y = xs[0] * hs[0] + xs[1] * hs[1] + n
+    sub = frontend_params(CARRIER, cfgs[0]).subcarriers
+    blk = resource_separator(0, 8, [], True, 0.0, CARRIER.to_dict(), cfgs[0], [cfgs[1]])
+    assert blk.joint
+    out = run_until_done(blk, [_cfr_pdu(y / xs[0], sub)], K.PORT_CFR, K.PORT_CFR)
+    assert len(out) == 1
+    assert list(out[0][K.SHAPE]) == [M, 4, 288 // 8]
+    assert np.array_equal(out[0][K.SUBCARRIERS], sub[::8])
+    # one other UE of 7 to 9 basis vectors: rho about 1 - 9 / 288, SNR within 0.5 dB of 10
+    assert out[0][K.SNR_DB] == pytest.approx(10.0, abs=0.5)
+    assert blk.sinr_before_db == pytest.approx(10 * np.log10(1 / 1.1), abs=0.5)
+
+
+def test_block_refuses_sharers_on_other_res():
+    from gnuradio.srsaoa.blocks.resource_separator import resource_separator
+
+    with pytest.raises(ValueError, match="sharers\\[0\\]"):
+        resource_separator(0, 8, [], True, 0.0, CARRIER.to_dict(), {"c_srs": 12}, [{"c_srs": 8}])
+    with pytest.raises(ValueError, match="carrier"):
+        resource_separator(0, 8, [], True, 0.0, None, None, [{"c_srs": 12}])
