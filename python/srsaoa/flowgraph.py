@@ -174,10 +174,18 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
                         f"resources {rid!r} and {p['clash']} use the same REs, sequence and "
                         "cyclic shift: the receiver cannot tell them apart"
                     )
-                # UEs on the same comb: keep this UE's cyclic-shift window; on other combs
-                # only the SNR (the noise REs may all be taken by the other combs)
+                # UEs on the same comb: every UE on these REs fitted with its sequence, the
+                # others subtracted (nr.separation), this UE's cyclic-shift window kept; on
+                # other combs only the SNR (the noise REs may all be taken by the other combs)
                 cfr_out = resource_separator(
-                    p["n_cs"], p["n_cs_max"], list(p["orthogonal"]), bool(p["share"]), p["taper"]
+                    p["n_cs"],
+                    p["n_cs_max"],
+                    list(p["orthogonal"]),
+                    bool(p["share"]),
+                    p["taper"],
+                    carrier,
+                    rsrs,
+                    [dict(resources)[o] for o in p["share"]],
                 )
                 self.msg_connect((cfr, K.PORT_CFR), (cfr_out, K.PORT_CFR))
                 self.separators[rid] = cfr_out
@@ -428,8 +436,8 @@ def recording_info(path: str) -> RecordingInfo:
 def recording_resources(path: str) -> list[dict]:
     """The SRS resources (UEs) of a several-UE recording for a GRC flowgraph
     (examples/rx_two_ues.grc; an empty ``path``: two UEs on one comb, cyclic shifts 0 and 4): per UE ``id``, ``srs`` (dict) and the resource_separator
-    settings ``cyclic_shift``, ``n_cs_max``, ``orthogonal``, ``window``, ``taper`` (comb_plan)
-    and the cfr_extractor's ``noise_exclude`` (the other resources' FFT bins).
+    settings ``cyclic_shift``, ``n_cs_max``, ``orthogonal``, ``window``, ``taper``, ``sharers``
+    (comb_plan) and the cfr_extractor's ``noise_exclude`` (the other resources' FFT bins).
     """
     from .io import config_to_dict, read_recording
     from .nr.resources import resources_from_truth
@@ -456,6 +464,8 @@ def recording_resources(path: str) -> list[dict]:
             "window": bool(plan[rid]["share"]),
             "taper": plan[rid]["taper"],
             "group": [config_to_dict(dict(res)[g]) for g in plan[rid]["group"]],
+            # the resources on the same REs: the resource_separator's joint separation
+            "sharers": [config_to_dict(dict(res)[o]) for o in plan[rid]["share"]],
             "noise_exclude": [
                 b
                 for oid, o in res
