@@ -24,6 +24,16 @@ class srs_source(gr.sync_block):  # noqa: N801 - GNU Radio block naming
     CP at 60/120 kHz, group/sequence hopping, frequency hopping) follow the specification.
     Each SRS slot's first sample carries the tag ``srs_start`` on every output, value
     ``{occasion: n (0, 1, ...), metric: 1.0, cfo_hz: 0.0}``.
+
+    Several UEs (docs/multi_ue.md): ``resources`` = ``[{id, srs: {<SRSConfig fields>},
+    scale}, ...]`` (the resource list of ``srsaoa run --srs-resources``, with an optional
+    linear ``scale`` per UE, default 1) replaces the single resource of the SRS fields, on
+    the same carrier. Each resource keeps its own period, offset, hopping and occasion
+    count. With ``separate_outputs`` False the outputs carry the sum of the resources (one
+    output per port, as many as the resource with the most ports); with True one output per
+    resource, in list order (single-port resources), e.g. to give each UE its own channel
+    before summing. The ``srs_start`` tags then also carry ``resource: id``; summed, every
+    output carries the tags of every resource (one per resource sounding in that slot).
     """
 
     def __init__(
@@ -49,6 +59,8 @@ class srs_source(gr.sync_block):  # noqa: N801 - GNU Radio block naming
         srs_period: tuple[int, int] = (1, 0),
         repetition: int = 1,
         scale: float = 1.0,
+        resources: list[dict] | None = None,
+        separate_outputs: bool = False,
     ) -> None:
         if isinstance(fft_size, bool) or not isinstance(fft_size, (int, np.integer)):
             raise ValueError(f"fft_size must be an integer (0 = default), got {fft_size!r}")
@@ -76,40 +88,69 @@ class srs_source(gr.sync_block):  # noqa: N801 - GNU Radio block naming
             srs_period=tuple(srs_period) if isinstance(srs_period, list) else srs_period,
             repetition=repetition,
         )
+        self.resources = _parse_resources(resources)
+        self.separate_outputs = bool(separate_outputs)
+        multi = bool(self.resources)
+        srs_list = [r[1] for r in self.resources] if multi else [srs]
         # generates the first slot now: a configuration that does not fit fails here
-        srs_slot_waveform(carrier, srs)
-        gr.sync_block.__init__(
-            self, name="srs_source", in_sig=None, out_sig=[np.complex64] * srs.num_srs_ports
-        )
+        for i, one in enumerate(srs_list):
+            try:
+                srs_slot_waveform(carrier, one)
+            except ValueError as exc:
+                if not multi:
+                    raise
+                raise ValueError(f"resources[{i}] ({self.resources[i][0]}): {exc}") from exc
+        if multi and self.separate_outputs:
+            many = [rid for rid, one, _ in self.resources if one.num_srs_ports != 1]
+            if many:
+                raise ValueError(f"separate_outputs needs single-port resources, not {many}")
+            n_out = len(self.resources)
+        else:
+            n_out = max(one.num_srs_ports for one in srs_list)
+        gr.sync_block.__init__(self, name="srs_source", in_sig=None, out_sig=[np.complex64] * n_out)
         self.carrier = carrier
-        self.srs = srs
+        self.srs = srs_list[0]
+        self._n_out = n_out
         self.set_scale(scale)
         spsf = carrier.slots_per_subframe
         self._slot_len = [carrier.samples_per_slot(n) for n in range(spsf)]
         self._slots_total = 1024 * carrier.slots_per_frame
         self._count = carrier.n_frame * carrier.slots_per_frame + carrier.n_slot - 1
-        # frequency hopping repeats after prod_{b = b_hop+1}^{B_SRS} N_b values of n_SRS
-        self._hop_period = 1
-        if srs.frequency_hopping:
-            for b in range(srs.b_hop + 1, srs.b_srs + 1):
-                self._hop_period *= srs.n_b_table(b)
-        slot_bytes = 8 * srs.num_srs_ports * max(self._slot_len)
-        self._cache_max = max(2, _CACHE_BYTES // slot_bytes)
+        slot_bytes = 8 * sum(one.num_srs_ports for one in srs_list) * max(self._slot_len)
+        self._cache_max = max(2 * len(srs_list), _CACHE_BYTES // slot_bytes)
         self._cache: OrderedDict = OrderedDict()
-        self._buf: np.ndarray | None = None  # [ports, T] of the current SRS slot
+        # per resource: (id, SRSConfig, scale, frequency-hopping period); the single one: ""
+        self._streams = [
+            (rid, one, float(sc), _hop_period(one))
+            for rid, one, sc in (self.resources or [("", srs, 1.0)])
+        ]
+        self._hop_period = self._streams[0][3]
+        self._buf: np.ndarray | None = None  # [outputs, T] of the current SRS slot
+        self._sounding: list[int] = []  # the resources sounding in the current slot
         self._len = 0
         self._off = 0
-        self._occasion = 0
-        self.logger.info(
-            f"SRS {srs.m_srs_b()} RB comb {srs.k_tc}, {srs.num_srs_symbols} symbols at "
-            f"{srs.symbol_start}, {srs.num_srs_ports} port(s), period {srs.srs_period}, "
-            f"{carrier.sample_rate / 1e6:g} Msps"
-        )
+        self._occasions = [0] * len(self._streams)
+        for rid, one, _, _ in self._streams:
+            self.logger.info(
+                f"{'UE ' + rid + ': ' if rid else ''}SRS {one.m_srs_b()} RB comb {one.k_tc}, "
+                f"{one.num_srs_symbols} symbols at {one.symbol_start}, {one.num_srs_ports} "
+                f"port(s), period {one.srs_period}, {carrier.sample_rate / 1e6:g} Msps"
+            )
 
     @classmethod
-    def from_configs(cls, carrier: CarrierConfig, srs: SRSConfig, scale: float = 1.0):
-        """Build from nr.CarrierConfig / nr.SRSConfig objects (or their dicts)."""
+    def from_configs(
+        cls,
+        carrier: CarrierConfig,
+        srs: SRSConfig | None = None,
+        scale: float = 1.0,
+        resources: list[dict] | None = None,
+        separate_outputs: bool = False,
+    ):
+        """Build from nr.CarrierConfig / nr.SRSConfig objects (or their dicts); ``resources``
+        (several UEs) instead of ``srs``."""
         c = carrier if isinstance(carrier, CarrierConfig) else CarrierConfig.from_dict(carrier)
+        if srs is None:
+            srs = SRSConfig()
         s = srs if isinstance(srs, SRSConfig) else SRSConfig.from_dict(srs)
         cd, sd = c.to_dict(), s.to_dict()
         if cd.pop("n_start_grid") != 0:
@@ -117,7 +158,7 @@ class srs_source(gr.sync_block):  # noqa: N801 - GNU Radio block naming
         if cd.pop("cyclic_prefix") != "normal":
             raise ValueError("cyclic_prefix must be 'normal'")
         cd["fft_size"] = cd["fft_size"] or 0
-        return cls(**cd, **sd, scale=scale)
+        return cls(**cd, **sd, scale=scale, resources=resources, separate_outputs=separate_outputs)
 
     def set_scale(self, scale: float) -> None:
         """Linear amplitude factor applied to the waveform (run-time settable)."""
@@ -132,15 +173,17 @@ class srs_source(gr.sync_block):  # noqa: N801 - GNU Radio block naming
     def scale(self) -> float:
         return float(self._scale)
 
-    def _waveform(self, n_frame: int, n_slot: int) -> np.ndarray:
-        """[ports, T] complex64 SRS of slot (n_frame, n_slot), cached on what it depends on:
-        the slot (group/sequence hopping, long CP) and the frequency-hopping phase."""
-        srs, carrier = self.srs, self.carrier
+    def _waveform(self, n_frame: int, n_slot: int, i: int = 0) -> np.ndarray:
+        """[ports, T] complex64 SRS of resource ``i`` in slot (n_frame, n_slot), cached on what
+        it depends on: the slot (group/sequence hopping, long CP) and the frequency-hopping
+        phase."""
+        _, srs, _, hop_period = self._streams[i]
+        carrier = self.carrier
         t_srs = srs.srs_period[0]
         count = n_frame * carrier.slots_per_frame + n_slot - srs.srs_period[1]
-        hop = (count // t_srs) * (srs.num_srs_symbols // srs.repetition) % self._hop_period
+        hop = (count // t_srs) * (srs.num_srs_symbols // srs.repetition) % hop_period
         slot_key = n_slot if srs.group_seq_hopping != "neither" else n_slot % len(self._slot_len)
-        key = (slot_key, hop)
+        key = (i, slot_key, hop)
         wave = self._cache.get(key)
         if wave is None:
             c = carrier.copy(n_frame=n_frame, n_slot=n_slot)
@@ -155,11 +198,26 @@ class srs_source(gr.sync_block):  # noqa: N801 - GNU Radio block naming
     def _load_slot(self) -> None:
         self._count = (self._count + 1) % self._slots_total
         n_frame, n_slot = divmod(self._count, self.carrier.slots_per_frame)
-        t_srs, t_off = self.srs.srs_period
         self._len = self._slot_len[n_slot % len(self._slot_len)]
-        is_srs = (self._count - t_off) % t_srs == 0
-        self._buf = self._waveform(n_frame, n_slot) if is_srs else None
+        self._sounding = [
+            i
+            for i, (_, srs, _, _) in enumerate(self._streams)
+            if (self._count - srs.srs_period[1]) % srs.srs_period[0] == 0
+        ]
         self._off = 0
+        if not self._sounding:
+            self._buf = None
+        elif not self.resources:
+            self._buf = self._waveform(n_frame, n_slot)
+        else:
+            buf = np.zeros((self._n_out, self._len), np.complex64)
+            for i in self._sounding:
+                wave = self._waveform(n_frame, n_slot, i) * np.float32(self._streams[i][2])
+                if self.separate_outputs:
+                    buf[i] = wave[0]
+                else:
+                    buf[: wave.shape[0]] += wave
+            self._buf = buf
 
     def work(self, input_items, output_items):
         n = len(output_items[0])
@@ -173,7 +231,7 @@ class srs_source(gr.sync_block):  # noqa: N801 - GNU Radio block naming
                     out[pos : pos + take] = 0
             else:
                 seg = self._buf[:, self._off : self._off + take]
-                for p, out in enumerate(output_items):
+                for p, out in enumerate(output_items):  # rows: the outputs
                     if self._scale == 1:
                         out[pos : pos + take] = seg[p]
                     else:
@@ -185,11 +243,62 @@ class srs_source(gr.sync_block):  # noqa: N801 - GNU Radio block naming
         return n
 
     def _tag(self, offset: int) -> None:
-        value = pmt.make_dict()
-        value = pmt.dict_add(value, pmt.intern(K.TAG_OCCASION), pmt.from_long(self._occasion))
-        value = pmt.dict_add(value, pmt.intern(K.TAG_METRIC), pmt.from_double(1.0))
-        value = pmt.dict_add(value, pmt.intern(K.CFO_HZ), pmt.from_double(0.0))
         key = pmt.intern(K.TAG_SRS_START)
-        for p in range(self.srs.num_srs_ports):
-            self.add_item_tag(p, offset, key, value, pmt.intern(self.name()))
-        self._occasion += 1
+        src = pmt.intern(self.name())
+        for i in self._sounding:
+            rid, srs = self._streams[i][0], self._streams[i][1]
+            value = pmt.make_dict()
+            value = pmt.dict_add(
+                value, pmt.intern(K.TAG_OCCASION), pmt.from_long(self._occasions[i])
+            )
+            value = pmt.dict_add(value, pmt.intern(K.TAG_METRIC), pmt.from_double(1.0))
+            value = pmt.dict_add(value, pmt.intern(K.CFO_HZ), pmt.from_double(0.0))
+            if rid:
+                value = pmt.dict_add(value, pmt.intern("resource"), pmt.intern(rid))
+            if self.resources and self.separate_outputs:
+                outs = [i]
+            elif self.resources:
+                outs = range(self._n_out)
+            else:
+                outs = range(srs.num_srs_ports)
+            for p in outs:
+                self.add_item_tag(p, offset, key, value, src)
+            self._occasions[i] += 1
+
+    @property
+    def _occasion(self) -> int:
+        """SRS occasions streamed so far (of the first resource)."""
+        return self._occasions[0]
+
+
+def _hop_period(srs: SRSConfig) -> int:
+    """Frequency hopping repeats after prod_{b = b_hop+1}^{B_SRS} N_b values of n_SRS."""
+    n = 1
+    if srs.frequency_hopping:
+        for b in range(srs.b_hop + 1, srs.b_srs + 1):
+            n *= srs.n_b_table(b)
+    return n
+
+
+def _parse_resources(resources) -> list[tuple[str, SRSConfig, float]]:
+    """[(id, SRSConfig, scale), ...] of ``[{id, srs, scale}, ...]`` (or ``{resources: [...]}``);
+    [] for None or an empty list."""
+    from ..nr.resources import parse_resources
+
+    if resources is None or (isinstance(resources, (list, tuple)) and not resources):
+        return []
+    items = resources.get("resources") if isinstance(resources, dict) else resources
+    if not isinstance(items, (list, tuple)):
+        raise ValueError("resources must be a list of {id, srs, scale} maps")
+    scales, plain = [], []
+    for i, r in enumerate(items):
+        if not isinstance(r, dict):
+            raise ValueError(f"resources[{i}]: must be {{id: NAME, srs: {{...}}, scale: S}}")
+        r = dict(r)
+        sc = r.pop("scale", 1.0)
+        if isinstance(sc, bool) or not isinstance(sc, (int, float)) or not np.isfinite(sc):
+            raise ValueError(f"resources[{i}]: scale must be a finite number, got {sc!r}")
+        scales.append(float(sc))
+        plain.append(r)
+    parsed = parse_resources(list(plain))
+    return [(rid, srs, sc) for (rid, srs), sc in zip(parsed, scales)]
