@@ -269,6 +269,18 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
         """SRS occasions found, over every resource."""
         return sum(int(s.num_detections()) for s in self.syncs)
 
+    def num_missed(self) -> int:
+        """SRS occasions the trackers expected but did not detect, over every resource."""
+        return sum(int(s.num_missed()) for s in self.syncs)
+
+    def num_resyncs(self) -> int:
+        """rx_time gaps (overflow, capture gap) the front end resynchronised after."""
+        return max((int(s.num_resyncs()) for s in self.syncs), default=0)
+
+    def num_gap_samples(self) -> int:
+        """Samples missing in those gaps."""
+        return max((int(s.num_gap_samples()) for s in self.syncs), default=0)
+
     @property
     def num_cfrs(self) -> int:
         return sum(int(c.num_cfrs()) for c in self.cfrs)
@@ -370,12 +382,14 @@ def usrp_source_from_args(args: Any) -> tuple[Any, LiveSource]:
     from .io.mapping import read_mapping
     from .nr import CarrierConfig, SRSConfig
 
-    if not (args.num_channels and args.carrier and args.srs):
+    resources = getattr(args, "resources", None)  # several UEs: --srs-resources R.yaml
+    if not (args.num_channels and args.carrier and (args.srs or resources)):
         raise SrsaoaError(
-            "--usrp needs --num-channels, --carrier C.json/yaml and --srs S.json/yaml"
+            "--usrp needs --num-channels, --carrier C.json/yaml and --srs S.json/yaml "
+            "(or --srs-resources R.yaml)"
         )
     carrier = CarrierConfig.from_dict(read_mapping(args.carrier))
-    srs = SRSConfig.from_dict(read_mapping(args.srs))
+    srs = SRSConfig.from_dict(read_mapping(args.srs)) if args.srs else resources[0][1]
     ula = ULA(args.num_channels, args.spacing_m, args.frequency)
     try:
         src = usrp_source(

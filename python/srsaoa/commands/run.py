@@ -239,6 +239,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.usrp is not None:
         from ..flowgraph import usrp_source_from_args
 
+        if args.resources == "recording":
+            raise SrsaoaError("--srs-resources recording needs a recording; live, give R.yaml")
+
         src, rec = usrp_source_from_args(args)
     else:
         if args.resources == "recording":
@@ -367,6 +370,22 @@ def _run_flowgraph(args: argparse.Namespace, src, rec, methods: tuple[str, ...],
             "warning: estimators fell behind and dropped their oldest inputs: "
             + ", ".join(f"{m} {n}" for m, n in dropped.items())
             + " (the JSON lines carry the running count as 'dropped')",
+            file=sys.stderr,
+        )
+    missed = tb.num_missed()
+    if missed:  # occasions the tracker expected but found no SRS at
+        print(
+            f"warning: {missed} of {found + missed} expected SRS occasions missed "
+            f"({found} found; the count runs from the first detection to the end of the "
+            "input, gaps included)",
+            file=sys.stderr,
+        )
+    gaps = tb.num_resyncs()
+    if gaps:
+        print(
+            f"warning: {gaps} time gap(s) in the input ({tb.num_gap_samples()} samples "
+            "missing): the front end re-synchronised after each, the occasions across a "
+            "gap were dropped",
             file=sys.stderr,
         )
     if bad:
