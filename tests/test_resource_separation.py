@@ -164,3 +164,27 @@ def test_block_refuses_sharers_on_other_res():
         resource_separator(0, 8, [], True, 0.0, CARRIER.to_dict(), {"c_srs": 12}, [{"c_srs": 8}])
     with pytest.raises(ValueError, match="carrier"):
         resource_separator(0, 8, [], True, 0.0, None, None, [{"c_srs": 12}])
+
+
+def test_block_falls_back_to_the_window():
+    """More UEs on the REs than the joint fit can take: the block windows only (and counts
+    it) instead of stopping the receiver."""
+    import sys
+    from pathlib import Path
+
+    from gnuradio.srsaoa import constants as K
+    from gnuradio.srsaoa.blocks.resource_separator import resource_separator
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from msg_tools import run_until_done
+
+    cfgs = [{"c_srs": 12, "n_srs_id": i} for i in range(24)]
+    xs, hs, _ = _ues(cfgs, np.linspace(0.3, 4.7, 24), seed=7)
+    y = sum(x * h for x, h in zip(xs, hs))
+    sub = frontend_params(CARRIER, cfgs[0]).subcarriers
+    blk = resource_separator(0, 8, [], True, 0.0, CARRIER.to_dict(), cfgs[0], cfgs[1:])
+    out = run_until_done(blk, [_cfr_pdu(y / xs[0], sub)], K.PORT_CFR, K.PORT_CFR)
+    assert blk.num_unseparated == 1 and len(out) == 1
+    assert list(out[0][K.SHAPE]) == [M, 4, 288 // 8]
+    # the window keeps 1 / 8 of the 23 others against this UE: about 10 log10(1 / 23) dB
+    assert out[0][K.SNR_DB] == pytest.approx(10 * np.log10(1 / 23), abs=1.5)

@@ -81,6 +81,7 @@ class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self._x_own, self._x_others, self._columns = self._sequences(carrier, srs, sharers)
         self.joint = self._x_own is not None and len(self._x_others) > 0 and self.window
         self.num_cfrs = 0
+        self.num_unseparated = 0  # CFRs the joint separation could not take: windowed only
         self._sinr_before: list[float] = []
         self._port = pmt.intern(K.PORT_CFR)
         self.message_port_register_in(self._port)
@@ -117,16 +118,25 @@ class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             if h.shape[1:] == self._x_own.shape and np.array_equal(sub, self._columns):
                 from ..nr.separation import separate_joint
 
-                r = separate_joint(h, self._x_own, self._x_others, self.n_cs_max)
-                self._sinr_before.append(r.sinr_before_db)
-                h2, _ = separate_cyclic_shift(
-                    r.h, self.cyclic_shift, self.n_cs_max, (), True, True, 0.0
+                try:
+                    r = separate_joint(h, self._x_own, self._x_others, self.n_cs_max)
+                except ValueError as exc:  # the UEs' delay bands fill too much of the band
+                    self.num_unseparated += 1
+                    if self.num_unseparated in (1, 10, 100) or self.num_unseparated % 1000 == 0:
+                        self.logger.warn(
+                            f"{exc}: windowed only ({self.num_unseparated} CFRs so far)"
+                        )
+                else:
+                    self._sinr_before.append(r.sinr_before_db)
+                    h2, _ = separate_cyclic_shift(
+                        r.h, self.cyclic_shift, self.n_cs_max, (), True, True, 0.0
+                    )
+                    return h2, r.snr_db
+            else:
+                self.logger.error(
+                    f"CFR of shape {list(h.shape)} is not this resource's "
+                    f"{list(self._x_own.shape)} (symbols, subcarriers): windowed only"
                 )
-                return h2, r.snr_db
-            self.logger.error(
-                f"CFR of shape {list(h.shape)} is not this resource's {list(self._x_own.shape)}"
-                " (symbols, subcarriers): windowed only"
-            )
         return separate_cyclic_shift(
             h, self.cyclic_shift, self.n_cs_max, self.orthogonal, self.window, True, self.taper
         )
