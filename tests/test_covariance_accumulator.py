@@ -8,15 +8,14 @@ summation order (N * eps64, negligible) and the final rounding of both.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pmt
 import pytest
-from gnuradio import blocks, gr, srsaoa
+from gnuradio import gr, srsaoa
 from gnuradio.srsaoa import constants as K
 from gnuradio.srsaoa.blocks.pdu import covariance_from_pdu, make_cfr_pdu, make_pdu
 from gnuradio.srsaoa.estimation.covariance import CovarianceAccumulator, sample_covariance
+from msg_tools import MessageCollector, post, post_done, run_messages
 
 EPS32 = np.finfo(np.float32).eps
 
@@ -27,21 +26,11 @@ def _random_cfr(rng, m, s, k):
     )
 
 
-def _run(block, messages, expect, timeout=10.0):
-    """Post PDUs to the block inside a running flowgraph, collect `expect` outputs."""
-    tb = gr.top_block()
-    dbg = blocks.message_debug()
-    tb.msg_connect((block, K.PORT_COVARIANCE), (dbg, "store"))
-    tb.start()
-    for port, msg in messages:
-        block.to_basic_block()._post(pmt.intern(port), msg)
-    deadline = time.monotonic() + timeout
-    while dbg.num_messages() < expect and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.05)  # anything extra would arrive now
-    tb.stop()
-    tb.wait()
-    return [dbg.get_message(i) for i in range(dbg.num_messages())]
+def _run(block, messages, expect):
+    """Post PDUs to the block inside a running flowgraph; every covariance PDU out once
+    ``expect`` have come and the flowgraph has ended (nothing more can arrive)."""
+    posts = [(block, port, msg) for port, msg in messages]
+    return run_messages(posts, (block, K.PORT_COVARIANCE), expect)
 
 
 def _close(a, b):
@@ -116,35 +105,29 @@ def test_kernel_binding_matches_twin(rng):
 def test_reset_message_clears_sums(rng):
     """Exponential mode never restarts by itself, so only a reset can drop occasion a.
 
-    Messages on different ports have no defined order inside GNU Radio, so each step
-    waits until the previous one has been handled.
+    Messages on different ports have no defined order inside GNU Radio, so a, the reset
+    and b each go through a flowgraph of their own, one after the other. The reset is
+    queued together with "done" before its flowgraph starts: the block's thread handles
+    everything already queued before it looks at "done", so the reset is done when that
+    flowgraph has ended.
     """
     m = 2
     blk = srsaoa.covariance_accumulator(m, 1, False, 0.9)
     a, b = (_random_cfr(rng, m, 1, 8) for _ in range(2))
+    assert len(_run(blk, [("cfr", make_cfr_pdu(a))], expect=1)) == 1
     tb = gr.top_block()
-    dbg = blocks.message_debug()
-    tb.msg_connect((blk, K.PORT_COVARIANCE), (dbg, "store"))
+    col = MessageCollector()  # the block needs a flowgraph; nothing comes out of a reset
+    tb.msg_connect((blk, K.PORT_COVARIANCE), (col, "in"))
+    post(blk, "reset", pmt.PMT_T)
+    post_done(blk)
     tb.start()
-    post = blk.to_basic_block()._post
-    post(pmt.intern("cfr"), make_cfr_pdu(a))
-    _wait(dbg, 1)
-    post(pmt.intern("reset"), pmt.PMT_T)
-    time.sleep(0.3)
-    post(pmt.intern("cfr"), make_cfr_pdu(b))
-    _wait(dbg, 2)
-    tb.stop()
     tb.wait()
-    assert dbg.num_messages() == 2
-    meta, r = covariance_from_pdu(dbg.get_message(1))
+    assert col.count() == 0
+    out = _run(blk, [("cfr", make_cfr_pdu(b))], expect=1)
+    assert len(out) == 1
+    meta, r = covariance_from_pdu(out[0])
     _close(r, sample_covariance(b).astype(np.complex64))
     assert meta[K.OCCASIONS] == 1
-
-
-def _wait(dbg, n, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while dbg.num_messages() < n and time.monotonic() < deadline:
-        time.sleep(0.01)
 
 
 def test_bad_pdus_are_dropped_and_stream_recovers(rng):

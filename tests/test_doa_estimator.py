@@ -9,15 +9,14 @@ complex64 rounding of the PDU vectors: angles agree to 1e-3 deg (a float32 relat
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pmt
 import pytest
-from gnuradio import blocks, gr, srsaoa
+from gnuradio import srsaoa
 from gnuradio.srsaoa import constants as K
 from gnuradio.srsaoa.blocks.pdu import make_cfr_pdu, make_pdu, parse_pdu
 from gnuradio.srsaoa.estimation import covariance, doa, order
+from msg_tools import run_messages
 
 SCS = 30e3
 SUB = np.arange(0, 2 * 96, 2)  # comb-2 grid indices of the SRS columns
@@ -45,23 +44,13 @@ def cfr_meta(i):
     }
 
 
-def run_graph(entry, port, messages, sink_block, sink_port, expect, extra=(), timeout=20.0):
-    """Post messages to ``entry``'s ``port`` in a running top_block; collect ``expect`` outputs."""
-    tb = gr.top_block()
-    dbg = blocks.message_debug()
-    tb.msg_connect((sink_block, sink_port), (dbg, "store"))
-    for src, dst in extra:
-        tb.msg_connect(src, dst)
-    tb.start()
-    for msg in messages:
-        entry.to_basic_block()._post(pmt.intern(port), msg)
-    deadline = time.monotonic() + timeout
-    while dbg.num_messages() < expect and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.05)
-    tb.stop()
-    tb.wait()
-    return [parse_pdu(dbg.get_message(i))[0] for i in range(dbg.num_messages())]
+def run_graph(entry, port, messages, sink_block, sink_port, expect, extra=()):
+    """Post messages to ``entry``'s ``port`` in a running flowgraph (plus the message
+    connections ``extra``); the meta of every PDU out of ``sink_block``'s ``sink_port``,
+    once ``expect`` have come and the flowgraph has ended."""
+    posts = [(entry, port, msg) for msg in messages]
+    out = run_messages(posts, (sink_block, sink_port), expect, connections=list(extra))
+    return [parse_pdu(m)[0] for m in out]
 
 
 @pytest.mark.parametrize("method", ["esprit", "music", "root-music", "dbf", "2d-esprit"])
@@ -157,7 +146,13 @@ def test_2d_esprit_on_covariance_is_an_error_and_order_zero_is_empty(rng):
     blk = srsaoa.doa_estimator("2d-esprit", 0.5, 1, "aic", -90.0, 90.0, 0.5, True, False, 0)
     r = np.eye(4, dtype=np.complex64)
     msgs = [make_pdu({K.NUM_SNAPSHOTS: 10.0}, r.ravel())]
-    assert run_graph(blk, K.PORT_COVARIANCE, msgs, blk, K.PORT_ESTIMATE, expect=1, timeout=1) == []
+    out = run_messages(
+        [(blk, K.PORT_COVARIANCE, m) for m in msgs],
+        [(blk, K.PORT_ESTIMATE), (blk, K.PORT_SKIPPED)],
+        expect=1,
+    )
+    assert len(out) == 1  # no estimate: the covariance PDU is announced as skipped
+    assert K.SKIPPED in parse_pdu(out[0])[0]
     # white noise only: AIC/MDL order 0 -> estimate with no path
     est = srsaoa.doa_estimator("music", 0.5, 0, "mdl", -60.0, 60.0, 1.0, True, False, 0)
     h = physics_cfr(rng, 4, 4, [], 0.0)
@@ -189,7 +184,8 @@ def test_constructor_validation_and_callbacks():
     blk = srsaoa.doa_estimator()
     blk.set_method("music")
     blk.set_fov(-30.0, 30.0)
-    blk.set_fov_max_deg(40.0)
+    with pytest.raises(ValueError):
+        blk.set_fov(30.0, -30.0)
     with pytest.raises(ValueError):
         blk.set_method("nope")
 

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pmt
 import pytest
 import torch
-from gnuradio import blocks, gr, srsaoa
+from gnuradio import gr, srsaoa
 from gnuradio.srsaoa import constants as K
 from gnuradio.srsaoa.blocks.pdu import make_cfr_pdu, make_pdu, parse_pdu
 from gnuradio.srsaoa.moddnn import data as D
 from gnuradio.srsaoa.moddnn.config import ModelConfig, TrainConfig
 from gnuradio.srsaoa.moddnn.modelfile import load_model, save_model
 from gnuradio.srsaoa.moddnn.train import train
+from msg_tools import MessageCollector, await_outputs, post, run_messages
 
 CFG = ModelConfig(grid_step_deg=1.0, outer_iterations=2, cg_iterations=6)
 
@@ -42,20 +41,11 @@ def cfrs(n, seed):
     return D.simulate(ang, 10.0, rng).cfr  # [n, 4, 4, 306]: a full SRS comb per PDU
 
 
-def run_graph(blk, messages, expect, timeout=30.0):
-    tb = gr.top_block()
-    dbg = blocks.message_debug()
-    tb.msg_connect((blk, K.PORT_ESTIMATE), (dbg, "store"))
-    tb.start()
-    for msg in messages:
-        blk.to_basic_block()._post(pmt.intern(K.PORT_CFR), msg)
-    deadline = time.monotonic() + timeout
-    while dbg.num_messages() < expect and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.1)
-    tb.stop()
-    tb.wait()
-    return [parse_pdu(dbg.get_message(i))[0] for i in range(dbg.num_messages())]
+def run_graph(blk, messages, expect):
+    """Post CFR PDUs in a running flowgraph; the meta of every estimate once ``expect``
+    have come and the flowgraph has ended."""
+    posts = [(blk, K.PORT_CFR, m) for m in messages]
+    return [parse_pdu(m)[0] for m in run_messages(posts, (blk, K.PORT_ESTIMATE), expect)]
 
 
 def meta(i):
@@ -91,18 +81,14 @@ def test_queued_pdus_run_as_batches(model_path):
     h = cfrs(10, 4)
     blk = srsaoa.moddnn_doa(model_path, 4)
     tb = gr.top_block()
-    dbg = blocks.message_debug()
-    tb.msg_connect((blk, K.PORT_ESTIMATE), (dbg, "store"))
+    col = MessageCollector()
+    tb.msg_connect((blk, K.PORT_ESTIMATE), (col, "in"))
     for i, x in enumerate(h):
-        blk.to_basic_block()._post(pmt.intern(K.PORT_CFR), make_cfr_pdu(x, meta(i)))
+        post(blk, K.PORT_CFR, make_cfr_pdu(x, meta(i)))
     tb.start()
-    deadline = time.monotonic() + 30
-    while dbg.num_messages() < 10 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    tb.stop()
-    tb.wait()
+    await_outputs(tb, col, 10, [blk])
     assert list(blk._batch_sizes) == [4, 4, 2]
-    got = [parse_pdu(dbg.get_message(i))[0] for i in range(dbg.num_messages())]
+    got = col.metas()
     single = run_graph(srsaoa.moddnn_doa(model_path, 1),
                        [make_cfr_pdu(x, meta(i)) for i, x in enumerate(h)], 10)  # fmt: skip
     assert [m[K.SRS_OCCASION] for m in got] == list(range(10))

@@ -8,14 +8,13 @@ float32 dB, so outputs agree to float32 rounding of numbers of order 40 dB: 1e-3
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pmt
 import pytest
-from gnuradio import blocks, gr, srsaoa
+from gnuradio import gr, srsaoa
 from gnuradio.srsaoa import constants as K
 from gnuradio.srsaoa.blocks.pdu import make_cfr_pdu, make_pdu
+from msg_tools import VectorCollector, await_outputs, post, post_done
 
 M = 4
 GRID = np.arange(-60.0, 60.0 + 1e-9, 0.5)  # the block's default grid
@@ -50,25 +49,20 @@ def expected_music(r, d, spacing=0.5):
     return to_db(1.0 / np.sum(np.abs(en.conj().T @ a) ** 2, axis=0))
 
 
-def run(blk, posts, expect, max_items=0, timeout=30.0):
-    """Post (port, msg) pairs, run until ``expect`` vectors came out; (vectors, tags)."""
+def run(blk, posts, expect, max_items=0):
+    """Queue (port, msg) pairs and the system "done" message, then run the flowgraph: it
+    ends by itself once the block has turned every PDU into its vector; (vectors, tags)."""
     tb = gr.top_block()
-    snk = blocks.vector_sink_f(blk.grid_deg.size)
+    snk = VectorCollector(blk.grid_deg.size)
     tb.connect(blk, snk)
     if max_items:
         blk.set_max_noutput_items(max_items)
     for port, msg in posts:
-        blk.to_basic_block()._post(pmt.intern(port), msg)
-    tb.start()
-    deadline = time.monotonic() + timeout
-    while len(snk.data()) < expect * blk.grid_deg.size and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.1)  # nothing more may arrive
-    tb.stop()
-    tb.wait()
-    out = np.asarray(snk.data(), dtype=np.float64).reshape(-1, blk.grid_deg.size)
-    tags = [(t.offset, pmt.to_python(t.value)) for t in snk.tags() if str(t.key) == "srs_occasion"]
-    return out, tags
+        post(blk, port, msg)
+    post_done(blk)  # queued before the start: handled after everything above
+    tb.run()
+    assert snk.count() == expect
+    return snk.data(), snk.tags("srs_occasion")
 
 
 def test_dbf_several_covariance_pdus_in_a_row():
@@ -131,7 +125,7 @@ def test_cfr_port_until_covariance_arrives_and_other_grid():
     r_cov = covariance([-30.0], [1.0], 0.1, spacing).astype(np.complex64)
     # each port has its own queue, so the PDUs go in one at a time, as occasions would
     tb = gr.top_block()
-    snk = blocks.vector_sink_f(grid.size)
+    snk = VectorCollector(grid.size)
     tb.connect(blk, snk)
     tb.start()
     for port, msg, total in [
@@ -139,16 +133,12 @@ def test_cfr_port_until_covariance_arrives_and_other_grid():
         (K.PORT_COVARIANCE, make_pdu({K.SRS_OCCASION: 6}, r_cov), 2),
         (K.PORT_CFR, make_cfr_pdu(h, {K.SRS_OCCASION: 7}), 2),  # ignored from now on
     ]:
-        blk.to_basic_block()._post(pmt.intern(port), msg)
-        deadline = time.monotonic() + 10.0
-        while len(snk.data()) < total * grid.size and time.monotonic() < deadline:
-            time.sleep(0.01)
-    time.sleep(0.2)
-    tb.stop()
-    tb.wait()
-    out = np.asarray(snk.data(), dtype=np.float64).reshape(-1, grid.size)
-    tags = [(t.offset, pmt.to_python(t.value)) for t in snk.tags()]
-    assert out.shape[0] == 2 and tags == [(0, 5), (1, 6)]
+        post(blk, port, msg)
+        if not snk.wait_for(total):
+            break  # await_outputs fails the test
+    await_outputs(tb, snk, 2, [blk])  # "done" after the ignored CFR: nothing more comes
+    out = snk.data()
+    assert out.shape[0] == 2 and snk.tags() == [(0, 5), (1, 6)]
     x = h.reshape(M, -1).astype(np.complex128)
     r_cfr = x @ x.conj().T / x.shape[1]  # every column a snapshot
     ag = steer(grid, spacing)
@@ -237,27 +227,18 @@ def test_malformed_and_failing_pdus():
     bad_h = np.full((M, 1, 8), np.nan, np.complex64)
     blk = srsaoa.spatial_spectrum("dbf")
     tb = gr.top_block()
-    snk = blocks.vector_sink_f(blk.grid_deg.size)
+    snk = VectorCollector(blk.grid_deg.size)
     tb.connect(blk, snk)
     tb.start()
-    post = blk.to_basic_block()._post
-
-    def wait_for(n: int) -> None:
-        deadline = time.monotonic() + 30.0
-        while len(snk.data()) < n * blk.grid_deg.size and time.monotonic() < deadline:
-            time.sleep(0.01)
-
     # GNU Radio gives messages on different ports no order: post one port at a time
-    post(pmt.intern(K.PORT_COVARIANCE), pmt.intern("not a pdu"))  # dropped, no output
-    post(pmt.intern(K.PORT_CFR), make_cfr_pdu(bad_h, {K.SRS_OCCASION: 1}))  # floor vector
-    wait_for(1)
-    post(pmt.intern(K.PORT_COVARIANCE), make_pdu({K.SRS_OCCASION: 2}, r))
-    wait_for(2)
-    time.sleep(0.1)  # nothing more may arrive
-    tb.stop()
-    tb.wait()
-    out = np.asarray(snk.data(), dtype=np.float64).reshape(-1, blk.grid_deg.size)
-    tags = [(t.offset, pmt.to_python(t.value)) for t in snk.tags() if str(t.key) == "srs_occasion"]
+    post(blk, K.PORT_COVARIANCE, pmt.intern("not a pdu"))  # dropped, no output
+    post(blk, K.PORT_CFR, make_cfr_pdu(bad_h, {K.SRS_OCCASION: 1}))  # floor vector
+    if snk.wait_for(1):
+        # after "not a pdu" on the same port: its output shows both were handled
+        post(blk, K.PORT_COVARIANCE, make_pdu({K.SRS_OCCASION: 2}, r))
+    await_outputs(tb, snk, 2, [blk])
+    out = snk.data()
+    tags = snk.tags("srs_occasion")
     assert out.shape[0] == 2 and tags == [(0, 1), (1, 2)]
     assert np.all(out[0] == FLOOR)
     np.testing.assert_allclose(out[1], expected_dbf(r), atol=TOL_DB)
