@@ -80,6 +80,8 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             K.PORT_COVARIANCE: _flow.InputBound(max_queue, "covariance PDUs"),
             K.PORT_CFR: _flow.InputBound(max_queue, "CFR PDUs"),
         }
+        # the settings, changed from any thread by the setters; a handler works on a copy
+        # taken under the lock (_config), so one PDU sees one consistent set
         self._cfg: dict[str, Any] = {}
         self.set_method(method)
         self.set_spacing_wavelengths(spacing_wavelengths)
@@ -91,13 +93,12 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self.set_forward_backward(forward_backward)
         self.set_smoothing(smoothing)
         self.set_subarray_size(subarray_size)
-        self._manifold = None
         self._told_angle_independent = False
         self.set_calibration(calibration)
         self._cov_errors = 0
         self._k2d: tuple | None = None  # (settings, C++ 2D-ESPRIT kernel)
-        self.num_estimates = 0
-        self.num_skipped = 0
+        self._num_estimates = 0  # written by the handler thread, read from any (the lock)
+        self._num_skipped = 0
         self.message_port_register_in(pmt.intern(K.PORT_COVARIANCE))
         self.message_port_register_in(pmt.intern(K.PORT_CFR))
         self.message_port_register_out(pmt.intern(K.PORT_ESTIMATE))
@@ -109,6 +110,23 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     def _set(self, **kw: Any) -> None:
         with self._lock:
             self._cfg.update(kw)
+
+    def _config(self) -> dict[str, Any]:
+        """A copy of the settings for one PDU (a setter may run meanwhile in another thread)."""
+        with self._lock:
+            return dict(self._cfg)
+
+    @property
+    def num_estimates(self) -> int:
+        """Estimate PDUs published so far."""
+        with self._lock:
+            return self._num_estimates
+
+    @property
+    def num_skipped(self) -> int:
+        """Inputs announced on ``skipped`` (no estimate) so far."""
+        with self._lock:
+            return self._num_skipped
 
     def set_method(self, method: str) -> None:
         m = str(method).lower()
@@ -138,12 +156,6 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         if not (-90.0 <= lo < hi <= 90.0):
             raise ValueError(f"need -90 <= fov_min_deg < fov_max_deg <= 90, got {lo}, {hi}")
         self._set(fov=(lo, hi))
-
-    def set_fov_min_deg(self, fov_min_deg: float) -> None:
-        self.set_fov(fov_min_deg, self._cfg["fov"][1])
-
-    def set_fov_max_deg(self, fov_max_deg: float) -> None:
-        self.set_fov(self._cfg["fov"][0], fov_max_deg)
 
     def set_grid_step_deg(self, grid_step_deg: float) -> None:
         g = float(grid_step_deg)
@@ -177,14 +189,14 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
 
         manifold = manifold_parameter(calibration)
         with self._lock:
-            self._manifold = manifold
+            self._cfg["manifold"] = manifold
             self._cfg["calibration"] = calibration
             self._told_angle_independent = False
 
     def _calibrated(self, cfg: dict) -> bool:
         """True when this PDU goes to the calibrated estimators (a manifold and a method that
         searches it); logs once that the others use the angle-independent part only."""
-        if self._manifold is None:
+        if cfg["manifold"] is None:
             return False
         if cfg["method"] in _cal.CALIBRATED_METHODS:
             return True
@@ -230,32 +242,32 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             else:
                 self._handle_cfr(m)
 
-    def _skip(self, msg: pmt.pmt_t, why: str, method: str | None = None) -> None:
+    def _skip(self, msg: pmt.pmt_t, why: str, method: str) -> None:
         """Announce an input that gives no estimate (its branch's sink acknowledges it)."""
-        self.num_skipped += 1
+        with self._lock:
+            self._num_skipped += 1
         self.message_port_pub(
-            pmt.intern(K.PORT_SKIPPED),
-            _flow.skip_notice(_flow.meta_of(msg), method or self._cfg["method"], why),
+            pmt.intern(K.PORT_SKIPPED), _flow.skip_notice(_flow.meta_of(msg), method, why)
         )
 
     def _handle_covariance(self, msg: pmt.pmt_t) -> None:
-        cfg = dict(self._cfg)
+        cfg = self._config()
         if cfg["method"] in _doa.CFR_ONLY_METHODS or self._calibrated(cfg):
             if self._cov_errors % 100 == 0:
-                why = " with a calibrated manifold" if self._manifold is not None else ""
+                why = " with a calibrated manifold" if cfg["manifold"] is not None else ""
                 self.logger.error(
                     f"method {cfg['method']!r}{why} needs CFR PDUs on the 'cfr' port, not "
                     "covariance PDUs: connect the CFR extractor to 'cfr' or pick a 1-D method "
                     f"({self._cov_errors + 1} covariance PDU(s) dropped)"
                 )
             self._cov_errors += 1
-            self._skip(msg, "covariance PDU for a CFR method")
+            self._skip(msg, "covariance PDU for a CFR method", cfg["method"])
             return
         try:
             meta, r = _pdu.covariance_from_pdu(msg)
         except (_pdu.PduError, ValueError) as exc:
             self.logger.error(f"dropping malformed covariance PDU: {exc}")
-            self._skip(msg, "malformed")
+            self._skip(msg, "malformed", cfg["method"])
             return
         n = meta.get(K.NUM_SNAPSHOTS)
         self._run(
@@ -267,7 +279,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         )
 
     def _handle_cfr(self, msg: pmt.pmt_t) -> None:
-        cfg = dict(self._cfg)
+        cfg = self._config()
         parsed = self._parse_cfr(cfg, msg)
         if parsed is None:
             return
@@ -285,7 +297,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             r, n = _cov.covariance_from_cfr(h, fb=cfg["fb"])
         except ValueError as exc:
             self.logger.warn(f"dropping CFR PDU: {exc}")
-            self._skip(msg, str(exc))
+            self._skip(msg, str(exc), cfg["method"])
             return
         self._run(cfg, meta, msg, covariance=r, n_snapshots=n, cfr=h)
 
@@ -297,7 +309,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             meta, h = _pdu.cfr_from_pdu(msg)
         except (_pdu.PduError, ValueError) as exc:
             self.logger.error(f"dropping malformed CFR PDU: {exc}")
-            self._skip(msg, "malformed")
+            self._skip(msg, "malformed", cfg["method"])
             return None
         calibrated = self._calibrated(cfg)
         if not (cfg["method"] in _doa.CFR_ONLY_METHODS or calibrated):
@@ -305,15 +317,15 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         sub, scs = meta.get(K.SUBCARRIERS), meta.get(K.SCS_HZ)
         if sub is None or scs is None:
             self.logger.error("dropping CFR PDU without 'subcarriers' and 'scs_hz' meta")
-            self._skip(msg, "no subcarriers")
+            self._skip(msg, "no subcarriers", cfg["method"])
             return None
         freqs = np.asarray(sub, dtype=np.float64).ravel() * float(scs)
         if calibrated:
             try:  # the manifold's bands are in baseband Hz
-                freqs = _cal.baseband_frequencies(sub, scs, self._manifold)
+                freqs = _cal.baseband_frequencies(sub, scs, cfg["manifold"])
             except ValueError as exc:
                 self.logger.error(f"dropping CFR PDU: {exc}")
-                self._skip(msg, str(exc))
+                self._skip(msg, str(exc), cfg["method"])
                 return None
         return meta, h, freqs
 
@@ -340,7 +352,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self, cfg: dict, meta: dict, msg: pmt.pmt_t, h: np.ndarray, freqs: np.ndarray
     ) -> None:
         """dbf / music / ml / 2d-ml on the calibrated manifold (estimation.calibrated)."""
-        manifold = self._manifold
+        manifold = cfg["manifold"]
         try:
             if h.shape[0] != manifold.num_elements:
                 raise ValueError(
@@ -359,7 +371,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             )
         except (ValueError, np.linalg.LinAlgError) as exc:
             self.logger.warn(f"occasion {meta.get(K.SRS_OCCASION)}: no estimate: {exc}")
-            self._skip(msg, str(exc))
+            self._skip(msg, str(exc), cfg["method"])
             return
         self._publish(cfg, meta, msg, est, freqs)
 
@@ -385,7 +397,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             e = self._k2d[1].estimate(h, freqs.tolist(), d, cfg["order_method"] == "mdl")
         except (ValueError, RuntimeError) as exc:
             self.logger.warn(f"occasion {meta.get(K.SRS_OCCASION)}: no estimate: {exc}")
-            self._skip(msg, str(exc))
+            self._skip(msg, str(exc), cfg["method"])
             return
         est = _doa.Estimate(
             "2d-esprit",
@@ -423,7 +435,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             )
         except (ValueError, np.linalg.LinAlgError) as exc:
             self.logger.warn(f"occasion {meta.get(K.SRS_OCCASION)}: no estimate: {exc}")
-            self._skip(msg, str(exc))
+            self._skip(msg, str(exc), cfg["method"])
             return
         self._publish(cfg, meta, msg, est)
 
@@ -465,5 +477,6 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             val = pmt.dict_ref(kw_meta, pmt.intern(key), pmt.PMT_NIL)
             if not pmt.is_null(val) or pmt.dict_has_key(kw_meta, pmt.intern(key)):
                 d = pmt.dict_add(d, pmt.intern(key), val)
-        self.num_estimates += 1
+        with self._lock:
+            self._num_estimates += 1
         self.message_port_pub(pmt.intern(K.PORT_ESTIMATE), pmt.cons(d, pmt.cdr(pdu)))

@@ -101,6 +101,8 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
             self, name="spatial_spectrum", in_sig=None, out_sig=[(np.float32, grid.size)]
         )
         self._grid = grid
+        # the settings, changed from any thread by the setters; a handler works on a copy
+        # taken under the lock (_config), so one PDU sees one consistent set
         self._lock = threading.Lock()
         self._cfg: dict[str, Any] = {}
         if not isinstance(model, str):
@@ -112,7 +114,6 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
         self.set_spacing_wavelengths(spacing_wavelengths)
         self.set_order(order)
         self.set_floor_db(floor_db)
-        self._manifold = None
         self.set_calibration(calibration)
         self._queue = OutputQueue(_QUEUE_MAX, "spectra (plot too slow)", 100)
         self._seen_covariance = False
@@ -165,15 +166,19 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
 
         manifold = manifold_parameter(calibration)
         with self._lock:
-            self._manifold = manifold
+            self._cfg["manifold"] = manifold
+
+    def _config(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._cfg)
 
     # ------------------------------------------------------------------ handlers
     def _handle_covariance(self, msg: pmt.pmt_t) -> None:
-        cfg = dict(self._cfg)
+        cfg = self._config()
         if cfg["method"] == "moddnn":
             self._seen_covariance = True
             return  # MoD-DNN needs the CFR; documented, nothing to log per PDU
-        if self._manifold is not None:
+        if cfg["manifold"] is not None:
             return  # calibrated spectra need the CFR (per-band covariances); documented
         try:
             meta, r = _pdu.covariance_from_pdu(msg)
@@ -185,8 +190,8 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
         self._emit(cfg, meta, self._subspace_spectrum(cfg, meta, r, n))
 
     def _handle_cfr(self, msg: pmt.pmt_t) -> None:
-        cfg = dict(self._cfg)
-        manifold = self._manifold
+        cfg = self._config()
+        manifold = cfg["manifold"]
         if cfg["method"] != "moddnn" and self._seen_covariance and manifold is None:
             return
         try:
