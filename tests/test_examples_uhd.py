@@ -19,7 +19,7 @@ import json
 import math
 import socket
 import textwrap
-import time
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ from gnuradio.srsaoa.array.calibration import Calibration
 from gnuradio.srsaoa.estimation.crb import crb_deterministic
 from gnuradio.srsaoa.nr import CarrierConfig, SRSConfig
 from grc_tools import compile_grc
+from msg_tools import WAIT_S, post
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -80,6 +81,35 @@ def _build_without_radio(mod, cls_name: str, radio: str, tb: gr.top_block, **par
     exec(compile(ast.Module([fn], []), f"<{cls_name}>", "exec"), ns)  # noqa: S102
     ns["_build"](tb, **params)
     return tb
+
+
+class _Gate(gr.sync_block):
+    """M complex streams passed through unchanged, but only once ``opened`` is set: holds a
+    finite capture back until the test's ZMQ subscriber is known to be subscribed."""
+
+    def __init__(self, m: int) -> None:
+        sig = [np.complex64] * m
+        gr.sync_block.__init__(self, name="gate", in_sig=sig, out_sig=sig)
+        self.set_tag_propagation_policy(gr.TPP_ONE_TO_ONE)
+        self.opened = threading.Event()
+
+    def work(self, input_items, output_items):
+        if not self.opened.wait(WAIT_S):
+            return -1  # WORK_DONE: the test has failed already
+        for x, y in zip(input_items, output_items):
+            y[:] = x
+        return len(output_items[0])
+
+
+def _subscribe(pub, sub) -> bool:
+    """Post probe messages to the flowgraph's ZMQ publisher ``pub`` until ``sub`` receives
+    one: from then on the publisher knows the subscription (ZMQ PUB drops what it sends
+    before that). False if none arrived within WAIT_S."""
+    for _ in range(int(WAIT_S / 0.1)):
+        post(pub, "in", pmt.intern("probe"))
+        if sub.poll(100) and pmt.is_symbol(pmt.deserialize_str(sub.recv())):
+            return True
+    return False
 
 
 def _free_port() -> int:
@@ -239,14 +269,20 @@ def test_rx_chain_runs_on_simulated_capture(generated, tmp_path, rng):
         sub.connect(f"tcp://127.0.0.1:{port}")
         sub.setsockopt(zmq.SUBSCRIBE, b"")
         sources = [blocks.vector_source_c(y[i].tolist(), False) for i in range(m)]
+        gate = _Gate(m)  # the capture waits for the subscription
         for i, vs in enumerate(sources):
-            tb.connect(vs, (tb.srsaoa_srs_sync_0, i))
-        time.sleep(0.3)  # ZMQ subscription handshake before anything is published
+            tb.connect(vs, (gate, i), (tb.srsaoa_srs_sync_0, i))
         tb.start()
-        tb.wait()
+        subscribed = _subscribe(tb.zeromq_pub_msg_sink_0, sub)
+        gate.opened.set()
+        tb.wait()  # the finite capture ends the flowgraph
+        assert subscribed, "the ZMQ subscriber never received a probe"
         got = []
         while len(got) < 2 and sub.poll(5000):
-            meta = pmt.to_python(pmt.car(pmt.deserialize_str(sub.recv())))
+            msg = pmt.deserialize_str(sub.recv())
+            if pmt.is_symbol(msg):
+                continue  # a late probe
+            meta = pmt.to_python(pmt.car(msg))
             got.append(float(np.asarray(meta["aoa_deg"])[0]))
         sub.close(0)
         lines = [json.loads(s) for s in out.read_text().splitlines()]
