@@ -40,7 +40,9 @@ from scipy.linalg import solve_triangular
 DETECT_DB = 10.0  # a UE's delay tap must stand this far above the despread floor
 BAND_MARGIN_BINS = 2.0  # half-band margin beyond the detected taps (fractional delays)
 EXTRA_VECTORS = 3  # basis vectors beyond 2 NW (the path's representation error ~1e-4)
-MAX_FILL = 0.5  # refuse models whose columns fill more than this fraction of K
+MAX_FILL = 0.75  # refuse models whose columns fill more than this fraction of K
+PATH_DB = 30.0  # a path found on the residual is within this of the UE's strongest tap
+ITERATIONS = 3  # band refinements on the residual (weaker paths, once the others are out)
 
 
 @dataclass
@@ -74,30 +76,47 @@ def _dpss(k: int, nw2: int, count: int) -> NDArray[np.float64]:
     return v / np.linalg.norm(v, axis=0, keepdims=True)
 
 
-def delay_band(
+def _taps(
     y: NDArray[np.complexfloating],
     x: NDArray[np.complexfloating],
     n_cs_max: int,
-    detect_db: float = DETECT_DB,
-    peak_only: bool = False,
-) -> tuple[float, float] | None:
-    """(centre, half width) in delay bins of the UE with sequence ``x`` [S, K] in the received
-    REs ``y`` [M, S, K]: its taps standing ``detect_db`` above the floor (the median tap,
-    the other UEs and the noise spread over every delay) within its cyclic-shift window;
-    None when no tap does (the UE is absent). ``peak_only``: (the strongest tap, 0) always."""
+    detect_db: float,
+    min_power: float = 0.0,
+) -> tuple[float, float, float]:
+    """(first, last, strongest) delay tap of the UE with sequence ``x`` standing
+    ``detect_db`` above the floor of its despread profile within its window; NaN for first
+    and last when none does. ``min_power``: a tap must also reach this power."""
     k = y.shape[-1]
     g = np.fft.ifft(y / x, axis=-1)
     p = np.sum(np.abs(g) ** 2, axis=tuple(range(g.ndim - 1)))
     floor = float(np.median(p))
     offs = _window_bins(k, n_cs_max)
     pw = p[offs % k]
-    if peak_only:
-        return float(offs[int(np.argmax(pw))]), 0.0
-    thr = floor * 10 ** (detect_db / 10)
+    peak = float(offs[int(np.argmax(pw))])
+    thr = max(floor * 10 ** (detect_db / 10), min_power)
     if not floor > 0 or pw.max() < thr:
-        return None
+        return float("nan"), float("nan"), peak
     hit = offs[pw >= thr]
-    lo, hi = float(hit.min()), float(hit.max())
+    return float(hit.min()), float(hit.max()), peak
+
+
+def delay_band(
+    y: NDArray[np.complexfloating],
+    x: NDArray[np.complexfloating],
+    n_cs_max: int,
+    detect_db: float = DETECT_DB,
+) -> tuple[float, float] | None:
+    """(centre, half width) in delay bins of the UE with sequence ``x`` [S, K] in the received
+    REs ``y`` [M, S, K]: its taps standing ``detect_db`` above the floor (the median tap:
+    the other UEs and the noise spread over every delay) within its cyclic-shift window,
+    with a margin for fractional delays; None when no tap does (the UE is absent)."""
+    lo, hi, _ = _taps(y, x, n_cs_max, detect_db)
+    if np.isnan(lo):
+        return None
+    return _band(lo, hi)
+
+
+def _band(lo: float, hi: float) -> tuple[float, float]:
     return (lo + hi) / 2.0, (hi - lo) / 2.0 + BAND_MARGIN_BINS
 
 
@@ -111,51 +130,39 @@ def _basis(k: int, centre: float, half: float) -> NDArray[np.complex128]:
     return v * np.exp(-2j * np.pi * kk * centre / k)[:, None]
 
 
-def separate_joint(
-    h: NDArray[np.complexfloating],
-    x_own: NDArray[np.complexfloating],
-    x_others: list[NDArray[np.complexfloating]],
-    n_cs_max: int,
-) -> JointResult:
-    """UE 0's LS CFR ``h`` [M, S, K] (the received REs divided by its sequence ``x_own``
-    [S, K]) freed of the UEs with sequences ``x_others`` (each [S, K], cyclic shift
-    included) on the same REs: every UE's channel is fitted in its delay band (found on its
-    despread delay profile, ``delay_band``) by joint least squares, the others' fits are
-    subtracted. Returns the cleaned CFR (still divided by ``x_own``) and the SNR at which
-    the single-UE CRB is this UE's CRB in the joint model (module docstring)."""
-    h = np.asarray(h, dtype=np.complex128)
-    m, s, k = h.shape
-    x_own = np.asarray(x_own, dtype=np.complex128)
-    y = h * x_own
-    seqs = [x_own] + [np.asarray(xo, dtype=np.complex128) for xo in x_others]
-    bands = [delay_band(y, xv, n_cs_max) for xv in seqs]
-    # a UE not seen above the floor (absent in this slot, or too weak to find) is still
-    # modelled around its strongest tap: an absent one costs a few dimensions, a missed
-    # one would stay in this UE's CFR as interference
-    found = [b is not None for b in bands]
-    for v, xv in enumerate(seqs):
-        if bands[v] is None:
-            bands[v] = (float(delay_band(y, xv, n_cs_max, peak_only=True)[0]), BAND_MARGIN_BINS)
+@dataclass
+class _Fit:
+    parts: NDArray[np.complex128]  # [V, M, S, K] each UE's fitted contribution x_v h_v
+    resid: NDArray[np.complex128]  # [M, S, K] what no model explains
+    n_cols: int
+    n_own: int
+    sig_e: float  # energy of UE 0's fit
+    sig_perp_e: float  # ... off the others' column space
+
+
+def _fit(y: NDArray, seqs: list[NDArray], extents: list[tuple[float, float]]) -> _Fit:
+    """Joint least squares of every UE in its band (extents: first and last tap)."""
+    m, s, k = y.shape
     # the others' columns first, this UE's last: the first columns of Q span the others
     cols: list[NDArray] = []
     owner: list[int] = []
     for v in [*range(1, len(seqs)), 0]:
-        phi = _basis(k, *bands[v])
+        phi = _basis(k, *_band(*extents[v]))
         cols.append(phi)
         owner.extend([v] * phi.shape[1])
     owner_a = np.asarray(owner)
     n_cols = owner_a.size
     if n_cols > MAX_FILL * k:
         raise ValueError(
-            f"{len(bands)} UEs' delay bands need {n_cols} of {k} "
-            "dimensions: too many UEs on these REs to separate"
+            f"{len(seqs)} UEs' delay bands need {n_cols} of {k} dimensions: too many UEs "
+            "or too long channels on these REs to separate"
         )
     phi_all = np.concatenate(cols, axis=1)  # [K, N]
-    own = owner_a == 0
-    n_oth = int((~own).sum())
+    n_oth = int((owner_a != 0).sum())
     same = all(np.allclose(sq, sq[:1]) for sq in seqs)
-    out = np.empty_like(h)
-    resid_e = sig_e = sig_perp_e = 0.0
+    parts = np.zeros((len(seqs), m, s, k), np.complex128)
+    resid = np.empty_like(y)
+    sig_e = sig_perp_e = 0.0
     for si in [0] if same else range(s):
         xs = np.stack([sq[si] for sq in seqs])  # [V, K]
         a = xs[owner_a].T * phi_all  # [K, N]: column j = x_owner(j) * phi_j
@@ -164,20 +171,76 @@ def separate_joint(
         ys = y[:, sel, :].reshape(-1, k).T  # [K, M * S']
         z = q.conj().T @ ys  # [N, M * S']
         c = solve_triangular(r, z)
-        fit_oth = a[:, ~own] @ c[~own]
-        fit_own = a[:, own] @ c[own]
-        resid_e += float(np.sum(np.abs(ys) ** 2) - np.sum(np.abs(z) ** 2))
-        out[:, sel, :] = (ys - fit_oth).T.reshape(m, -1, k) / x_own[sel]
-        sig_e += float(np.sum(np.abs(fit_own) ** 2))
-        # this UE's fit off the others' span (the first n_oth columns of Q)
+        total = np.zeros_like(ys)
+        for v in range(len(seqs)):
+            mine = owner_a == v
+            fv = a[:, mine] @ c[mine]
+            parts[v][:, sel, :] = fv.T.reshape(m, -1, k)
+            total += fv
+        resid[:, sel, :] = (ys - total).T.reshape(m, -1, k)
+        sig_e += float(np.sum(np.abs(parts[0][:, sel, :]) ** 2))
+        # this UE's fit off the others' span: the last rows of Q^H y
         sig_perp_e += float(np.sum(np.abs(z[n_oth:]) ** 2))
-    res_count = m * s * (k - n_cols)
-    noise_var = resid_e / max(res_count, 1)
-    # this UE's fit holds its signal plus the noise of its own columns (sum(own) per m, s)
-    n_re = m * s * k
-    p_sig = max(sig_e - noise_var * m * s * int(own.sum()), 0.0) / n_re
-    rho = sig_perp_e / sig_e if sig_e > 0 else 1.0
+    return _Fit(parts, resid, n_cols, n_cols - n_oth, sig_e, sig_perp_e)
+
+
+def separate_joint(
+    h: NDArray[np.complexfloating],
+    x_own: NDArray[np.complexfloating],
+    x_others: list[NDArray[np.complexfloating]],
+    n_cs_max: int,
+    iterations: int = ITERATIONS,
+) -> JointResult:
+    """UE 0's LS CFR ``h`` [M, S, K] (the received REs divided by its sequence ``x_own``
+    [S, K]) freed of the UEs with sequences ``x_others`` (each [S, K], cyclic shift
+    included) on the same REs: every UE's channel is fitted in its delay band by joint least
+    squares, the others' fits are subtracted. The bands come from each UE's despread delay
+    profile (``delay_band``); then, ``iterations`` times, they grow to the taps that stand
+    out of the residual despread by the UE's sequence (paths too weak to be seen above the
+    other UEs at first, now above the noise). A UE not
+    seen above the floor (absent in this slot, or too weak) is still modelled around its
+    strongest tap: an absent one costs a few dimensions, a missed one would stay in this
+    UE's CFR as interference. Returns the cleaned CFR (still divided by ``x_own``) and the
+    SNR at which the single-UE CRB is this UE's CRB in the joint model (module docstring).
+    ValueError when the bands need more than MAX_FILL of the K dimensions."""
+    h = np.asarray(h, dtype=np.complex128)
+    m, s, k = h.shape
+    x_own = np.asarray(x_own, dtype=np.complex128)
+    y = h * x_own
+    seqs = [x_own] + [np.asarray(xo, dtype=np.complex128) for xo in x_others]
+    found = [False] * len(seqs)
+    extents: list[tuple[float, float]] = []
+    for v, xv in enumerate(seqs):
+        lo, hi, peak = _taps(y, xv, n_cs_max, DETECT_DB)
+        found[v] = not np.isnan(lo)
+        extents.append((lo, hi) if found[v] else (peak, peak))
+    fit = _fit(y, seqs, extents)
+    for _ in range(iterations):
+        grown = []
+        for v, xv in enumerate(seqs):
+            # paths of this UE no model explains stand out of the residual despread by its
+            # sequence (the others' leftovers stay spread)
+            # (and within PATH_DB of its strongest tap: not the models' own tiny errors)
+            g = np.fft.ifft(fit.parts[v] / xv, axis=-1)
+            strongest = float(np.max(np.sum(np.abs(g) ** 2, axis=(0, 1))))
+            floor_path = strongest * 10 ** (-PATH_DB / 10)
+            lo, hi, _ = _taps(fit.resid, xv, n_cs_max, DETECT_DB, floor_path)
+            if np.isnan(lo):
+                grown.append(extents[v])
+                continue
+            found[v] = True
+            grown.append((min(lo, extents[v][0]), max(hi, extents[v][1])))
+        if grown == extents:
+            break
+        extents = grown
+        fit = _fit(y, seqs, extents)
+    noise_var = float(np.sum(np.abs(fit.resid) ** 2)) / max(m * s * (k - fit.n_cols), 1)
+    # this UE's fit holds its signal plus the noise of its own columns (n_own per m, s)
+    p_sig = max(fit.sig_e - noise_var * m * s * fit.n_own, 0.0) / (m * s * k)
+    rho = fit.sig_perp_e / fit.sig_e if fit.sig_e > 0 else 1.0
     snr_db = 10 * np.log10(max(rho * p_sig, 1e-30) / noise_var) if noise_var > 0 else np.inf
     p_all = float(np.mean(np.abs(y) ** 2))
     sinr_before = 10 * np.log10(max(p_sig, 1e-30) / max(p_all - p_sig, 1e-30))
+    out = (y - np.sum(fit.parts[1:], axis=0)) / x_own
+    bands = [_band(*e) for e in extents]
     return JointResult(out, float(snr_db), float(sinr_before), noise_var, rho, bands, found)
