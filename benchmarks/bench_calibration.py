@@ -256,7 +256,10 @@ def main() -> None:
     ]
     arrays = [Array(s) for s in ARRAY_SEEDS]
     cache: dict = {}
-    print(f"arrays: seeds {ARRAY_SEEDS}; sweep 15 dB; tests one occasion each, 51 RB, 4 symbols")
+    print(
+        f"arrays: seeds {ARRAY_SEEDS}; sweep 15 dB; tests of {args.test_occasions} occasion(s), "
+        "51 RB, 4 symbols each"
+    )
     for step, occ in ((1.0, 8), (5.0, 8)):
         for mp in (False, True):
             acc: dict = {}
