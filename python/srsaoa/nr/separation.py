@@ -82,10 +82,11 @@ def _taps(
     n_cs_max: int,
     detect_db: float,
     min_power: float = 0.0,
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     """(first, last, strongest) delay tap of the UE with sequence ``x`` standing
     ``detect_db`` above the floor of its despread profile within its window; NaN for first
-    and last when none does. ``min_power``: a tap must also reach this power."""
+    and last when none does. ``min_power``: a tap must also reach this power. Fourth: the
+    strongest tap's power."""
     k = y.shape[-1]
     g = np.fft.ifft(y / x, axis=-1)
     p = np.sum(np.abs(g) ** 2, axis=tuple(range(g.ndim - 1)))
@@ -95,9 +96,9 @@ def _taps(
     peak = float(offs[int(np.argmax(pw))])
     thr = max(floor * 10 ** (detect_db / 10), min_power)
     if not floor > 0 or pw.max() < thr:
-        return float("nan"), float("nan"), peak
+        return float("nan"), float("nan"), peak, float(pw.max())
     hit = offs[pw >= thr]
-    return float(hit.min()), float(hit.max()), peak
+    return float(hit.min()), float(hit.max()), peak, float(pw.max())
 
 
 def delay_band(
@@ -110,7 +111,7 @@ def delay_band(
     REs ``y`` [M, S, K]: its taps standing ``detect_db`` above the floor (the median tap:
     the other UEs and the noise spread over every delay) within its cyclic-shift window,
     with a margin for fractional delays; None when no tap does (the UE is absent)."""
-    lo, hi, _ = _taps(y, x, n_cs_max, detect_db)
+    lo, hi, _, _ = _taps(y, x, n_cs_max, detect_db)
     if np.isnan(lo):
         return None
     return _band(lo, hi)
@@ -120,14 +121,17 @@ def _band(lo: float, hi: float) -> tuple[float, float]:
     return (lo + hi) / 2.0, (hi - lo) / 2.0 + BAND_MARGIN_BINS
 
 
+@lru_cache(maxsize=512)
 def _basis(k: int, centre: float, half: float) -> NDArray[np.complex128]:
     """[K, B] orthonormal basis of channels with delays in centre +- half bins (a delay of d
-    bins is exp(-j 2 pi k d / K) over the K subcarriers)."""
+    bins is exp(-j 2 pi k d / K) over the K subcarriers). Cached: do not modify."""
     nw2 = int(np.ceil(2 * half))
     count = min(nw2 + EXTRA_VECTORS, k)
     v = _dpss(k, nw2, count)
     kk = np.arange(k)
-    return v * np.exp(-2j * np.pi * kk * centre / k)[:, None]
+    out = v * np.exp(-2j * np.pi * kk * centre / k)[:, None]
+    out.flags.writeable = False
+    return out
 
 
 @dataclass
@@ -210,10 +214,12 @@ def separate_joint(
     seqs = [x_own] + [np.asarray(xo, dtype=np.complex128) for xo in x_others]
     found = [False] * len(seqs)
     extents: list[tuple[float, float]] = []
+    strongest: list[float] = []
     for v, xv in enumerate(seqs):
-        lo, hi, peak = _taps(y, xv, n_cs_max, DETECT_DB)
+        lo, hi, peak, p_peak = _taps(y, xv, n_cs_max, DETECT_DB)
         found[v] = not np.isnan(lo)
         extents.append((lo, hi) if found[v] else (peak, peak))
+        strongest.append(p_peak)
     fit = _fit(y, seqs, extents)
     for _ in range(iterations):
         grown = []
@@ -221,10 +227,8 @@ def separate_joint(
             # paths of this UE no model explains stand out of the residual despread by its
             # sequence (the others' leftovers stay spread)
             # (and within PATH_DB of its strongest tap: not the models' own tiny errors)
-            g = np.fft.ifft(fit.parts[v] / xv, axis=-1)
-            strongest = float(np.max(np.sum(np.abs(g) ** 2, axis=(0, 1))))
-            floor_path = strongest * 10 ** (-PATH_DB / 10)
-            lo, hi, _ = _taps(fit.resid, xv, n_cs_max, DETECT_DB, floor_path)
+            floor_path = strongest[v] * 10 ** (-PATH_DB / 10)
+            lo, hi, _, _ = _taps(fit.resid, xv, n_cs_max, DETECT_DB, floor_path)
             if np.isnan(lo):
                 grown.append(extents[v])
                 continue
