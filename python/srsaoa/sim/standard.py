@@ -367,10 +367,10 @@ def cdl_draw(
             pw.append([c["power"][n]])
             cl.append([-1])
             continue
-        perm = rng.permutation(m)  # step 3: random coupling of gNB and UE rays
+        # step 3: random coupling of AOD with AOA, ZOD with ZOA and AOD with ZOD
         az.append(c["aod"][n] + c_asd * alpha)
-        ze.append(c["zod"][n] + c_zsd * alpha)
-        uaz.append(c["aoa"][n] + c_asa * alpha[perm])
+        ze.append(c["zod"][n] + c_zsd * alpha[rng.permutation(m)])
+        uaz.append(c["aoa"][n] + c_asa * alpha[rng.permutation(m)])
         uze.append(c["zoa"][n] + c_zsa * alpha[rng.permutation(m)])
         dl.append(np.full(m, c["delay_s"][n]))
         pw.append(np.full(m, c["power"][n] / m))
@@ -583,10 +583,13 @@ def stochastic_draw(
     nlos_share = 1.0 if k_r is None else 1.0 / (k_r + 1)
     az, ze, dl, pp, cl, uaz, uze = [], [], [], [], [], [], []
     for i in range(n):
+        # step 8: AOD-AOA, ZOD-ZOA and AOD-ZOD coupled at random within the cluster, or within
+        # each sub-cluster of the two strongest clusters (rays keep their sub-cluster delay)
+        groups = T.SUBCLUSTER_RAYS if i in strongest else (tuple(range(m)),)
         az.append(aod[i] + tab["c_asd"] * alpha)
-        ze.append(zod[i] + c_zsd * alpha)
-        uaz.append(aoa[i] + tab["c_asa"] * alpha[rng.permutation(m)])  # step 8 coupling
-        uze.append(zoa[i] + tab["c_zsa"] * alpha[rng.permutation(m)])
+        ze.append(zod[i] + c_zsd * alpha[ray_coupling(rng, m, groups)])
+        uaz.append(aoa[i] + tab["c_asa"] * alpha[ray_coupling(rng, m, groups)])
+        uze.append(zoa[i] + tab["c_zsa"] * alpha[ray_coupling(rng, m, groups)])
         extra = sub_delay if i in strongest else np.zeros(m)
         dl.append(tau_coef[i] + extra)
         pp.append(np.full(m, pw[i] * nlos_share / m))
@@ -623,6 +626,18 @@ def stochastic_draw(
         },
         lsp={**lsp_out, "distance_m": d2d, "bs_height_m": h_bs, "ue_height_m": h_ut},
     )
+
+
+def ray_coupling(
+    rng: np.random.Generator, m: int, groups: tuple[tuple[int, ...], ...]
+) -> NDArray[np.int64]:
+    """A random permutation of ray indices 0..m-1 that maps every group onto itself (7.5 step
+    8: rays are coupled at random within a cluster, or within a sub-cluster of Table 7.5-5)."""
+    perm = np.arange(m)
+    for g in groups:
+        idx = np.asarray(g, dtype=np.int64)
+        perm[idx] = idx[rng.permutation(idx.size)]
+    return perm
 
 
 # --------------------------------------------------------------------------- spec (scenarios)
