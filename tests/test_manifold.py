@@ -20,7 +20,11 @@ from gnuradio.srsaoa.array.manifold import (
     calibrate_sweep,
     load_calibration_file,
 )
-from gnuradio.srsaoa.moddnn.data import default_srs_subcarriers_hz, simulate_from_manifold
+from gnuradio.srsaoa.moddnn.data import (
+    concat,
+    default_srs_subcarriers_hz,
+    simulate_from_manifold,
+)
 
 F = default_srs_subcarriers_hz()
 ULA4 = ULA(4)
@@ -178,6 +182,33 @@ def test_training_cfrs_drawn_from_a_manifold_follow_it():
     noise = ds.cfr - np.mean(ds.cfr, axis=2, keepdims=True)
     snr = 1.0 / (np.mean(np.abs(noise) ** 2) * 4 / 3)  # mean over 4 symbols removes 1/4
     assert abs(10 * np.log10(snr) - 10.0) < 0.2
+
+
+def test_training_reflections_carry_their_own_cfr():
+    """simulate_from_manifold with a reflection: ``extra_cfr`` is that path's noise-free CFR
+    (the manifold's response at the reflection's angle, one delay ramp), and the CFR minus it
+    is the LOS alone."""
+    prof = ImpairmentProfile.random(4, 6106, rho=1.0)
+    man = ProfileManifold(prof, ULA4)
+    rng = np.random.default_rng(8)
+    ds = simulate_from_manifold(man, [-20.0, 5.0, 30.0], [300.0] * 3, rng, F,
+                                reflection_probability=1.0)  # fmt: skip
+    assert ds.extra_cfr is not None and ds.extra_cfr.shape == ds.cfr.shape
+    for i, (th, th2) in enumerate(zip(ds.aoa_deg, ds.extra_paths[:, 0])):
+        assert 10.0 <= abs(th2 - th) <= 50.0
+        los = (ds.cfr[i] - ds.extra_cfr[i])[:, 0, :] / man.steering(th, F)[:, 0, :]
+        np.testing.assert_allclose(los, los[0, 0], rtol=1e-4)
+        refl = ds.extra_cfr[i][:, 0, :] / man.steering(th2, F)[:, 0, :]
+        ramp = refl[0] / refl[0, 0]
+        np.testing.assert_allclose(refl, refl[:1] * np.ones((4, 1)), rtol=1e-4)
+        np.testing.assert_allclose(np.abs(ramp), 1.0, rtol=1e-4)
+        assert abs(np.abs(refl[0, 0]) ** 2 - ds.extra_paths[i, 1]) < 1e-4
+    # subsets and joins keep them; a corrected CFR drops them (they no longer add up)
+    assert ds.subset([1]).extra_cfr.shape[0] == 1
+    assert ds.with_cfr(ds.cfr * 2).extra_cfr is None
+    none = simulate_from_manifold(man, [0.0], [300.0], rng, F, reflection_probability=0.0)
+    both = concat([none, ds])
+    assert not np.any(both.extra_cfr[0]) and np.array_equal(both.extra_cfr[1:], ds.extra_cfr)
 
 
 @pytest.fixture(scope="module")

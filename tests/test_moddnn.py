@@ -17,6 +17,8 @@ from gnuradio.srsaoa.moddnn.model import (
     autoencoder_targets,
     one_hot_targets,
     prepare_cfr,
+    prepare_input,
+    prepare_input_with_part,
     subcarrier_indices,
     subregion_of,
 )
@@ -143,6 +145,28 @@ def _ideal_profile():
     from gnuradio.srsaoa.array.impairments import ImpairmentProfile
 
     return ImpairmentProfile.ideal(4)
+
+
+def test_autoencoder_targets_pass_each_path_to_its_own_subregion(rng):
+    """Eq 10 per path: the prepared input is linear in the CFR once its reference phase and
+    scale are fixed, so a path's share is exact; with it the targets put that share in its
+    own subregion and the rest in the LOS's, and still add up to the input."""
+    los = rng.standard_normal((3, 4, 2, 40)) + 1j * rng.standard_normal((3, 4, 2, 40))
+    refl = 0.5 * (rng.standard_normal((3, 4, 2, 40)) + 1j * rng.standard_normal((3, 4, 2, 40)))
+    x, x_refl = prepare_input_with_part(los + refl, refl, TINY)
+    _, x_los = prepare_input_with_part(los + refl, los, TINY)
+    np.testing.assert_allclose(x, prepare_input(los + refl, TINY), atol=1e-6)
+    np.testing.assert_allclose(x_los + x_refl, x, atol=1e-5)
+    aoa, refl_aoa = [-45.0, 10.0, 40.0], [-10.0, 15.0, np.nan]  # other, same, no reflection
+    t = autoencoder_targets(torch.from_numpy(x), aoa, TINY, torch.from_numpy(x_refl), refl_aoa)
+    xt, xr, xl = torch.from_numpy(x), torch.from_numpy(x_refl), torch.from_numpy(x_los)
+    assert torch.allclose(t.sum(1), xt, atol=1e-5)
+    assert torch.allclose(t[0, 0], xl[0], atol=1e-5) and torch.allclose(t[0, 1], xr[0])
+    assert torch.allclose(t[1, 2], xt[1], atol=1e-6) and torch.allclose(t[2, 3], xt[2])
+    for b, p in ((0, (2, 3)), (1, (0, 1, 3)), (2, (0, 1, 2))):
+        assert all(float(t[b, q].abs().max()) == 0.0 for q in p)
+    with pytest.raises(ValueError):
+        prepare_input_with_part(los, refl[..., :20], TINY)
 
 
 def test_subregions_and_labels():

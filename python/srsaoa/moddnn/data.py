@@ -44,6 +44,11 @@ class CfrDataset:
     # labelled LOS path; NaN angle: none). Labels then hold both peaks (moddnn.model.
     # spectrum_targets); the LOS stays the label's strongest peak.
     extra_paths: NDArray[np.float64] | None = None
+    # optional [N, M, S, K]: that further path's own noise-free CFR (zeros where none), known
+    # for CFRs drawn from a model. The autoencoder's targets then pass each path to its own
+    # subregion (eq 10 per path, moddnn.model.autoencoder_targets) instead of the whole CFR
+    # to the LOS's subregion.
+    extra_cfr: NDArray[np.complex64] | None = None
 
     def __len__(self) -> int:
         return int(self.aoa_deg.size)
@@ -51,16 +56,23 @@ class CfrDataset:
     def subset(self, idx: ArrayLike) -> CfrDataset:
         i = np.asarray(idx)
         extra = None if self.extra_paths is None else self.extra_paths[i]
-        return CfrDataset(self.cfr[i], self.aoa_deg[i], self.snr_db[i], self.subcarriers_hz, extra)
+        ecfr = None if self.extra_cfr is None else self.extra_cfr[i]
+        return CfrDataset(
+            self.cfr[i], self.aoa_deg[i], self.snr_db[i], self.subcarriers_hz, extra, ecfr
+        )
 
-    def with_cfr(self, cfr: NDArray) -> CfrDataset:
-        """The same labels with other CFRs (e.g. after a calibration's correction)."""
-        return CfrDataset(cfr, self.aoa_deg, self.snr_db, self.subcarriers_hz, self.extra_paths)
+    def with_cfr(self, cfr: NDArray, extra_cfr: NDArray | None = None) -> CfrDataset:
+        """The same labels with other CFRs (e.g. after a calibration's correction); the
+        further paths' own CFRs are dropped unless given again (they would no longer add up
+        to ``cfr``)."""
+        return CfrDataset(
+            cfr, self.aoa_deg, self.snr_db, self.subcarriers_hz, self.extra_paths, extra_cfr
+        )
 
 
 def concat(parts: list[CfrDataset]) -> CfrDataset:
     """Datasets on the same subcarriers, one after the other (extra paths kept, NaN where a
-    part has none)."""
+    part has none; their CFRs zero)."""
     if not parts:
         raise SrsaoaError("no datasets to join")
     f0 = parts[0].subcarriers_hz
@@ -75,12 +87,18 @@ def concat(parts: list[CfrDataset]) -> CfrDataset:
                 for q in parts
             ]
         )
+    ecfr = None
+    if any(q.extra_cfr is not None for q in parts):
+        ecfr = np.concatenate(
+            [q.extra_cfr if q.extra_cfr is not None else np.zeros_like(q.cfr) for q in parts]
+        )
     return CfrDataset(
         np.concatenate([q.cfr for q in parts]),
         np.concatenate([q.aoa_deg for q in parts]),
         np.concatenate([q.snr_db for q in parts]),
         f0,
         extra,
+        ecfr,
     )
 
 
@@ -205,7 +223,8 @@ def simulate_from_manifold(
     probability ``reflection_probability`` a reflection (power, angle offset of random sign
     and delay uniform in the given ranges, kept inside the manifold's angle range), and
     complex Gaussian noise at ``snr_db`` per element and RE (DESIGN section 3, relative to
-    the total path power). The LOS angle is the label. This is how a sweep trains MoD-DNN as
+    the total path power). The LOS angle is the label; the reflection's angle and power are
+    ``extra_paths`` and its own noise-free CFR ``extra_cfr``. This is how a sweep trains MoD-DNN as
     well as the simulator does: the sweep fixes the array, the draws are unlimited."""
     a = np.atleast_1d(np.asarray(aoa_deg, dtype=np.float64))
     n = a.size
@@ -216,6 +235,7 @@ def simulate_from_manifold(
     h = b1 * np.exp(2j * np.pi * rng.random(n))[None, :, None]
     power = np.ones(n)
     extra = np.full((n, 2), np.nan)
+    h2 = np.zeros_like(h)
     refl = rng.random(n) < reflection_probability
     if np.any(refl):
         idx = np.flatnonzero(refl)
@@ -227,11 +247,20 @@ def simulate_from_manifold(
         tau = rng.uniform(*reflection_delay_s, idx.size)
         amp = np.sqrt(pw) * np.exp(2j * np.pi * rng.random(idx.size))
         b2 = manifold.steering(th2, f)  # [M, n2, K]
-        h[:, idx] += amp[None, :, None] * b2 * np.exp(-2j * np.pi * np.outer(tau, f))[None]
+        h2[:, idx] = amp[None, :, None] * b2 * np.exp(-2j * np.pi * np.outer(tau, f))[None]
+        h[:, idx] += h2[:, idx]
         power[idx] += pw
         extra[idx, 0], extra[idx, 1] = th2, pw
     h = np.repeat(np.moveaxis(h, 1, 0)[:, :, None, :], int(num_snapshots), axis=2)
+    h2 = np.repeat(np.moveaxis(h2, 1, 0)[:, :, None, :], int(num_snapshots), axis=2)
     sigma = np.sqrt(power / 10 ** (snr / 10) / 2)[:, None, None, None]
     noise = rng.standard_normal((*h.shape, 2)) * sigma[..., None]
     h = h + noise[..., 0] + 1j * noise[..., 1]
-    return CfrDataset(h.astype(np.complex64), a, snr.astype(np.float64).copy(), f, extra)
+    return CfrDataset(
+        h.astype(np.complex64),
+        a,
+        snr.astype(np.float64).copy(),
+        f,
+        extra,
+        h2.astype(np.complex64) if np.any(refl) else None,
+    )

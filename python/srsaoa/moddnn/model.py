@@ -55,14 +55,7 @@ def model_subcarriers(full_hz: ArrayLike, cfg: ModelConfig) -> NDArray[np.float6
     return f if cfg.subcarrier_bands else f[subcarrier_indices(f.size, cfg.num_subcarriers)]
 
 
-def prepare_input(h: ArrayLike | Tensor, cfg: ModelConfig) -> NDArray[np.float32]:
-    """CFR [B, M, S, K_cfr] (or one [M, S, K_cfr]) -> real network input [B, S, K, 2M].
-
-    Every snapshot is referred to element 0's phase; with ``cfg.subcarrier_bands`` the
-    snapshots of each of K contiguous bands are then averaged (coherently: the referred
-    phases of one path agree within a band), else K uniformly spaced subcarriers are taken.
-    Each snapshot is scaled to norm sqrt(M). (numpy: also the lowered inference path.)
-    """
+def _cfr_batch(h: ArrayLike | Tensor, cfg: ModelConfig) -> NDArray:
     if isinstance(h, Tensor):
         h = h.detach().cpu().numpy()
     t = np.asarray(h)
@@ -72,18 +65,67 @@ def prepare_input(h: ArrayLike | Tensor, cfg: ModelConfig) -> NDArray[np.float32
         raise ValueError(
             f"CFR must be [B, M={cfg.num_elements}, S, K] or [M, S, K], got {tuple(t.shape)}"
         )
-    kc, k = t.shape[-1], cfg.num_subcarriers
+    return t
+
+
+def _snapshots(t: NDArray, cfg: ModelConfig) -> NDArray[np.complex64]:
+    """CFR [B, M, S, K_cfr] -> snapshots [B, S, K_cfr or K, M] (the K sampled subcarriers
+    unless ``cfg.subcarrier_bands``)."""
     if not cfg.subcarrier_bands:
-        t = t[..., subcarrier_indices(kc, k)]
-    x = t.astype(np.complex64).transpose(0, 2, 3, 1)  # [B, S, K_cfr or K, M]
-    ref = x[..., :1]
-    x = x * (np.conj(ref) / np.maximum(np.abs(ref), 1e-30))
-    if cfg.subcarrier_bands:
-        edges = subcarrier_bands(kc, k)
-        x = np.add.reduceat(x, edges[:-1], axis=2) / np.diff(edges)[:, None].astype(np.float32)
-    norm = np.maximum(np.sqrt(np.add.reduce(x.real**2 + x.imag**2, -1))[..., None], 1e-30)
-    x = x * (np.float32(np.sqrt(cfg.num_elements)) / norm)
+        t = t[..., subcarrier_indices(t.shape[-1], cfg.num_subcarriers)]
+    return t.astype(np.complex64).transpose(0, 2, 3, 1)
+
+
+def _band_mean(x: NDArray[np.complex64], kc: int, cfg: ModelConfig) -> NDArray[np.complex64]:
+    if not cfg.subcarrier_bands:
+        return x
+    edges = subcarrier_bands(kc, cfg.num_subcarriers)
+    return np.add.reduceat(x, edges[:-1], axis=2) / np.diff(edges)[:, None].astype(np.float32)
+
+
+def _pack(x: NDArray[np.complex64]) -> NDArray[np.float32]:
     return np.ascontiguousarray(np.concatenate([x.real, x.imag], -1), dtype=np.float32)
+
+
+def _prepare(
+    h: ArrayLike | Tensor, cfg: ModelConfig, part: ArrayLike | Tensor | None
+) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+    t = _cfr_batch(h, cfg)
+    kc = t.shape[-1]
+    x = _snapshots(t, cfg)
+    ref = x[..., :1]
+    rot = np.conj(ref) / np.maximum(np.abs(ref), 1e-30)
+    x = _band_mean(x * rot, kc, cfg)
+    norm = np.maximum(np.sqrt(np.add.reduce(x.real**2 + x.imag**2, -1))[..., None], 1e-30)
+    scale = np.float32(np.sqrt(cfg.num_elements)) / norm
+    if part is None:
+        return _pack(x * scale), None
+    tp = _cfr_batch(part, cfg)
+    if tp.shape != t.shape:
+        raise ValueError(f"a path's CFR {tp.shape} does not match the CFR {t.shape}")
+    return _pack(x * scale), _pack(_band_mean(_snapshots(tp, cfg) * rot, kc, cfg) * scale)
+
+
+def prepare_input(h: ArrayLike | Tensor, cfg: ModelConfig) -> NDArray[np.float32]:
+    """CFR [B, M, S, K_cfr] (or one [M, S, K_cfr]) -> real network input [B, S, K, 2M].
+
+    Every snapshot is referred to element 0's phase; with ``cfg.subcarrier_bands`` the
+    snapshots of each of K contiguous bands are then averaged (coherently: the referred
+    phases of one path agree within a band), else K uniformly spaced subcarriers are taken.
+    Each snapshot is scaled to norm sqrt(M). (numpy: also the lowered inference path.)
+    """
+    return _prepare(h, cfg, None)[0]
+
+
+def prepare_input_with_part(
+    h: ArrayLike | Tensor, part: ArrayLike | Tensor, cfg: ModelConfig
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """``prepare_input`` of a CFR and, with the same per-snapshot reference phase and scale
+    (the CFR's own), of one of its paths' CFR ``part`` (same shape): the prepared input is
+    linear in the CFR once those are fixed, so the part's share of the input is exact."""
+    x, xp = _prepare(h, cfg, part)
+    assert xp is not None
+    return x, xp
 
 
 def prepare_cfr(h: ArrayLike | Tensor, cfg: ModelConfig) -> Tensor:
@@ -349,11 +391,34 @@ def subregion_of(aoa_deg: ArrayLike, cfg: ModelConfig) -> NDArray[np.int64]:
     return np.searchsorted(starts, idx, side="right") - 1
 
 
-def autoencoder_targets(x: Tensor, aoa_deg: ArrayLike, cfg: ModelConfig) -> Tensor:
-    """Eq 10: h~_p(k) = h~(k) in the angle's own subregion p, 0 elsewhere; [B, P, S, K, 2M]."""
+def autoencoder_targets(
+    x: Tensor,
+    aoa_deg: ArrayLike,
+    cfg: ModelConfig,
+    x_part: Tensor | None = None,
+    part_aoa_deg: ArrayLike | None = None,
+) -> Tensor:
+    """Eq 10: h~_p(k) = h~(k) in the angle's own subregion p, 0 elsewhere; [B, P, S, K, 2M].
+
+    With ``x_part`` (the prepared share of a further path, ``prepare_input_with_part``, at
+    ``part_aoa_deg``; NaN: none) eq 10 is applied per path: that share goes to its own
+    subregion and the rest (the LOS and the noise) to the LOS's, so the targets still add up
+    to the input and each subregion sees only its own sources.
+    """
     p = torch.as_tensor(subregion_of(aoa_deg, cfg))
     sel = F.one_hot(p, cfg.num_subregions).to(x.dtype)  # [B, P]
-    return sel[:, :, None, None, None] * x[:, None]
+    t = sel[:, :, None, None, None] * x[:, None]
+    if x_part is None or part_aoa_deg is None:
+        return t
+    pa = np.asarray(part_aoa_deg, dtype=np.float64)
+    rows = np.flatnonzero(np.isfinite(pa))
+    if rows.size:
+        q = torch.as_tensor(subregion_of(pa[rows], cfg))
+        r = torch.as_tensor(rows)
+        xp = x_part[r].to(x.dtype)
+        t[r, p[r]] -= xp
+        t[r, q] += xp
+    return t
 
 
 def mse_loss(eta: Tensor, target: Tensor) -> Tensor:

@@ -20,7 +20,14 @@ from numpy.typing import NDArray
 from . import distributed as ddp
 from .config import ModelConfig, TrainConfig
 from .data import CfrDataset
-from .model import MoDDNN, autoencoder_targets, mse_loss, prepare_cfr, spectrum_targets
+from .model import (
+    MoDDNN,
+    autoencoder_targets,
+    mse_loss,
+    prepare_cfr,
+    prepare_input_with_part,
+    spectrum_targets,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +83,16 @@ def train(
     model = MoDDNN(cfg).to(dev)
     if ddp.active():  # several processes (torchrun): batch norm over the whole batch
         ddp.global_batchnorm(model)
-    x_train = prepare_cfr(train_set.cfr, cfg).to(dev)
-    ae_target = autoencoder_targets(x_train.cpu(), train_set.aoa_deg, cfg).to(dev)
+    if train_set.extra_cfr is not None and train_set.extra_paths is not None:
+        xt, xp = prepare_input_with_part(train_set.cfr, train_set.extra_cfr, cfg)
+        x_train = torch.from_numpy(xt)
+        ae_target = autoencoder_targets(
+            x_train, train_set.aoa_deg, cfg, torch.from_numpy(xp), train_set.extra_paths[:, 0]
+        ).to(dev)
+        x_train = x_train.to(dev)
+    else:
+        x_train = prepare_cfr(train_set.cfr, cfg).to(dev)
+        ae_target = autoencoder_targets(x_train.cpu(), train_set.aoa_deg, cfg).to(dev)
     oh_target = spectrum_targets(train_set.aoa_deg, cfg, train_set.extra_paths).to(dev)
     x_val = None
     if val_set is not None and len(val_set) and ddp.is_main():  # rank 0 validates
