@@ -41,32 +41,17 @@ def _nr():
 
 def carrier_from_dict(d: dict) -> Any:
     """CarrierConfig from its DESIGN section 4 dict."""
-    cls = _nr().CarrierConfig
-    if hasattr(cls, "from_dict"):
-        return cls.from_dict(dict(d))
-    return cls(**d)
+    return _nr().CarrierConfig.from_dict(dict(d))
 
 
 def srs_from_dict(d: dict) -> Any:
     """SRSConfig from its DESIGN section 4 dict."""
-    cls = _nr().SRSConfig
-    if hasattr(cls, "from_dict"):
-        return cls.from_dict(dict(d))
-    d = dict(d)
-    if "srs_period" in d:
-        d["srs_period"] = tuple(d["srs_period"])
-    return cls(**d)
+    return _nr().SRSConfig.from_dict(dict(d))
 
 
 def config_to_dict(obj: Any) -> dict:
     """A CarrierConfig / SRSConfig as the plain JSON dict of DESIGN section 4."""
-    if hasattr(obj, "to_dict"):
-        d = obj.to_dict()
-    else:
-        import dataclasses
-
-        d = dataclasses.asdict(obj)
-    return json.loads(json.dumps(d, default=_json_default))
+    return json.loads(json.dumps(obj.to_dict(), default=_json_default))
 
 
 def _json_default(o: Any) -> Any:
@@ -79,14 +64,6 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, (tuple, set)):
         return list(o)
     raise TypeError(f"{type(o).__name__} is not JSON serialisable")
-
-
-def _fft_size(carrier: Any) -> int:
-    return int(carrier.fft_size)
-
-
-def _scs_hz(carrier: Any) -> float:
-    return float(carrier.subcarrier_spacing) * 1e3
 
 
 @dataclass
@@ -153,11 +130,11 @@ class Recording:
 
 
 def _check_consistency(where: str, sample_rate: float, carrier: Any, array: ULA, m: int) -> None:
-    expected = _fft_size(carrier) * _scs_hz(carrier)
+    expected = carrier.sample_rate
     if not np.isclose(float(sample_rate), expected, rtol=0, atol=1e-3):
         raise RecordingError(
             f"{where}: sample rate {sample_rate:g} Hz does not match the carrier "
-            f"(fft_size {_fft_size(carrier)} x {_scs_hz(carrier):g} Hz = {expected:g} Hz)"
+            f"(fft_size {carrier.fft_size} x {carrier.scs_hz:g} Hz = {expected:g} Hz)"
         )
     if array.num_elements != m:
         raise RecordingError(
@@ -384,6 +361,7 @@ class _Meta:
         self.frequency = None
         if self.captures and "core:frequency" in self.captures[0]:
             self.frequency = float(self.captures[0]["core:frequency"])
+        self._mm: np.ndarray | None = None  # the data file, mapped on first use
 
     CHUNK_SAMPLES = 1 << 20
 
@@ -419,7 +397,7 @@ class _Meta:
             )
 
     def _map(self) -> np.ndarray:
-        if getattr(self, "_mm", None) is None:
+        if self._mm is None:
             if self.num_samples == 0:
                 shape = (0, self.num_channels) if self.datatype == "cf32_le" else (0, 1, 2)
                 self._mm = np.zeros(shape, "<c8" if self.datatype == "cf32_le" else "<i2")
@@ -703,7 +681,7 @@ def read_raw(
     if array is None:
         array = ULA(num_elements=num_channels)
     if sample_rate is None:
-        sample_rate = _fft_size(carrier) * _scs_hz(carrier)
+        sample_rate = carrier.sample_rate
     _check_consistency(str(paths[0]), sample_rate, carrier, array, num_channels)
     rows: list[NDArray[np.complex64]] = []
     for p in paths:
@@ -802,7 +780,7 @@ def open_raw(
     if array is None:
         array = ULA(num_elements=num_channels)
     if sample_rate is None:
-        sample_rate = _fft_size(carrier) * _scs_hz(carrier)
+        sample_rate = carrier.sample_rate
     _check_consistency(str(p), sample_rate, carrier, array, num_channels)
     if not p.is_file():
         raise RecordingError(f"raw recording {p} does not exist")

@@ -182,11 +182,6 @@ class SRSConfig:
         return self.m_srs_b() * N_SC_RB // self.k_tc
 
     @property
-    def num_bandwidth_rb(self) -> int:
-        """Resource blocks spanned by one SRS symbol (m_SRS,B_SRS)."""
-        return self.m_srs_b()
-
-    @property
     def frequency_hopping(self) -> bool:
         return self.b_hop < self.b_srs
 

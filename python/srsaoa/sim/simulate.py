@@ -502,7 +502,3 @@ def cfr_snapshots(
         w = rng.standard_normal((*out.shape, 2))
         out = out + np.sqrt(var / 2) * (w[..., 0] + 1j * w[..., 1])
     return out.astype(np.complex64)
-
-
-def config_dicts(rec: Recording) -> tuple[dict, dict]:
-    return config_to_dict(rec.carrier), config_to_dict(rec.srs)
