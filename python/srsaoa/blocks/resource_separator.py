@@ -82,6 +82,7 @@ class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self.joint = self._x_own is not None and len(self._x_others) > 0 and self.window
         self.num_cfrs = 0
         self.num_unseparated = 0  # CFRs the joint separation could not take: windowed only
+        self._models: dict = {}  # the joint fit's factorised models (nr.separation)
         self._sinr_before: list[float] = []
         self._port = pmt.intern(K.PORT_CFR)
         self.message_port_register_in(self._port)
@@ -119,7 +120,9 @@ class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                 from ..nr.separation import separate_joint
 
                 try:
-                    r = separate_joint(h, self._x_own, self._x_others, self.n_cs_max)
+                    r = separate_joint(
+                        h, self._x_own, self._x_others, self.n_cs_max, cache=self._models
+                    )
                 except ValueError as exc:  # the UEs' delay bands fill too much of the band
                     self.num_unseparated += 1
                     if self.num_unseparated in (1, 10, 100) or self.num_unseparated % 1000 == 0:

@@ -42,6 +42,7 @@ BAND_MARGIN_BINS = 2.0  # half-band margin beyond the detected taps (fractional 
 EXTRA_VECTORS = 3  # basis vectors beyond 2 NW (the path's representation error ~1e-4)
 MAX_FILL = 0.75  # refuse models whose columns fill more than this fraction of K
 PATH_DB = 30.0  # a path found on the residual is within this of the UE's strongest tap
+CACHE_MODELS = 16  # factorised models kept per separator
 ITERATIONS = 3  # band refinements on the residual (weaker paths, once the others are out)
 
 
@@ -144,33 +145,30 @@ class _Fit:
     sig_perp_e: float  # ... off the others' column space
 
 
-def _fit(y: NDArray, seqs: list[NDArray], extents: list[tuple[float, float]]) -> _Fit:
-    """Joint least squares of every UE in its band (extents: first and last tap)."""
+def _fit(
+    y: NDArray,
+    seqs: list[NDArray],
+    extents: list[tuple[float, float]],
+    cache: dict | None = None,
+) -> _Fit:
+    """Joint least squares of every UE in its band (extents: first and last tap). ``cache``
+    (for one set of sequences): the factorised model per set of bands, reused while the
+    UEs' delays stay put from one occasion to the next."""
     m, s, k = y.shape
-    # the others' columns first, this UE's last: the first columns of Q span the others
-    cols: list[NDArray] = []
-    owner: list[int] = []
-    for v in [*range(1, len(seqs)), 0]:
-        phi = _basis(k, *_band(*extents[v]))
-        cols.append(phi)
-        owner.extend([v] * phi.shape[1])
-    owner_a = np.asarray(owner)
+    key = tuple(extents)
+    hit = cache.get(key) if cache is not None else None
+    if hit is None:
+        hit = _model(seqs, extents, k)
+        if cache is not None:
+            if len(cache) >= CACHE_MODELS:
+                cache.pop(next(iter(cache)))
+            cache[key] = hit
+    owner_a, n_oth, same, factors = hit
     n_cols = owner_a.size
-    if n_cols > MAX_FILL * k:
-        raise ValueError(
-            f"{len(seqs)} UEs' delay bands need {n_cols} of {k} dimensions: too many UEs "
-            "or too long channels on these REs to separate"
-        )
-    phi_all = np.concatenate(cols, axis=1)  # [K, N]
-    n_oth = int((owner_a != 0).sum())
-    same = all(np.allclose(sq, sq[:1]) for sq in seqs)
     parts = np.zeros((len(seqs), m, s, k), np.complex128)
     resid = np.empty_like(y)
     sig_e = sig_perp_e = 0.0
-    for si in [0] if same else range(s):
-        xs = np.stack([sq[si] for sq in seqs])  # [V, K]
-        a = xs[owner_a].T * phi_all  # [K, N]: column j = x_owner(j) * phi_j
-        q, r = np.linalg.qr(a)
+    for si, (a, q, r) in enumerate(factors):
         sel = slice(None) if same else slice(si, si + 1)
         ys = y[:, sel, :].reshape(-1, k).T  # [K, M * S']
         z = q.conj().T @ ys  # [N, M * S']
@@ -188,12 +186,43 @@ def _fit(y: NDArray, seqs: list[NDArray], extents: list[tuple[float, float]]) ->
     return _Fit(parts, resid, n_cols, n_cols - n_oth, sig_e, sig_perp_e)
 
 
+def _model(seqs: list[NDArray], extents: list[tuple[float, float]], k: int):
+    """(owner of each column, number of the others' columns, one model for every symbol,
+    [(A, Q, R)] per symbol or once): A = [diag(x_v) Phi_v]_v, the others first."""
+    s = seqs[0].shape[0]
+    # the others' columns first, this UE's last: the first columns of Q span the others
+    cols: list[NDArray] = []
+    owner: list[int] = []
+    for v in [*range(1, len(seqs)), 0]:
+        phi = _basis(k, *_band(*extents[v]))
+        cols.append(phi)
+        owner.extend([v] * phi.shape[1])
+    owner_a = np.asarray(owner)
+    n_cols = owner_a.size
+    if n_cols > MAX_FILL * k:
+        raise ValueError(
+            f"{len(seqs)} UEs' delay bands need {n_cols} of {k} dimensions: too many UEs "
+            "or too long channels on these REs to separate"
+        )
+    phi_all = np.concatenate(cols, axis=1)  # [K, N]
+    n_oth = int((owner_a != 0).sum())
+    same = all(np.allclose(sq, sq[:1]) for sq in seqs)
+    factors = []
+    for si in [0] if same else range(s):
+        xs = np.stack([sq[si] for sq in seqs])  # [V, K]
+        a = xs[owner_a].T * phi_all  # [K, N]: column j = x_owner(j) * phi_j
+        q, r = np.linalg.qr(a)
+        factors.append((a, q, r))
+    return owner_a, n_oth, same, factors
+
+
 def separate_joint(
     h: NDArray[np.complexfloating],
     x_own: NDArray[np.complexfloating],
     x_others: list[NDArray[np.complexfloating]],
     n_cs_max: int,
     iterations: int = ITERATIONS,
+    cache: dict | None = None,
 ) -> JointResult:
     """UE 0's LS CFR ``h`` [M, S, K] (the received REs divided by its sequence ``x_own``
     [S, K]) freed of the UEs with sequences ``x_others`` (each [S, K], cyclic shift
@@ -206,7 +235,8 @@ def separate_joint(
     strongest tap: an absent one costs a few dimensions, a missed one would stay in this
     UE's CFR as interference. Returns the cleaned CFR (still divided by ``x_own``) and the
     SNR at which the single-UE CRB is this UE's CRB in the joint model (module docstring).
-    ValueError when the bands need more than MAX_FILL of the K dimensions."""
+    ValueError when the bands need more than MAX_FILL of the K dimensions. ``cache``: a dict
+    kept by the caller for these sequences (factorised models, reused across occasions)."""
     h = np.asarray(h, dtype=np.complex128)
     m, s, k = h.shape
     x_own = np.asarray(x_own, dtype=np.complex128)
@@ -220,7 +250,7 @@ def separate_joint(
         found[v] = not np.isnan(lo)
         extents.append((lo, hi) if found[v] else (peak, peak))
         strongest.append(p_peak)
-    fit = _fit(y, seqs, extents)
+    fit = _fit(y, seqs, extents, cache)
     for _ in range(iterations):
         grown = []
         for v, xv in enumerate(seqs):
@@ -237,7 +267,7 @@ def separate_joint(
         if grown == extents:
             break
         extents = grown
-        fit = _fit(y, seqs, extents)
+        fit = _fit(y, seqs, extents, cache)
     noise_var = float(np.sum(np.abs(fit.resid) ** 2)) / max(m * s * (k - fit.n_cols), 1)
     # this UE's fit holds its signal plus the noise of its own columns (n_own per m, s)
     p_sig = max(fit.sig_e - noise_var * m * s * fit.n_own, 0.0) / (m * s * k)
