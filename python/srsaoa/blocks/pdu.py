@@ -58,8 +58,8 @@ _FAST_MIN = 32  # below this many elements the element lists are as fast
 
 
 def uniform_to_numpy(v: Any) -> np.ndarray | None:
-    """A uniform vector as a numpy array, through its serialization (about 6x faster than
-    the element list for a CFR); None for a kind not handled here."""
+    """A uniform vector as a numpy array, read from its serialization in one copy instead of
+    element by element; None for a kind not handled here."""
     for test, wire, native in _SERIAL_DTYPES:
         if test(v):
             n = pmt.length(v)
