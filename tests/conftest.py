@@ -34,22 +34,10 @@ def repo_root() -> Path:
     return ROOT
 
 
-# A process that created a QApplication and GNU Radio QT sinks can crash while the
-# interpreter tears them down, after every test has passed and pytest has printed its
-# summary (seen as a segfault at exit of the `-m qt` run). End such a process right after
-# pytest is done, with pytest's own exit status.
-_EXIT_STATUS: dict[str, int] = {}
+@pytest.fixture(scope="session")
+def qt_app():
+    """The one QApplication of a QT test process (offscreen), alive until the process ends:
+    a QApplication that Python drops while widgets still exist takes them down with it."""
+    from PyQt5 import Qt
 
-
-def pytest_sessionfinish(session, exitstatus):
-    _EXIT_STATUS["status"] = int(exitstatus)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config):
-    import sys
-
-    if "PyQt5.QtCore" in sys.modules and "status" in _EXIT_STATUS:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(_EXIT_STATUS["status"])
+    return Qt.QApplication.instance() or Qt.QApplication([])

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +18,12 @@ from gnuradio.srsaoa import constants as K
 from gnuradio.srsaoa.blocks.pdu import make_pdu
 from gnuradio.srsaoa.estimation.crb import crb_stochastic
 from grc_tools import compile_grc, load_generated
+from msg_tools import VectorCollector, post, post_done
+from qt_tools import close_top_block, run_events_until
 
 # QT widgets and GNU Radio's QT sinks leave state behind that has crashed later tests in
 # the same process (a segfault importing torch afterwards): run in their own process.
 pytestmark = pytest.mark.qt
-
-# QT top blocks stay alive until the process ends (conftest ends it without teardown):
-# destroying one's qtgui sinks while QT still knows their widgets crashed the next test.
-_KEEP_ALIVE: list = []
 
 ROOT = Path(__file__).resolve().parent.parent
 GRC = ROOT / "examples" / "gui_spectrum.grc"
@@ -35,21 +32,17 @@ GRC = ROOT / "examples" / "gui_spectrum.grc"
 # --------------------------------------------------------------------------- aoa_series
 
 
-def run_series(blk, msgs, expect, timeout=20.0):
+def run_series(blk, msgs):
+    """Queue estimate PDUs and the system "done" message, run the flowgraph to its end;
+    (values, tags)."""
     tb = gr.top_block()
-    snk = blocks.vector_sink_f()
+    snk = VectorCollector()
     tb.connect(blk, snk)
     for msg in msgs:
-        blk.to_basic_block()._post(pmt.intern(K.PORT_ESTIMATE), msg)
-    tb.start()
-    deadline = time.monotonic() + timeout
-    while len(snk.data()) < expect and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.1)
-    tb.stop()
-    tb.wait()
-    tags = [(t.offset, pmt.to_python(t.value)) for t in snk.tags()]
-    return np.asarray(snk.data()), tags
+        post(blk, K.PORT_ESTIMATE, msg)
+    post_done(blk)  # queued before the start: handled after everything above
+    tb.run()
+    return snk.data(), snk.tags()
 
 
 def estimate_pdu(aoa, occasion=None):
@@ -64,7 +57,7 @@ def test_aoa_series_one_value_per_estimate():
     aoas = [rng.uniform(-80, 80, 1 + i % 3) for i in range(30)] + [np.zeros(0)]
     msgs = [estimate_pdu(a, i) for i, a in enumerate(aoas)]
     for index in (0, 1):
-        out, tags = run_series(srsaoa.aoa_series(index), msgs, len(aoas))
+        out, tags = run_series(srsaoa.aoa_series(index), msgs)
         want = [a[index] if index < a.size else np.nan for a in aoas]
         np.testing.assert_allclose(out, np.asarray(want, np.float32), equal_nan=True)
         assert tags == [(i, i) for i in range(len(aoas))]
@@ -76,7 +69,7 @@ def test_aoa_series_drops_malformed_and_validates():
         make_pdu({K.METHOD: "esprit"}, None),  # no aoa_deg
         estimate_pdu([12.5]),
     ]
-    out, tags = run_series(srsaoa.aoa_series(0), msgs, 1)
+    out, tags = run_series(srsaoa.aoa_series(0), msgs)
     np.testing.assert_array_equal(out, [12.5])
     assert tags == []
     for bad in (-1, 0.5, True):
@@ -103,13 +96,6 @@ def _peaks(sink, grid):
     return grid[d.argmax(1)] if d.size else np.zeros(0)
 
 
-def _pump(app, seconds, until=lambda: False):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not until():
-        app.processEvents()
-        time.sleep(0.02)
-
-
 def _red_rows(widget) -> int:
     """Rows of a grabbed widget that contain pure red pixels (the MUSIC curve's colour)."""
     from PyQt5 import Qt
@@ -122,14 +108,15 @@ def _red_rows(widget) -> int:
     return int(np.count_nonzero(red.any(axis=1)))
 
 
-def test_gui_spectrum_runs_offscreen(gui_module, monkeypatch):
-    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
-    from PyQt5 import Qt
+def test_gui_spectrum_runs_offscreen(gui_module, qt_app):
+    import torch
 
+    # the application owns torch's thread pool (as srsaoa run and demo): one intra-op
+    # thread; with torch's default pool, the MoD-DNN spectrum hung in a process that had
+    # run the loopback flowgraph before
+    torch.set_num_threads(1)
     mod, out = gui_module
-    app = Qt.QApplication.instance() or Qt.QApplication([])
     tb = mod.gui_spectrum(recording="", speed=0.01, model="default")
-    _KEEP_ALIVE.append(tb)
     grid = tb.spec_dbf.grid_deg
     sinks = {n: blocks.vector_sink_f(grid.size) for n in ("spec_dbf", "spec_music", "spec_moddnn")}
     for name, snk in sinks.items():
@@ -146,7 +133,7 @@ def test_gui_spectrum_runs_offscreen(gui_module, monkeypatch):
     tb.start()
     tb.show()
     try:
-        _pump(app, 30.0, lambda: len(esprit.data()) >= 15)
+        assert run_events_until(lambda: len(esprit.data()) >= 15, 60.0)
         crb = crb_stochastic([truth], n, source_covariance=[[10.0]])[0]
         for name in ("spec_dbf", "spec_music"):
             peaks = _peaks(sinks[name], grid)
@@ -163,7 +150,7 @@ def test_gui_spectrum_runs_offscreen(gui_module, monkeypatch):
             peaks = _peaks(sinks["spec_dbf"], grid)
             return peaks.size >= done + 10 and np.all(np.abs(peaks[-5:] + 35.0) < 1.0)
 
-        _pump(app, 30.0, moved)
+        assert run_events_until(moved, 60.0)
         for name in ("spec_dbf", "spec_music"):
             peaks = _peaks(sinks[name], grid)[-5:]
             np.testing.assert_array_less(np.abs(peaks + 35.0), 0.25 + 5 * crb)
@@ -174,32 +161,25 @@ def test_gui_spectrum_runs_offscreen(gui_module, monkeypatch):
         def counts() -> list[int]:
             return [len(s.data()) // grid.size for s in sinks.values()]
 
-        _pump(app, 60.0, lambda: counts()[2] >= counts()[0] - 2)
-        assert counts()[2] >= counts()[0] - 2, counts()
-        _pump(app, 0.5)
+        assert run_events_until(lambda: counts()[2] >= counts()[0] - 2, 120.0), counts()
         # the plot shows the MUSIC peak: a red curve over most of the dB range, not a flat
         # line (which is what GNU Radio's vector sink draws without the x2 repeat)
-        rows = _red_rows(tb._spectrum_plot_win)
-        assert rows > 0.3 * tb._spectrum_plot_win.height(), rows
+        win = tb._spectrum_plot_win
+        assert run_events_until(lambda: _red_rows(win) > 0.3 * win.height(), 60.0, 100), _red_rows(
+            win
+        )
         png = out / "gui_spectrum.png"
         assert tb.grab().save(str(png)) and png.stat().st_size > 0
     finally:
-        tb.stop()
-        tb.wait()
-        tb.close()
+        close_top_block(tb)
 
 
-def test_gui_spectrum_replays_a_recording(gui_module, monkeypatch):
+def test_gui_spectrum_replays_a_recording(gui_module, qt_app):
     """The recording parameter switches the source: tests/data/recordings/los_23deg_10db
     (LOS at +23.4 deg, 10 dB per RE, README there) looped through the same receiver."""
-    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
-    from PyQt5 import Qt
-
     mod, _ = gui_module
     rec = ROOT / "tests" / "data" / "recordings" / "los_23deg_10db.sigmf-collection"
-    app = Qt.QApplication.instance() or Qt.QApplication([])
     tb = mod.gui_spectrum(recording=str(rec), speed=0.01, model="default")
-    _KEEP_ALIVE.append(tb)
     grid = tb.spec_music.grid_deg
     music = blocks.vector_sink_f(grid.size)
     tb.connect(tb.spec_music, music)
@@ -209,11 +189,9 @@ def test_gui_spectrum_replays_a_recording(gui_module, monkeypatch):
     crb = crb_stochastic([truth], 4 * 306, source_covariance=[[10.0]])[0]  # as above
     tb.start()
     try:
-        _pump(app, 30.0, lambda: len(esprit.data()) >= 5)
+        assert run_events_until(lambda: len(esprit.data()) >= 5, 60.0)
     finally:
-        tb.stop()
-        tb.wait()
-        tb.close()
+        close_top_block(tb)
     peaks = _peaks(music, grid)
     assert peaks.size >= 5
     np.testing.assert_array_less(np.abs(peaks - truth), 0.25 + 5 * crb)
