@@ -74,10 +74,10 @@ cfr_extractor_core_impl::cfr_extractor_core_impl(
                sample_rate,
                calibration),
       d_m(num_channels), d_subcarriers(subcarriers), d_scs(scs_hz), d_fs(sample_rate),
-      d_cfo(cfo_correction), d_have_time(false), d_time_offset(0), d_time_full(0),
-      d_time_frac(0.0), d_rate_ok(true), d_in_bad(false), d_ncfr(0), d_ndropped(0),
-      d_have_freq(false), d_freq(0.0), d_retunes(0), d_has_cal(!calibration.empty()),
-      d_window(0), d_consumers(0), d_held(0), d_max_in_flight(0)
+      d_cfo(cfo_correction), d_time(sample_rate), d_rate_ok(true), d_in_bad(false),
+      d_ncfr(0), d_ndropped(0), d_ngap(0), d_have_freq(false), d_freq(0.0), d_retunes(0),
+      d_has_cal(!calibration.empty()), d_window(0), d_consumers(0), d_held(0),
+      d_max_in_flight(0)
 {
     if (subcarriers.size() != subcarrier_bins.size())
         throw std::invalid_argument(
@@ -144,7 +144,8 @@ void cfr_extractor_core_impl::set_calibration(const std::vector<gr_complex>& cal
 bool cfr_extractor_core_impl::start_occasion(const gr::tag_t& tag,
                                              gr_vector_const_void_star& input_items,
                                              std::uint64_t r0,
-                                             std::uint64_t n)
+                                             std::uint64_t n,
+                                             bool direct_ok)
 {
     occasion occ;
     occ.start = tag.offset;
@@ -155,22 +156,17 @@ bool cfr_extractor_core_impl::start_occasion(const gr::tag_t& tag,
         if (pmt::is_number(c))
             occ.cfo_hz = pmt::to_double(c);
     }
-    occ.has_time = d_have_time;
+    occ.has_time = d_time.known();
     occ.time_full = 0;
     occ.time_frac = 0.0;
-    if (d_have_time) {
-        const double dt =
-            (static_cast<double>(tag.offset) - static_cast<double>(d_time_offset)) / d_fs;
-        const double total_frac = d_time_frac + dt;
-        const double whole = std::floor(total_frac);
-        occ.time_full = d_time_full + static_cast<std::uint64_t>(whole);
-        occ.time_frac = total_frac - whole;
-    }
+    if (occ.has_time)
+        d_time.time_at(tag.offset, occ.time_full, occ.time_frac);
     const std::size_t ns = d_kernel.num_symbols();
     const std::size_t nfft = static_cast<std::size_t>(d_kernel.fft_size());
     // The usual case: the whole occasion is in this call's input (and none waits before
-    // it): FFT straight from the input buffer, no window copies.
-    if (d_pending.empty() &&
+    // it, and no time discontinuity inside it): FFT straight from the input buffer, no
+    // window copies.
+    if (direct_ok && d_pending.empty() &&
         tag.offset + static_cast<std::uint64_t>(d_kernel.span_end()) <= r0 + n) {
         for (int m = 0; m < d_m; m++)
             for (std::size_t s = 0; s < ns; s++)
@@ -192,6 +188,16 @@ bool cfr_extractor_core_impl::start_occasion(const gr::tag_t& tag,
     return false;
 }
 
+void cfr_extractor_core_impl::drop_gap(std::uint64_t start, std::uint64_t jump_offset)
+{
+    d_logger->warn("rx_time discontinuity at sample {} inside the SRS occasion at sample "
+                   "{}: no CFR",
+                   jump_offset,
+                   start);
+    d_ngap++;
+    d_ndropped++;
+}
+
 void cfr_extractor_core_impl::finish_occasion(occasion& occ, const gr_complex* const* sym)
 {
     if (!d_rate_ok) {
@@ -202,7 +208,8 @@ void cfr_extractor_core_impl::finish_occasion(occasion& occ, const gr_complex* c
     bool ok;
     {
         std::lock_guard<std::mutex> lock(d_mutex);
-        ok = d_kernel.estimate_windows(sym, d_cfo ? occ.cfo_hz : 0.0, d_h.data(), snr_db);
+        ok = d_kernel.estimate_windows(
+            sym, d_cfo.load() ? occ.cfo_hz : 0.0, d_h.data(), snr_db);
     }
     if (!ok) {
         if (!d_in_bad)
@@ -284,20 +291,39 @@ int cfr_extractor_core_impl::work(int noutput_items,
     std::vector<gr::tag_t> tags;
     get_tags_in_range(tags, 0, r0, r1);
     std::sort(tags.begin(), tags.end(), gr::tag_t::offset_compare);
+    // time discontinuities in this call (a probe: the tracker itself follows the tags in
+    // order below), so an occasion with one inside is never estimated directly
+    std::vector<std::uint64_t> jumps;
+    {
+        tag_utils::rx_time_tracker probe = d_time;
+        double jump;
+        for (const auto& t : tags)
+            if (pmt::eq(t.key, keys::rx_time()) &&
+                probe.update(t.offset, t.value, jump) &&
+                tag_utils::is_discontinuity(jump))
+                jumps.push_back(t.offset);
+    }
+    const auto span = static_cast<std::uint64_t>(d_kernel.span_end());
     for (const auto& t : tags) {
         if (pmt::eq(t.key, keys::rx_time())) {
-            if (pmt::is_tuple(t.value) && pmt::length(t.value) == 2 &&
-                pmt::is_number(pmt::tuple_ref(t.value, 0)) &&
-                pmt::is_number(pmt::tuple_ref(t.value, 1))) {
-                d_have_time = true;
-                d_time_offset = t.offset;
-                d_time_full = pmt::to_uint64(pmt::tuple_ref(t.value, 0));
-                d_time_frac = pmt::to_double(pmt::tuple_ref(t.value, 1));
+            double jump = 0.0;
+            if (!d_time.update(t.offset, t.value, jump) ||
+                !tag_utils::is_discontinuity(jump))
+                continue;
+            // an occasion waiting for samples beyond the gap: drop it
+            for (auto it = d_pending.begin(); it != d_pending.end();) {
+                if (it->start < t.offset && t.offset < it->start + span) {
+                    drop_gap(it->start, t.offset);
+                    d_pool.push_back(std::move(it->win));
+                    it = d_pending.erase(it);
+                } else {
+                    ++it;
+                }
             }
         } else if (pmt::eq(t.key, tags::rx_rate())) {
-            if (pmt::is_number(t.value)) {
-                const double rate = pmt::to_double(t.value);
-                const bool ok = std::abs(rate - d_fs) <= 1e-6 * d_fs;
+            double rate;
+            if (tag_utils::parse_rx_rate(t.value, rate)) {
+                const bool ok = tag_utils::rate_matches(rate, d_fs);
                 if (!ok && d_rate_ok)
                     d_logger->error("rx_rate tag {} Hz differs from sample_rate {} Hz: "
                                     "no CFR until they match",
@@ -310,7 +336,7 @@ int cfr_extractor_core_impl::work(int noutput_items,
                 const double f = pmt::to_double(t.value);
                 if (d_have_freq && std::abs(f - d_freq) > 0.5) {
                     d_retunes++;
-                    if (d_has_cal)
+                    if (has_calibration())
                         d_logger->warn(
                             "rx_freq changed from {} Hz to {} Hz at sample {}: the N310 "
                             "re-randomises its inter-channel phases at every tune, the "
@@ -324,7 +350,10 @@ int cfr_extractor_core_impl::work(int noutput_items,
                 d_freq = f;
             }
         } else if (pmt::eq(t.key, tags::srs_start())) {
-            start_occasion(t, input_items, r0, static_cast<std::uint64_t>(n));
+            bool straddles = false;
+            for (auto j : jumps)
+                straddles = straddles || (t.offset < j && j < t.offset + span);
+            start_occasion(t, input_items, r0, static_cast<std::uint64_t>(n), !straddles);
         }
     }
 

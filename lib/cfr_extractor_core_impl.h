@@ -8,6 +8,7 @@
 #ifndef INCLUDED_SRSAOA_CFR_EXTRACTOR_CORE_IMPL_H
 #define INCLUDED_SRSAOA_CFR_EXTRACTOR_CORE_IMPL_H
 
+#include "tag_utils.h"
 #include <atomic>
 #include <deque>
 #include <gnuradio/srsaoa/cfr_extractor_core.h>
@@ -37,28 +38,35 @@ private:
     std::vector<int> d_subcarriers;
     double d_scs;
     double d_fs;
-    bool d_cfo;
+    std::atomic<bool> d_cfo;
     std::deque<occasion> d_pending;
     std::vector<std::vector<std::vector<gr_complex>>> d_pool; // recycled windows
-    bool d_have_time;
-    std::uint64_t d_time_offset, d_time_full;
-    double d_time_frac;
+    tag_utils::rx_time_tracker d_time;
     bool d_rate_ok;
     bool d_in_bad;
-    std::uint64_t d_ncfr, d_ndropped;
+    // counters read from other threads (Python) while the block runs
+    std::atomic<std::uint64_t> d_ncfr, d_ndropped, d_ngap;
     bool d_have_freq;
     double d_freq;
-    std::uint64_t d_retunes;
-    bool d_has_cal;
+    std::atomic<std::uint64_t> d_retunes;
     std::vector<gr_complex> d_h;
-    std::mutex d_mutex;
+    // guards the kernel's calibration and d_has_cal (set_calibration from any thread)
+    mutable std::mutex d_mutex;
+    bool d_has_cal;
+    bool has_calibration() const
+    {
+        std::lock_guard<std::mutex> lock(d_mutex);
+        return d_has_cal;
+    }
+    void drop_gap(std::uint64_t start, std::uint64_t jump_offset);
 
     // true if the occasion lies whole in [r0, r0 + n) and was estimated straight from
     // the input buffer (no window copies); otherwise it waits in d_pending
     bool start_occasion(const gr::tag_t& tag,
                         gr_vector_const_void_star& input_items,
                         std::uint64_t r0,
-                        std::uint64_t n);
+                        std::uint64_t n,
+                        bool direct_ok);
     void finish_occasion(occasion& occ, const gr_complex* const* sym);
     std::vector<const gr_complex*> d_sym; // [m * S + s]: the FFT windows of one occasion
 
@@ -94,23 +102,27 @@ public:
     void set_calibration(const std::vector<gr_complex>& calibration) override;
     void set_cfo_correction(bool on) override
     {
-        d_cfo = on;
+        d_cfo.store(on);
     }
     bool cfo_correction() const override
     {
-        return d_cfo;
+        return d_cfo.load();
     }
     std::uint64_t num_cfrs() const override
     {
-        return d_ncfr;
+        return d_ncfr.load();
     }
     std::uint64_t num_dropped() const override
     {
-        return d_ndropped;
+        return d_ndropped.load();
+    }
+    std::uint64_t num_gap_dropped() const override
+    {
+        return d_ngap.load();
     }
     std::uint64_t num_retunes() const override
     {
-        return d_retunes;
+        return d_retunes.load();
     }
     void set_flow_control(int window, int consumers) override;
     std::uint64_t num_in_flight() const override

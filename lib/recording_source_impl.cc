@@ -14,18 +14,22 @@
 namespace gr {
 namespace srsaoa {
 
-recording_source::sptr recording_source::make(const std::vector<std::string>& files,
-                                              int num_channels,
-                                              const std::string& datatype,
-                                              double scale,
-                                              std::uint64_t num_samples,
-                                              bool repeat,
-                                              double sample_rate,
-                                              double center_frequency,
-                                              bool has_time,
-                                              std::uint64_t time_secs,
-                                              double time_frac,
-                                              bool count_nonfinite)
+recording_source::sptr
+recording_source::make(const std::vector<std::string>& files,
+                       int num_channels,
+                       const std::string& datatype,
+                       double scale,
+                       std::uint64_t num_samples,
+                       bool repeat,
+                       double sample_rate,
+                       double center_frequency,
+                       bool has_time,
+                       std::uint64_t time_secs,
+                       double time_frac,
+                       bool count_nonfinite,
+                       const std::vector<std::uint64_t>& capture_starts,
+                       const std::vector<std::uint64_t>& capture_secs,
+                       const std::vector<double>& capture_fracs)
 {
     return gnuradio::make_block_sptr<recording_source_impl>(files,
                                                             num_channels,
@@ -38,21 +42,28 @@ recording_source::sptr recording_source::make(const std::vector<std::string>& fi
                                                             has_time,
                                                             time_secs,
                                                             time_frac,
-                                                            count_nonfinite);
+                                                            count_nonfinite,
+                                                            capture_starts,
+                                                            capture_secs,
+                                                            capture_fracs);
 }
 
-recording_source_impl::recording_source_impl(const std::vector<std::string>& files,
-                                             int num_channels,
-                                             const std::string& datatype,
-                                             double scale,
-                                             std::uint64_t num_samples,
-                                             bool repeat,
-                                             double sample_rate,
-                                             double center_frequency,
-                                             bool has_time,
-                                             std::uint64_t time_secs,
-                                             double time_frac,
-                                             bool count_nonfinite)
+recording_source_impl::recording_source_impl(
+    const std::vector<std::string>& files,
+    int num_channels,
+    const std::string& datatype,
+    double scale,
+    std::uint64_t num_samples,
+    bool repeat,
+    double sample_rate,
+    double center_frequency,
+    bool has_time,
+    std::uint64_t time_secs,
+    double time_frac,
+    bool count_nonfinite,
+    const std::vector<std::uint64_t>& capture_starts,
+    const std::vector<std::uint64_t>& capture_secs,
+    const std::vector<double>& capture_fracs)
     : gr::sync_block("recording_source",
                      gr::io_signature::make(0, 0, 0),
                      gr::io_signature::make(std::max(1, num_channels),
@@ -61,8 +72,25 @@ recording_source_impl::recording_source_impl(const std::vector<std::string>& fil
       d_reader(files, num_channels, datatype, scale, num_samples), d_repeat(repeat),
       d_rate(pmt::from_double(sample_rate)), d_freq(pmt::from_double(center_frequency)),
       d_time(pmt::PMT_NIL), d_count(count_nonfinite), d_pos(0), d_pass(0), d_streamed(0),
-      d_nonfinite(0), d_first_nonfinite(-1), d_first_done(false)
+      d_nonfinite(0), d_first_nonfinite(-1), d_first_done(false), d_next_cap(0),
+      d_cap_tags(0)
 {
+    if (capture_secs.size() != capture_starts.size() ||
+        capture_fracs.size() != capture_starts.size())
+        throw std::invalid_argument("recording_source: capture_starts, capture_secs and "
+                                    "capture_fracs must have equal lengths");
+    for (std::size_t i = 0; i < capture_starts.size(); i++) {
+        if (capture_starts[i] == 0 ||
+            (i > 0 && capture_starts[i] <= capture_starts[i - 1]))
+            throw std::invalid_argument(
+                "recording_source: capture_starts must be increasing and > 0");
+        if (!(capture_fracs[i] >= 0.0 && capture_fracs[i] < 1.0))
+            throw std::invalid_argument(
+                "recording_source: capture_fracs must be in [0, 1)");
+        d_cap_start.push_back(capture_starts[i]);
+        d_cap_time.push_back(pmt::make_tuple(pmt::from_uint64(capture_secs[i]),
+                                             pmt::from_double(capture_fracs[i])));
+    }
     if (!(sample_rate > 0.0))
         throw std::invalid_argument("recording_source: sample_rate must be > 0");
     if (has_time) {
@@ -107,6 +135,22 @@ int recording_source_impl::work(int noutput_items,
             const std::size_t k = d_reader.read(d_pos, want - done, d_out.data());
             if (k == 0)
                 break;
+            if (d_pass == 0) {
+                // rx_time at the later captures' starts read in this piece
+                const pmt::pmt_t src = pmt::intern(alias());
+                while (d_next_cap < d_cap_start.size() &&
+                       d_cap_start[d_next_cap] < d_pos + k) {
+                    const std::uint64_t cs = d_cap_start[d_next_cap];
+                    if (cs >= d_pos) {
+                        const std::uint64_t off = nitems_written(0) + done + (cs - d_pos);
+                        for (int m = 0; m < d_reader.num_channels(); m++)
+                            add_item_tag(
+                                m, off, keys::rx_time(), d_cap_time[d_next_cap], src);
+                        d_cap_tags++;
+                    }
+                    d_next_cap++;
+                }
+            }
             if (d_count && d_pass == 0) {
                 d_reader.count_nonfinite(d_pos, k, d_out.data());
                 d_nonfinite.store(d_reader.num_nonfinite());

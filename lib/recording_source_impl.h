@@ -32,6 +32,10 @@ private:
     mutable std::mutex d_err_mutex;
     std::string d_error;
     std::vector<gr_complex*> d_out;
+    std::vector<std::uint64_t> d_cap_start;
+    std::vector<pmt::pmt_t> d_cap_time;
+    std::size_t d_next_cap;
+    std::atomic<std::uint64_t> d_cap_tags;
 
     void tag_start(std::uint64_t offset);
 
@@ -47,7 +51,10 @@ public:
                           bool has_time,
                           std::uint64_t time_secs,
                           double time_frac,
-                          bool count_nonfinite);
+                          bool count_nonfinite,
+                          const std::vector<std::uint64_t>& capture_starts,
+                          const std::vector<std::uint64_t>& capture_secs,
+                          const std::vector<double>& capture_fracs);
 
     int work(int noutput_items,
              gr_vector_const_void_star& input_items,
@@ -69,6 +76,10 @@ public:
     std::uint64_t num_streamed() const override
     {
         return d_streamed.load();
+    }
+    std::uint64_t num_capture_tags() const override
+    {
+        return d_cap_tags.load();
     }
     bool first_pass_done() const override
     {

@@ -63,7 +63,8 @@ srs_sync_core::sptr srs_sync_core::make(int num_channels,
                                         int track_window,
                                         int max_misses,
                                         double sample_rate,
-                                        double min_metric)
+                                        double min_metric,
+                                        const std::vector<std::int64_t>& period_pattern)
 {
     return gnuradio::make_block_sptr<srs_sync_core_impl>(num_channels,
                                                          reference,
@@ -75,7 +76,8 @@ srs_sync_core::sptr srs_sync_core::make(int num_channels,
                                                          track_window,
                                                          max_misses,
                                                          sample_rate,
-                                                         min_metric);
+                                                         min_metric,
+                                                         period_pattern);
 }
 
 srs_sync_core_impl::srs_sync_core_impl(int num_channels,
@@ -88,7 +90,8 @@ srs_sync_core_impl::srs_sync_core_impl(int num_channels,
                                        int track_window,
                                        int max_misses,
                                        double sample_rate,
-                                       double min_metric)
+                                       double min_metric,
+                                       const std::vector<std::int64_t>& period_pattern)
     : gr::block(
           "srs_sync_core",
           gr::io_signature::make(
@@ -105,10 +108,11 @@ srs_sync_core_impl::srs_sync_core_impl(int num_channels,
                track_window,
                max_misses,
                sample_rate,
-               min_metric),
+               min_metric,
+               period_pattern),
       d_m(num_channels), d_fs(sample_rate), d_head(0), d_count(0), d_ndet(0),
-      d_resyncs(0), d_have_time(false), d_time_offset(0), d_time_full(0),
-      d_time_frac(0.0), d_rate_ok(true), d_in_nonfinite(false)
+      d_resyncs(0), d_missed(0), d_gap_samples(0), d_state(0), d_time(sample_rate),
+      d_rate_ok(true), d_in_nonfinite(false)
 {
     d_capacity = static_cast<std::size_t>(d_kernel.lookahead()) + 65536;
     // Undecided samples wait in the input buffer, unconsumed, until the detector has seen
@@ -133,9 +137,46 @@ srs_sync_core_impl::srs_sync_core_impl(int num_channels,
         obuf *= 2;
     for (int m = 0; m < num_channels; m++)
         set_min_output_buffer(m, obuf);
-    d_logger->debug("thresholds: acquisition {:.6f}, tracking {:.6f}",
+    d_logger->debug("thresholds: acquisition {:.6f}, tracking {:.6f} (noise thresholds "
+                    "{:.6f} / {:.6f} from pfa {:g}, guard min_metric {:.6f}; effective "
+                    "pfa per slot {:.3g})",
                     d_kernel.acquisition_threshold(),
-                    d_kernel.tracking_threshold());
+                    d_kernel.tracking_threshold(),
+                    d_kernel.noise_acquisition_threshold(),
+                    d_kernel.noise_tracking_threshold(),
+                    d_kernel.pfa(),
+                    d_kernel.min_metric(),
+                    d_kernel.effective_pfa());
+}
+
+srs_sync_core_impl::upstream_view srs_sync_core_impl::upstream(int i) const
+{
+    // The one place this block looks past the work() arguments into the scheduler's
+    // view of its inputs (gr::block_detail / gr::buffer_reader, public in GNU Radio 3.10
+    // but not part of the documented work() contract). It needs two things work()'s
+    // arguments do not give: whether the upstream has finished (to flush the undecided
+    // samples at the end of the stream) and how many items the upstream buffer can hold
+    // (undecided samples left unconsumed must never fill it, or the upstream could not
+    // write and the block would wait forever). Outside a running flowgraph detail() is
+    // null: the view is then unknown and the callers fall back to plain behaviour.
+    upstream_view v{ false, false, std::numeric_limits<std::int64_t>::max(), 0 };
+    const auto det = const_cast<srs_sync_core_impl*>(this)->detail();
+    if (!det || i < 0 || i >= det->ninputs())
+        return v;
+    const auto in = det->input(static_cast<unsigned>(i));
+    if (!in)
+        return v;
+    v.known = true;
+    v.done = in->done();
+    v.capacity = static_cast<std::int64_t>(in->max_possible_items_available());
+    v.available = static_cast<std::int64_t>(in->items_available());
+    return v;
+}
+
+void srs_sync_core_impl::publish_counters()
+{
+    d_missed.store(d_kernel.missed());
+    d_state.store(d_kernel.state());
 }
 
 void srs_sync_core_impl::forecast(int, gr_vector_int& ninput_items_required)
@@ -152,16 +193,15 @@ void srs_sync_core_impl::forecast(int, gr_vector_int& ninput_items_required)
     const bool ready =
         (d_count > 0 && dec > static_cast<std::int64_t>(nitems_written(0))) ||
         (fed_ahead > 0 && dec > r0);
-    auto det = detail();
     for (std::size_t i = 0; i < ninput_items_required.size(); i++) {
-        const auto in = det ? det->input(static_cast<int>(i)) : nullptr;
-        if (in && in->done()) {
+        const upstream_view in = upstream(static_cast<int>(i));
+        if (in.known && in.done) {
             ninput_items_required[i] = 0;
             continue;
         }
         std::int64_t need = ready ? 1 : fed_ahead + 1;
-        if (in)
-            need = std::min<std::int64_t>(need, in->max_possible_items_available() - h);
+        if (in.known)
+            need = std::min<std::int64_t>(need, in.capacity - h);
         ninput_items_required[i] = h + static_cast<int>(std::max<std::int64_t>(1, need));
     }
 }
@@ -169,10 +209,10 @@ void srs_sync_core_impl::forecast(int, gr_vector_int& ninput_items_required)
 void srs_sync_core_impl::handle_tag(const gr::tag_t& tag)
 {
     if (pmt::eq(tag.key, tags::rx_rate())) {
-        if (!pmt::is_number(tag.value))
+        double rate;
+        if (!tag_utils::parse_rx_rate(tag.value, rate))
             return;
-        const double rate = pmt::to_double(tag.value);
-        const bool ok = std::abs(rate - d_fs) <= 1e-6 * d_fs;
+        const bool ok = tag_utils::rate_matches(rate, d_fs);
         if (!ok && d_rate_ok) {
             d_logger->error("rx_rate tag {} Hz at sample {} differs from the configured "
                             "sample_rate {} Hz: detection paused until they match",
@@ -190,35 +230,27 @@ void srs_sync_core_impl::handle_tag(const gr::tag_t& tag)
         return;
     }
     if (pmt::eq(tag.key, keys::rx_time())) {
-        if (!pmt::is_tuple(tag.value) || pmt::length(tag.value) != 2)
+        double jump = 0.0;
+        if (!d_time.update(tag.offset, tag.value, jump))
             return;
-        const pmt::pmt_t full = pmt::tuple_ref(tag.value, 0);
-        const pmt::pmt_t frac = pmt::tuple_ref(tag.value, 1);
-        if (!pmt::is_number(full) || !pmt::is_number(frac))
+        if (!tag_utils::is_discontinuity(jump))
             return;
-        // full and fractional seconds apart: a double holding both loses ~0.2 us at 1e9 s
-        const std::uint64_t full_s = pmt::to_uint64(full);
-        const double frac_s = pmt::to_double(frac);
-        if (d_have_time) {
-            const double elapsed =
-                static_cast<double>(static_cast<std::int64_t>(full_s - d_time_full)) +
-                (frac_s - d_time_frac);
-            const double expect = static_cast<double>(tag.offset - d_time_offset) / d_fs;
-            const double err_samples = (elapsed - expect) * d_fs;
-            if (std::abs(err_samples) > 0.5) {
-                d_logger->warn(
-                    "rx_time jumps by {:.1f} samples at sample {} (overflow or "
-                    "gap): re-acquiring",
-                    err_samples,
-                    tag.offset);
-                d_kernel.restart();
-                d_resyncs++;
-            }
+        // samples lost (overflow, capture gap): the occasion straddling the tag is
+        // dropped with everything undecided, timing is derived afresh from the tag on,
+        // and the occasions inside the gap are counted as missed (known length)
+        const auto missing = static_cast<std::int64_t>(std::llround(jump));
+        d_logger->warn(
+            "rx_time jumps by {:.1f} samples at sample {} (overflow or capture "
+            "gap): re-acquiring",
+            jump,
+            tag.offset);
+        if (missing > 0) {
+            d_kernel.restart_after_gap(missing);
+            d_gap_samples.fetch_add(static_cast<std::uint64_t>(missing));
+        } else {
+            d_kernel.restart(); // time went back: a new stream, numbering afresh
         }
-        d_have_time = true;
-        d_time_offset = tag.offset;
-        d_time_full = full_s;
-        d_time_frac = frac_s;
+        d_resyncs++;
     }
 }
 
@@ -306,12 +338,11 @@ int srs_sync_core_impl::general_work(int noutput_items,
     // been fed means no more complete samples; everything fed is decided. (done() first,
     // then the count: items written before done() are all visible then.)
     bool starved = false;
-    auto det = detail();
     for (int m = 0; m < d_m; m++) {
-        if (!det->input(m)->done())
+        const upstream_view in = upstream(m);
+        if (!in.known || !in.done)
             continue;
-        const std::int64_t avail = det->input(m)->items_available() - h;
-        if (d_kernel.fed() >= r0 + avail)
+        if (d_kernel.fed() >= r0 + in.available - h)
             starved = true;
     }
     if (starved)
@@ -357,8 +388,7 @@ int srs_sync_core_impl::general_work(int noutput_items,
     if (left > 0) {
         std::int64_t space = std::numeric_limits<std::int64_t>::max();
         for (int m = 0; m < d_m; m++)
-            space = std::min<std::int64_t>(
-                space, det->input(m)->max_possible_items_available() - h);
+            space = std::min<std::int64_t>(space, upstream(m).capacity - h);
         const std::int64_t undecided =
             n_in - std::min<std::int64_t>(n_in, std::max<std::int64_t>(0, decided - r0));
         if (undecided > space / 2) {
@@ -392,6 +422,7 @@ int srs_sync_core_impl::general_work(int noutput_items,
     }
     for (int m = 0; m < d_m; m++)
         produce(m, static_cast<int>(produced));
+    publish_counters();
 
     if (produced == 0 && d_count == 0 && n_in == 0 && starved)
         return WORK_DONE;

@@ -55,13 +55,16 @@ srs_sync_kernel::srs_sync_kernel(const std::vector<cplx>& reference,
                                  int track_window,
                                  int max_misses,
                                  double sample_rate,
-                                 double min_metric)
+                                 double min_metric,
+                                 const std::vector<std::int64_t>& period_pattern)
     : d_ref(reference), d_a(segment_starts), d_l(segment_lengths), d_m(num_channels),
       d_ref_channel(ref_channel), d_period(period), d_pfa(pfa), d_w(track_window),
-      d_max_misses(max_misses), d_fs(sample_rate), d_base(0), d_fed(0), d_mbase(0),
-      d_mend(0), d_scan(0), d_state(0), d_pred(0), d_misses(0), d_have_occ(false),
-      d_occasion(0), d_last_index(0), d_enabled(true), d_finished(false), d_use_pre(true),
-      d_nonfinite(0), d_restarts(0)
+      d_max_misses(max_misses), d_fs(sample_rate), d_min_metric(min_metric), d_hyp(1),
+      d_base(0), d_fed(0), d_mbase(0), d_mend(0), d_scan(0), d_state(0), d_pred(0),
+      d_pred_hi(0), d_anchor(0), d_steps(1), d_missed(0), d_continuous(false), d_gap(0),
+      d_misses(0), d_have_occ(false), d_occasion(0), d_last_index(0), d_enabled(true),
+      d_finished(false), d_use_pre(true), d_nonfinite(0), d_restarts(0),
+      d_acq_guard(std::numeric_limits<std::int64_t>::min())
 {
     const auto t = static_cast<std::int64_t>(d_ref.size());
     if (t < 2)
@@ -81,9 +84,15 @@ srs_sync_kernel::srs_sync_kernel(const std::vector<cplx>& reference,
     if (ref_channel < -1 || ref_channel >= num_channels)
         fail("ref_channel must be -1 (all) or in [0, num_channels), got " +
              std::to_string(ref_channel));
-    if (period != 0 && period < t)
-        fail("period must be 0 (unknown) or >= the slot length " + std::to_string(t) +
-             ", got " + std::to_string(period));
+    // an occasion's SRS symbols and search window must end before the next one's begin
+    // (the intervals may be a little shorter than the reference slot: mu >= 2)
+    const std::int64_t min_period =
+        static_cast<std::int64_t>(d_a.back() + d_l.back() - d_a.front()) +
+        2 * static_cast<std::int64_t>(std::max(track_window, 0)) + 4;
+    if (period != 0 && period < min_period)
+        fail("period must be 0 (unknown) or >= " + std::to_string(min_period) +
+             " samples (the SRS symbols and the search window), got " +
+             std::to_string(period));
     if (!(pfa > 0.0 && pfa < 0.5))
         fail("pfa must be in (0, 0.5), got " + std::to_string(pfa));
     if (track_window < 0 || static_cast<std::int64_t>(track_window) * 4 > t)
@@ -95,6 +104,38 @@ srs_sync_kernel::srs_sync_kernel(const std::vector<cplx>& reference,
         fail("sample_rate must be positive");
     if (!(min_metric >= 0.0 && min_metric < 1.0))
         fail("min_metric must be in [0, 1)");
+    if (!period_pattern.empty()) {
+        if (period <= 0)
+            fail("a period_pattern needs period > 0");
+        if (period_pattern.size() > 4096)
+            fail("period_pattern holds more than 4096 intervals");
+        for (auto v : period_pattern)
+            if (v < min_period)
+                fail("every period_pattern interval must be >= " +
+                     std::to_string(min_period) + " samples, got " + std::to_string(v));
+        d_pattern = period_pattern;
+    } else {
+        d_pattern.assign(1, period);
+    }
+    d_phase_ok.assign(d_pattern.size(), 1);
+    // the most distinct predicted starts searched at once: k-step sums over all phases
+    // (k = 1 .. max_misses); 1 with equal intervals
+    if (d_pattern.size() > 1) {
+        const std::size_t c = d_pattern.size();
+        for (int k = 1; k <= max_misses && k <= static_cast<int>(2 * c); k++) {
+            std::vector<std::int64_t> sums;
+            for (std::size_t ph = 0; ph < c; ph++) {
+                std::int64_t sum = 0;
+                for (int i = 0; i < k; i++)
+                    sum += d_pattern[(ph + static_cast<std::size_t>(i)) % c];
+                sums.push_back(sum);
+            }
+            std::sort(sums.begin(), sums.end());
+            const int distinct =
+                static_cast<int>(std::unique(sums.begin(), sums.end()) - sums.begin());
+            d_hyp = std::max(d_hyp, distinct);
+        }
+    }
 
     const std::size_t ns = d_a.size();
     d_rnorm.resize(ns);
@@ -118,12 +159,13 @@ srs_sync_kernel::srs_sync_kernel(const std::vector<cplx>& reference,
     const double mc = static_cast<double>(d_chans.size());
     const double a = mc * static_cast<double>(ns);
     const double b = mc * static_cast<double>(total_len - static_cast<long>(ns));
-    // The noise threshold, raised to min_metric: the floor that keeps another UE's SRS
-    // (a different low-PAPR sequence, normalised cross-correlation ~1/N_sc) from being
-    // taken for ours at high SNR.
-    d_eta_acq = std::max(threshold_for(pfa / static_cast<double>(t), a, b), min_metric);
-    d_eta_trk = std::max(
-        threshold_for(pfa / static_cast<double>(2 * track_window + 1), a, b), min_metric);
+    // The noise (CFAR) thresholds from pfa, then the separate min_metric guard (another
+    // UE's SRS: a different low-PAPR sequence correlates at ~1/N_sc); both are reported.
+    d_noise_acq = threshold_for(pfa / static_cast<double>(t), a, b);
+    d_noise_trk =
+        threshold_for(pfa / static_cast<double>(d_hyp * (2 * track_window + 1)), a, b);
+    d_eta_acq = std::max(d_noise_acq, min_metric);
+    d_eta_trk = std::max(d_noise_trk, min_metric);
 
     d_a_min = d_a.front();
     d_b_max = d_a.back() + d_l.back();
@@ -185,17 +227,55 @@ double srs_sync_kernel::threshold_for(double p, double a, double b)
     return hi;
 }
 
+double srs_sync_kernel::effective_pfa() const
+{
+    const std::size_t ns = d_a.size();
+    long total_len = 0;
+    for (auto l : d_l)
+        total_len += l;
+    const double mc = static_cast<double>(d_chans.size());
+    return std::min(1.0,
+                    static_cast<double>(d_ref.size()) *
+                        tail_probability(d_eta_acq,
+                                         mc * static_cast<double>(ns),
+                                         mc * static_cast<double>(total_len - ns)));
+}
+
+double srs_sync_kernel::effective_tracking_pfa() const
+{
+    const std::size_t ns = d_a.size();
+    long total_len = 0;
+    for (auto l : d_l)
+        total_len += l;
+    const double mc = static_cast<double>(d_chans.size());
+    return std::min(1.0,
+                    static_cast<double>(d_hyp * (2 * d_w + 1)) *
+                        tail_probability(d_eta_trk,
+                                         mc * static_cast<double>(ns),
+                                         mc * static_cast<double>(total_len - ns)));
+}
+
 std::int64_t srs_sync_kernel::lookahead() const
 {
     // acquisition: a crossing waits for metrics span + 1 beyond it, which may need one
     // more FFT block of nf samples (+ a_0 + nf of input); tracking: 2W + 3 + b_max
     return static_cast<std::int64_t>(d_b_max) + 2 * static_cast<std::int64_t>(d_fft->nf) +
-           d_span + 2 * d_w + 4;
+           d_span + 2 * d_w + 4 + pattern_spread();
+}
+
+std::int64_t srs_sync_kernel::pattern_spread() const
+{
+    // how far apart the predicted starts can be: the spread of the k-step sums
+    if (d_pattern.size() < 2)
+        return 0;
+    const auto mm = std::minmax_element(d_pattern.begin(), d_pattern.end());
+    return static_cast<std::int64_t>(d_max_misses) * (*mm.second - *mm.first);
 }
 
 std::int64_t srs_sync_kernel::tracking_lookahead() const
 {
-    return static_cast<std::int64_t>(d_b_max) + 2 * static_cast<std::int64_t>(d_w) + 4;
+    return static_cast<std::int64_t>(d_b_max) + 2 * static_cast<std::int64_t>(d_w) + 4 +
+           pattern_spread();
 }
 
 std::int64_t srs_sync_kernel::decided() const
@@ -260,7 +340,7 @@ void srs_sync_kernel::process(const cplx* const* in, std::size_t n)
                     b.clear();
                 d_base = d_fed + static_cast<std::int64_t>(skip);
             }
-            const std::int64_t end = d_pred + d_w + 1 + d_b_max; // window complete
+            const std::int64_t end = d_pred_hi + d_w + 1 + d_b_max; // windows complete
             const std::int64_t from = d_fed + static_cast<std::int64_t>(skip);
             if (end > from)
                 take = skip + static_cast<std::size_t>(std::min<std::int64_t>(
@@ -326,6 +406,23 @@ void srs_sync_kernel::finish()
     d_finished = true;
     if (d_enabled)
         run();
+    // occasions expected after the last detection whose SRS symbols were all fed
+    if (d_have_occ && d_continuous && d_period > 0) {
+        const std::int64_t room = d_fed - d_b_max - (d_last_index - d_gap);
+        if (room >= d_period)
+            d_missed += static_cast<std::uint64_t>(room / d_period);
+    }
+}
+
+void srs_sync_kernel::restart_after_gap(std::int64_t missing_samples)
+{
+    const bool keep = missing_samples >= 0 && d_continuous;
+    const std::int64_t gap = d_gap;
+    restart();
+    if (keep) {
+        d_continuous = true;
+        d_gap = gap + missing_samples;
+    }
 }
 
 void srs_sync_kernel::restart()
@@ -340,6 +437,12 @@ void srs_sync_kernel::restart()
     d_mbase = d_mend = d_scan = d_fed;
     d_state = 0;
     d_misses = 0;
+    d_continuous = false;
+    d_gap = 0;
+    // An occasion whose SRS symbols began before the restart point shows only its
+    // sidelobes after it (the identical SRS symbols, one symbol or half a comb-2 symbol
+    // apart), and they all lie within one span of that point: no detection there.
+    d_acq_guard = d_fed + d_span;
     d_restarts++;
 }
 
@@ -349,6 +452,8 @@ void srs_sync_kernel::set_enabled(bool enabled)
         return;
     d_enabled = enabled;
     restart();
+    // a new sample rate is a new stream (no samples missing): no guard, as at the start
+    d_acq_guard = std::numeric_limits<std::int64_t>::min();
 }
 
 std::vector<srs_detection> srs_sync_kernel::take_detections()
@@ -437,13 +542,23 @@ double srs_sync_kernel::metric_at(std::int64_t n) const
     return eval_direct(n, nullptr);
 }
 
-void srs_sync_kernel::emit(std::int64_t n, bool tracking)
+void srs_sync_kernel::emit(std::int64_t n)
 {
     std::vector<cplx> corr;
     const double r0 = eval_direct(n, &corr);
     const double rm = eval_direct(n - 1, nullptr);
     const double rp = eval_direct(n + 1, nullptr);
-    emit_values(n, corr, rm, r0, rp, tracking);
+    emit_values(n, corr, rm, r0, rp, advance_since_last(n));
+}
+
+std::int64_t srs_sync_kernel::advance_since_last(std::int64_t n) const
+{
+    // a new acquisition: whole periods since the last detection when the stream was
+    // continuous (or its gaps of known length), else the next number
+    if (!d_have_occ || !d_continuous || d_period <= 0)
+        return 1;
+    return std::max<std::int64_t>(1,
+                                  (n - d_last_index + d_gap + d_period / 2) / d_period);
 }
 
 void srs_sync_kernel::emit_values(std::int64_t n,
@@ -451,7 +566,7 @@ void srs_sync_kernel::emit_values(std::int64_t n,
                                   double rm,
                                   double r0,
                                   double rp,
-                                  bool tracking)
+                                  std::int64_t advance)
 {
     double frac = 0.0;
     if (std::isfinite(rm) && std::isfinite(rp)) {
@@ -498,14 +613,14 @@ void srs_sync_kernel::emit_values(std::int64_t n,
         cfo = std::arg(z) * d_fs / (2.0 * M_PI * half);
     }
 
-    std::uint64_t occ;
-    if (!d_have_occ)
-        occ = 0;
-    else if (tracking && d_period > 0)
-        occ = d_occasion + static_cast<std::uint64_t>(std::max<std::int64_t>(
-                               1, (n - d_last_index + d_period / 2) / d_period));
-    else
-        occ = d_occasion + 1;
+    std::uint64_t occ = 0;
+    if (d_have_occ) {
+        occ = d_occasion + static_cast<std::uint64_t>(std::max<std::int64_t>(1, advance));
+        if (d_continuous)
+            d_missed += occ - d_occasion - 1;
+    }
+    d_continuous = true;
+    d_gap = 0;
     d_have_occ = true;
     d_occasion = occ;
     d_last_index = n;
@@ -540,10 +655,24 @@ bool srs_sync_kernel::acquire_step()
             best = n;
         }
     }
-    emit(best, false);
+    if (best < d_acq_guard) {
+        // a truncated occasion's sidelobe, or an occasion too close to the restart to
+        // tell from one: scan on past the guard and past this peak's own sidelobes (all
+        // within one span of it)
+        d_scan = std::max(best + d_span + 1, d_acq_guard);
+        if (d_scan > d_mend) {
+            d_metric.clear();
+            d_mbase = d_mend = d_scan;
+        }
+        return true;
+    }
+    emit(best);
     if (d_period > 0) {
         d_state = 1;
-        d_pred = best + d_period;
+        d_anchor = best;
+        d_steps = 1;
+        std::fill(d_phase_ok.begin(), d_phase_ok.end(), 1);
+        set_predictions();
         d_misses = 0;
         set_prefix(false);
     } else {
@@ -556,27 +685,47 @@ bool srs_sync_kernel::acquire_step()
     return true;
 }
 
-bool srs_sync_kernel::track_step()
+void srs_sync_kernel::set_predictions()
 {
-    const std::int64_t lo = d_pred - d_w - 1, hi = d_pred + d_w + 1;
-    if (hi + d_b_max > d_fed)
-        return false;
-    if (lo + d_a_min < d_base) {
-        // cannot happen (the buffer keeps the window); treat as a miss
-        d_pred += d_period;
-        return true;
+    const std::size_t c = d_pattern.size();
+    bool first = true;
+    for (std::size_t ph = 0; ph < c; ph++) {
+        if (!d_phase_ok[ph])
+            continue;
+        std::int64_t p = d_anchor;
+        for (std::int64_t i = 0; i < d_steps; i++)
+            p += d_pattern[(ph + static_cast<std::size_t>(i)) % c];
+        if (first || p < d_pred)
+            d_pred = p;
+        if (first || p > d_pred_hi)
+            d_pred_hi = p;
+        first = false;
     }
+    if (first) { // no consistent phase left (cannot happen): all of them again
+        std::fill(d_phase_ok.begin(), d_phase_ok.end(), 1);
+        set_predictions();
+    }
+}
+
+bool srs_sync_kernel::ascend(std::int64_t pred,
+                             std::int64_t& best,
+                             double& rm,
+                             double& r0,
+                             double& rp,
+                             std::vector<cplx>& corr_best)
+{
     // Greedy ascent from the prediction: rho is evaluated lazily (dot products per
     // candidate, window energies slid one sample at a time) and the search moves to a
     // neighbour while it is higher, within pred +- W; the candidates on both sides of the
     // final one are always evaluated (parabolic fraction). A stationary UE costs three
     // candidates instead of 2W + 3; the noise-only false-detection bound is unchanged (at
     // most 2W + 1 candidates are compared with the threshold).
+    const std::int64_t lo = pred - d_w - 1, hi = pred + d_w + 1;
     const std::size_t ns = d_a.size(), nch = d_chans.size();
     const auto nc = static_cast<std::size_t>(hi - lo + 1);
     std::vector<double> rho(nc, nan_value), e(nch * ns);
     std::vector<cplx> corr(nc * nch * ns);
-    std::int64_t e_at = d_pred; // e holds the window energies of candidate e_at
+    std::int64_t e_at = pred; // e holds the window energies of candidate e_at
     for (std::size_t c = 0; c < nch; c++)
         for (std::size_t s = 0; s < ns; s++)
             e[c * ns + s] = energy(c, e_at + d_a[s], e_at + d_a[s] + d_l[s]);
@@ -629,14 +778,69 @@ bool srs_sync_kernel::track_step()
             break;
         }
     }
-    if (rho[bi] > d_eta_trk) {
-        const std::int64_t best = lo + static_cast<std::int64_t>(bi);
-        std::vector<cplx> cb(corr.begin() + bi * nch * ns,
-                             corr.begin() + (bi + 1) * nch * ns);
-        emit_values(best, cb, rho[bi - 1], rho[bi], rho[bi + 1], true);
+    best = lo + static_cast<std::int64_t>(bi);
+    rm = rho[bi - 1];
+    r0 = rho[bi];
+    rp = rho[bi + 1];
+    corr_best.assign(corr.begin() + bi * nch * ns, corr.begin() + (bi + 1) * nch * ns);
+    return true;
+}
+
+bool srs_sync_kernel::track_step()
+{
+    const std::int64_t lo = d_pred - d_w - 1, hi = d_pred_hi + d_w + 1;
+    if (hi + d_b_max > d_fed)
+        return false;
+    if (lo + d_a_min < d_base) {
+        // cannot happen (the buffer keeps the windows); treat as a miss
+        d_steps++;
+        set_predictions();
+        return true;
+    }
+    // one search per distinct predicted start (one once the cycle phase is known)
+    const std::size_t c = d_pattern.size();
+    std::vector<std::int64_t> preds(c, 0);
+    for (std::size_t ph = 0; ph < c; ph++) {
+        std::int64_t p = d_anchor;
+        for (std::int64_t i = 0; i < d_steps; i++)
+            p += d_pattern[(ph + static_cast<std::size_t>(i)) % c];
+        preds[ph] = p;
+    }
+    std::vector<std::int64_t> distinct;
+    for (std::size_t ph = 0; ph < c; ph++)
+        if (d_phase_ok[ph])
+            distinct.push_back(preds[ph]);
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+    std::int64_t best = 0, chosen = 0;
+    double brm = 0.0, br0 = -1.0, brp = 0.0;
+    std::vector<cplx> bcorr;
+    for (auto p : distinct) {
+        std::int64_t b;
+        double rm, r0, rp;
+        std::vector<cplx> cb;
+        ascend(p, b, rm, r0, rp, cb);
+        if (r0 > br0) {
+            best = b;
+            chosen = p;
+            brm = rm;
+            br0 = r0;
+            brp = rp;
+            bcorr.swap(cb);
+        }
+    }
+    if (br0 > d_eta_trk) {
+        emit_values(best, bcorr, brm, br0, brp, d_steps);
+        std::vector<char> ok(c, 0);
+        for (std::size_t ph = 0; ph < c; ph++)
+            if (d_phase_ok[ph] && preds[ph] == chosen)
+                ok[(ph + static_cast<std::size_t>(d_steps)) % c] = 1;
+        d_phase_ok.swap(ok);
         d_state = 2;
         d_misses = 0;
-        d_pred = best + d_period;
+        d_anchor = best;
+        d_steps = 1;
+        set_predictions();
         return true;
     }
     d_misses++;
@@ -648,7 +852,8 @@ bool srs_sync_kernel::track_step()
         d_mbase = d_mend = d_scan = from;
         set_prefix(true);
     } else {
-        d_pred += d_period;
+        d_steps++;
+        set_predictions();
     }
     return true;
 }

@@ -41,6 +41,15 @@ namespace srsaoa {
  * An \p rx_freq tag with a new frequency (a retune) while a calibration is set logs a
  * warning: the N310 re-randomises its inter-channel phases at every tune, so the
  * calibration no longer holds (srsaoa calibrate again).
+ *
+ * Gaps: an \p rx_time tag that disagrees with the previous one by more than half a
+ * sample (UHD overflow, a recording's capture gap) inside an occasion's FFT windows
+ * drops that occasion (num_gap_dropped(), also in num_dropped()): a CFR is never made of
+ * samples from both sides of a gap. (srs_sync never tags such an occasion; this is the
+ * extractor's own guard.)
+ *
+ * Thread safety: the setters and the counters may be called from any thread while the
+ * flowgraph runs (setters under the block's mutex, counters atomic).
  */
 class SRSAOA_API cfr_extractor_core : virtual public gr::sync_block
 {
@@ -80,8 +89,10 @@ public:
     virtual bool cfo_correction() const = 0;
     /*! CFR PDUs published so far. */
     virtual std::uint64_t num_cfrs() const = 0;
-    /*! Occasions dropped (non-finite samples, wrong rate). */
+    /*! Occasions dropped (non-finite samples, wrong rate, a gap inside). */
     virtual std::uint64_t num_dropped() const = 0;
+    /*! Occasions dropped because an rx_time discontinuity lies inside them. */
+    virtual std::uint64_t num_gap_dropped() const = 0;
     /*! rx_freq changes (retunes) seen; each one invalidates the phase calibration. */
     virtual std::uint64_t num_retunes() const = 0;
 

@@ -55,6 +55,13 @@ public:
      * \param time_secs full seconds of rx_time.
      * \param time_frac fractional seconds of rx_time.
      * \param count_nonfinite count non-finite samples on the first pass.
+     * \param capture_starts first sample of each later SigMF capture with a
+     *        core:datetime (increasing, > 0): on the first pass an rx_time tag
+     *        (\p capture_secs[i], \p capture_fracs[i]) marks it, so a capture gap (a
+     *        datetime later than the samples before it account for) reaches srs_sync
+     *        and cfr_extractor as a time discontinuity, as a UHD overflow would.
+     * \param capture_secs full seconds of each of those captures' rx_time.
+     * \param capture_fracs fractional seconds, in [0, 1).
      */
     static sptr make(const std::vector<std::string>& files,
                      int num_channels,
@@ -67,7 +74,10 @@ public:
                      bool has_time,
                      std::uint64_t time_secs,
                      double time_frac,
-                     bool count_nonfinite);
+                     bool count_nonfinite,
+                     const std::vector<std::uint64_t>& capture_starts = {},
+                     const std::vector<std::uint64_t>& capture_secs = {},
+                     const std::vector<double>& capture_fracs = {});
 
     /*! Samples per channel in one pass. */
     virtual std::uint64_t num_samples() const = 0;
@@ -79,6 +89,8 @@ public:
     virtual std::uint64_t num_streamed() const = 0;
     /*! True once the first pass has been read completely. */
     virtual bool first_pass_done() const = 0;
+    /*! rx_time tags placed at later captures' starts (first pass). */
+    virtual std::uint64_t num_capture_tags() const = 0;
     /*! The read error that ended the stream, or "". */
     virtual std::string error() const = 0;
 };

@@ -25,9 +25,12 @@ namespace srsaoa {
  * The standard-free core of the synchroniser; gnuradio.srsaoa.srs_sync builds it from
  * CarrierConfig / SRSConfig dicts. Detection, thresholds and tracking are those of
  * srs_sync_kernel: FFT cross-correlation against the SRS symbols of the known slot
- * waveform, normalised metric rho in [0, 1] with a threshold set from the
- * false-alarm probability \p pfa per slot of noise, then tracking of the SRS period
- * in a +-\p track_window window.
+ * waveform, normalised metric rho in [0, 1], then tracking of the SRS period in a
+ * +-\p track_window window around each predicted start. Two terms set each threshold,
+ * both parameters and both reported: the noise (CFAR) threshold from the false-alarm
+ * probability \p pfa per slot of noise, and the guard \p min_metric against other UEs'
+ * SRS sequences; the larger one is used (docs/frontend.md tabulates measured Pfa and Pd
+ * for both).
  *
  * Output: the input samples unchanged, item for item (sample index n out = sample
  * index n in), delayed internally until the detector has decided (up to a few slots).
@@ -37,10 +40,17 @@ namespace srsaoa {
  * \p srs_start pass one-to-one.
  *
  * Bad input: an \p rx_time tag that disagrees with the previous one by more than half
- * a sample (UHD overflow, a gap) restarts acquisition; an \p rx_rate tag different
+ * a sample (UHD overflow, a capture gap) restarts acquisition at the tag (num_resyncs()):
+ * an occasion whose SRS symbols straddle the gap is never tagged, and the occasion
+ * numbering and num_missed() continue across a gap of known length (the time jump);
+ * an \p rx_rate tag different
  * from \p sample_rate pauses detection (error in the log) until a matching
  * \p rx_rate; non-finite samples count as zero for detection (one warning per burst).
  * Noise alone produces no tags (at most pfa per slot).
+ *
+ * Missed occasions: num_missed() counts the occasions the tracker expected (whole
+ * intervals after a detection, up to the end of the stream) that gave no tag;
+ * num_detections() + num_missed() is the number expected.
  */
 class SRSAOA_API srs_sync_core : virtual public gr::block
 {
@@ -58,8 +68,13 @@ public:
      * \param track_window W, samples searched either side of the predicted start.
      * \param max_misses tracking misses in a row before re-acquisition (>= 1).
      * \param sample_rate Hz; \p rx_rate tags are checked against it.
-     * \param min_metric floor of both thresholds in [0, 1): rejects other UEs' SRS
-     *        sequences (gnuradio.srsaoa.srs_sync sets 4 / N_sc, DESIGN section 6).
+     * \param min_metric guard in [0, 1): each threshold is at least this, to reject
+     *        other UEs' SRS sequences (gnuradio.srsaoa.srs_sync sets 12 / N_sc by
+     *        default, divided by the number of UEs sharing the band; 0 = no guard, the
+     *        thresholds are then the noise thresholds from \p pfa).
+     * \param period_pattern intervals between consecutive occasions over one cycle
+     *        when they differ (numerology mu >= 2: the long CP every 0.5 ms); empty =
+     *        every interval is \p period.
      */
     static sptr make(int num_channels,
                      const std::vector<gr_complex>& reference,
@@ -71,16 +86,30 @@ public:
                      int track_window,
                      int max_misses,
                      double sample_rate,
-                     double min_metric = 0.0);
+                     double min_metric = 0.0,
+                     const std::vector<std::int64_t>& period_pattern = {});
 
     /*! Number of srs_start tags emitted so far. */
     virtual std::uint64_t num_detections() const = 0;
     /*! Detector state: 0 acquisition, 1 confirming the period, 2 tracking. */
     virtual int state() const = 0;
+    /*! Thresholds in use: max(noise threshold, min_metric). */
     virtual double acquisition_threshold() const = 0;
     virtual double tracking_threshold() const = 0;
-    /*! Acquisition restarts caused by rx_time discontinuities. */
+    /*! The noise (CFAR) thresholds from pfa alone. */
+    virtual double noise_acquisition_threshold() const = 0;
+    virtual double noise_tracking_threshold() const = 0;
+    virtual double min_metric() const = 0;
+    /*! False detections per slot of noise at the acquisition threshold in use (union
+     * bound): pfa when the noise threshold is in force, less under the guard. */
+    virtual double effective_pfa() const = 0;
+    /*! Acquisition restarts caused by rx_time discontinuities (overflow, capture gap). */
     virtual std::uint64_t num_resyncs() const = 0;
+    /*! Occasions the tracker expected but did not detect (including those inside gaps
+     * of known length and those up to the end of the stream). */
+    virtual std::uint64_t num_missed() const = 0;
+    /*! Samples missing in the rx_time gaps seen so far. */
+    virtual std::uint64_t num_gap_samples() const = 0;
 };
 
 } // namespace srsaoa

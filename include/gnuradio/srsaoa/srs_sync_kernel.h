@@ -67,9 +67,13 @@ struct SRSAOA_API srs_detection {
  *
  * over the channels used (one reference channel, or all M: non-coherent combination).
  * For white complex Gaussian noise rho ~ Beta(a, b), a = Mc*S, b = Mc*(sum L_s - S),
- * so P(rho > eta) = sum_{j<a} C(a+b-1, j) eta^j (1-eta)^(a+b-1-j) exactly. The
- * acquisition threshold sets that tail to pfa / T (T candidate starts per slot), the
- * tracking threshold to pfa / (2W+1): at most pfa false detections per slot of noise.
+ * so P(rho > eta) = sum_{j<a} C(a+b-1, j) eta^j (1-eta)^(a+b-1-j) exactly. The noise
+ * (CFAR) thresholds set that tail to pfa / T for acquisition (T candidate starts per
+ * slot) and to pfa / (H (2W+1)) for tracking (H predicted starts of 2W+1 candidates):
+ * by the union bound at most pfa false detections per slot of noise. Each threshold in
+ * use is max(noise threshold, min_metric): min_metric is a separate guard against other
+ * UEs' SRS sequences (0 = none), and where it is the larger one the false-alarm rate is
+ * below pfa (effective_pfa() reports the union bound at the thresholds in use).
  *
  * Acquisition evaluates rho at every sample with overlap-save FFT correlation (one
  * forward FFT per channel and block, one inverse per segment); after the first
@@ -83,6 +87,18 @@ struct SRSAOA_API srs_detection {
  * acquisition. The fractional timing is the vertex of a parabola through rho at
  * n-1, n, n+1; the CFO is the phase of sum c_m,s+1 conj(c_m,s) over the symbol
  * spacing (or over half a segment when S = 1).
+ *
+ * Unequal intervals: with numerology mu >= 2 the long CP every 0.5 ms makes the
+ * intervals between SRS occasions alternate (at 60 kHz and one slot per period: two
+ * values 16 x 2^mu / 2048 of the FFT size apart, 32 samples at FFT 1024). \p
+ * period_pattern gives the intervals over one cycle; the tracker keeps the cycle phases
+ * consistent with the detections so far and searches around each distinct prediction (one
+ * once the phase is known).
+ *
+ * Counting: missed() is the number of occasions the tracker expected (a whole number of
+ * intervals after a detection, in the same continuous stream) that gave no detection,
+ * including those after the last detection up to the end of the stream (finish()) and
+ * those inside a gap of known length (restart_after_gap()).
  *
  * Non-finite input samples count as zero (they cannot poison later detections);
  * nonfinite_count() reports how many were seen (tracking skips the samples outside its
@@ -100,11 +116,18 @@ public:
      * \param segment_lengths L_s (>= 2), a_s + L_s <= T, segments disjoint, increasing.
      * \param num_channels M (>= 1), the number of input streams.
      * \param ref_channel channel used for detection, or -1 for all (non-coherent).
-     * \param period SRS period in samples (0 = unknown: acquisition only).
+     * \param period SRS period in samples (0 = unknown: acquisition only), at least the
+     *        SRS symbols' span plus 2W + 4.
      * \param pfa false-detection probability per slot of noise, in (0, 0.5).
      * \param track_window W >= 0, tracking searches prediction +- W samples.
      * \param max_misses tracking misses in a row before re-acquisition (>= 1).
      * \param sample_rate samples per second (> 0), for the CFO in Hz.
+     * \param min_metric guard in [0, 1): each threshold is at least this (0 = none).
+     * \param period_pattern intervals between consecutive occasions over one cycle
+     *        (each >= the minimum period; empty = every interval is \p period, > 0 to
+     *        track). When given, \p period must be > 0 (occasion numbering after a
+     *        re-acquisition uses it; the mean of the pattern, rounded, is the natural
+     *        value).
      * \throws std::invalid_argument on an invalid parameter.
      */
     srs_sync_kernel(const std::vector<cplx>& reference,
@@ -117,7 +140,8 @@ public:
                     int track_window,
                     int max_misses,
                     double sample_rate,
-                    double min_metric = 0.0);
+                    double min_metric = 0.0,
+                    const std::vector<std::int64_t>& period_pattern = {});
     ~srs_sync_kernel();
     srs_sync_kernel(const srs_sync_kernel&) = delete;
     srs_sync_kernel& operator=(const srs_sync_kernel&) = delete;
@@ -136,8 +160,16 @@ public:
         return d_fed;
     }
 
-    /*! Forget the past (gap, rx_time jump): acquisition from the next sample. */
+    /*! Forget the past (rx_time jump of unknown size): acquisition from the next
+     * sample; occasion counting starts afresh. No detection starts within one SRS span
+     * (first to last SRS sample) of the restart point, nor within a span after a peak
+     * found there: an occasion cut by the restart shows only its sidelobes there, and so
+     * does one whose peak is not taken. */
     void restart();
+    /*! A gap of \p missing_samples (>= 0) samples that never arrived lies before the
+     * next sample: acquisition from the next sample, but the occasion numbering (and the
+     * missed() count) continue across the gap. A negative value is restart(). */
+    void restart_after_gap(std::int64_t missing_samples);
     /*! End of stream: nothing more will come, everything fed is decided. */
     void finish();
     /*! Pause (false: no detections, e.g. wrong sample rate) or resume (restarts). */
@@ -152,13 +184,48 @@ public:
     /*! eta with tail_probability(eta, a, b) = p (bisection). */
     static double threshold_for(double p, double a, double b);
 
+    /*! Acquisition threshold in use: max(noise threshold, min_metric). */
     double acquisition_threshold() const
     {
         return d_eta_acq;
     }
+    /*! Tracking threshold in use: max(noise threshold, min_metric). */
     double tracking_threshold() const
     {
         return d_eta_trk;
+    }
+    /*! Noise-only (CFAR) thresholds from pfa, before the min_metric guard. */
+    double noise_acquisition_threshold() const
+    {
+        return d_noise_acq;
+    }
+    double noise_tracking_threshold() const
+    {
+        return d_noise_trk;
+    }
+    double min_metric() const
+    {
+        return d_min_metric;
+    }
+    double pfa() const
+    {
+        return d_pfa;
+    }
+    /*! False detections per slot of noise at the acquisition threshold in use (union
+     * bound T P(rho > eta)): pfa when the noise threshold is in force, less when the
+     * min_metric guard is. */
+    double effective_pfa() const;
+    /*! The same while tracking: H (2W + 1) P(rho > eta_trk). */
+    double effective_tracking_pfa() const;
+    /*! Occasions expected by the tracker but not detected (see the class notes). */
+    std::uint64_t missed() const
+    {
+        return d_missed;
+    }
+    /*! Intervals between occasions over one cycle (a single value: equal intervals). */
+    const std::vector<std::int64_t>& period_pattern() const
+    {
+        return d_pattern;
     }
     /*! 0 acquisition, 1 confirming the period, 2 tracking. */
     int state() const
@@ -206,7 +273,10 @@ private:
     int d_w;
     int d_max_misses;
     double d_fs;
+    double d_min_metric;
     double d_eta_acq, d_eta_trk;
+    double d_noise_acq, d_noise_trk;
+    int d_hyp; // largest number of distinct predicted starts searched at once
     int d_a_min, d_b_max, d_span;
 
     // sample buffers of the used channels, and prefix energies, from d_base
@@ -220,7 +290,15 @@ private:
     std::int64_t d_mbase, d_mend, d_scan;
 
     int d_state;
-    std::int64_t d_pred;
+    std::int64_t d_pred;                 // lowest predicted start of the next occasion
+    std::int64_t d_pred_hi;              // highest (the same with equal intervals)
+    std::vector<std::int64_t> d_pattern; // intervals over one cycle
+    std::vector<char> d_phase_ok;        // cycle phases consistent with the detections
+    std::int64_t d_anchor;               // last detection while tracking
+    std::int64_t d_steps;                // occasions from d_anchor to the prediction
+    std::uint64_t d_missed;
+    bool d_continuous;  // numbering valid since the last detection
+    std::int64_t d_gap; // samples missing (known gaps) since the last detection
     int d_misses;
     bool d_have_occ;
     std::uint64_t d_occasion;
@@ -231,6 +309,7 @@ private:
                     // directly
     std::uint64_t d_nonfinite;
     std::uint64_t d_restarts;
+    std::int64_t d_acq_guard; // after a restart: no detection below this start
     std::vector<srs_detection> d_out;
     std::unique_ptr<fft_state> d_fft;
 
@@ -240,13 +319,22 @@ private:
     bool track_step();
     bool compute_metric_block();
     double eval_direct(std::int64_t n, std::vector<cplx>* corr) const;
-    void emit(std::int64_t n, bool tracking);
+    void emit(std::int64_t n);
     void emit_values(std::int64_t n,
                      const std::vector<cplx>& corr,
                      double rm,
                      double r0,
                      double rp,
-                     bool tracking);
+                     std::int64_t advance);
+    std::int64_t advance_since_last(std::int64_t n) const;
+    std::int64_t pattern_spread() const;
+    void set_predictions();
+    bool ascend(std::int64_t pred,
+                std::int64_t& best,
+                double& rm,
+                double& r0,
+                double& rp,
+                std::vector<cplx>& corr_best);
     void trim();
     void set_prefix(bool on);
     double energy(std::size_t c, std::int64_t from, std::int64_t to) const;

@@ -51,7 +51,8 @@ void bind_srs_sync_kernel(py::module& m)
                       int,
                       int,
                       double,
-                      double>(),
+                      double,
+                      const std::vector<std::int64_t>&>(),
              py::arg("reference"),
              py::arg("segment_starts"),
              py::arg("segment_lengths"),
@@ -62,7 +63,8 @@ void bind_srs_sync_kernel(py::module& m)
              py::arg("track_window"),
              py::arg("max_misses"),
              py::arg("sample_rate"),
-             py::arg("min_metric") = 0.0)
+             py::arg("min_metric") = 0.0,
+             py::arg("period_pattern") = std::vector<std::int64_t>{})
         .def(
             "process",
             [](srs_sync_kernel& self, carray x) {
@@ -79,6 +81,9 @@ void bind_srs_sync_kernel(py::module& m)
         .def("decided", &srs_sync_kernel::decided)
         .def("fed", &srs_sync_kernel::fed)
         .def("restart", &srs_sync_kernel::restart)
+        .def("restart_after_gap",
+             &srs_sync_kernel::restart_after_gap,
+             py::arg("missing_samples"))
         .def("finish", &srs_sync_kernel::finish)
         .def("set_enabled", &srs_sync_kernel::set_enabled)
         .def("metric_at", &srs_sync_kernel::metric_at)
@@ -87,6 +92,17 @@ void bind_srs_sync_kernel(py::module& m)
         .def_property_readonly("acquisition_threshold",
                                &srs_sync_kernel::acquisition_threshold)
         .def_property_readonly("tracking_threshold", &srs_sync_kernel::tracking_threshold)
+        .def_property_readonly("noise_acquisition_threshold",
+                               &srs_sync_kernel::noise_acquisition_threshold)
+        .def_property_readonly("noise_tracking_threshold",
+                               &srs_sync_kernel::noise_tracking_threshold)
+        .def_property_readonly("min_metric", &srs_sync_kernel::min_metric)
+        .def_property_readonly("pfa", &srs_sync_kernel::pfa)
+        .def_property_readonly("effective_pfa", &srs_sync_kernel::effective_pfa)
+        .def_property_readonly("effective_tracking_pfa",
+                               &srs_sync_kernel::effective_tracking_pfa)
+        .def_property_readonly("missed", &srs_sync_kernel::missed)
+        .def_property_readonly("period_pattern", &srs_sync_kernel::period_pattern)
         .def_property_readonly("state", &srs_sync_kernel::state)
         .def_property_readonly("nonfinite_count", &srs_sync_kernel::nonfinite_count)
         .def_property_readonly("lookahead", &srs_sync_kernel::lookahead);
@@ -154,12 +170,19 @@ void bind_srs_sync_core(py::module& m)
              py::arg("track_window"),
              py::arg("max_misses"),
              py::arg("sample_rate"),
-             py::arg("min_metric") = 0.0)
+             py::arg("min_metric") = 0.0,
+             py::arg("period_pattern") = std::vector<std::int64_t>{})
         .def("num_detections", &srs_sync_core::num_detections)
         .def("state", &srs_sync_core::state)
         .def("acquisition_threshold", &srs_sync_core::acquisition_threshold)
         .def("tracking_threshold", &srs_sync_core::tracking_threshold)
-        .def("num_resyncs", &srs_sync_core::num_resyncs);
+        .def("noise_acquisition_threshold", &srs_sync_core::noise_acquisition_threshold)
+        .def("noise_tracking_threshold", &srs_sync_core::noise_tracking_threshold)
+        .def("min_metric", &srs_sync_core::min_metric)
+        .def("effective_pfa", &srs_sync_core::effective_pfa)
+        .def("num_resyncs", &srs_sync_core::num_resyncs)
+        .def("num_missed", &srs_sync_core::num_missed)
+        .def("num_gap_samples", &srs_sync_core::num_gap_samples);
 }
 
 void bind_cfr_extractor_core(py::module& m)
@@ -188,6 +211,7 @@ void bind_cfr_extractor_core(py::module& m)
         .def("cfo_correction", &cfr_extractor_core::cfo_correction)
         .def("num_cfrs", &cfr_extractor_core::num_cfrs)
         .def("num_dropped", &cfr_extractor_core::num_dropped)
+        .def("num_gap_dropped", &cfr_extractor_core::num_gap_dropped)
         .def("num_retunes", &cfr_extractor_core::num_retunes)
         .def("set_flow_control",
              &cfr_extractor_core::set_flow_control,

@@ -82,11 +82,15 @@ void bind_recording_source(py::module& m)
              py::arg("has_time"),
              py::arg("time_secs"),
              py::arg("time_frac"),
-             py::arg("count_nonfinite"))
+             py::arg("count_nonfinite"),
+             py::arg("capture_starts") = std::vector<std::uint64_t>{},
+             py::arg("capture_secs") = std::vector<std::uint64_t>{},
+             py::arg("capture_fracs") = std::vector<double>{})
         .def("num_samples", &recording_source::num_samples)
         .def("num_nonfinite", &recording_source::num_nonfinite)
         .def("first_nonfinite", &recording_source::first_nonfinite)
         .def("num_streamed", &recording_source::num_streamed)
         .def("first_pass_done", &recording_source::first_pass_done)
+        .def("num_capture_tags", &recording_source::num_capture_tags)
         .def("error", &recording_source::error);
 }

@@ -140,6 +140,10 @@ class cfr_extractor(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
     def num_dropped(self) -> int:
         return int(self.core.num_dropped())
 
+    def num_gap_dropped(self) -> int:
+        """Occasions dropped because an rx_time discontinuity lies inside them."""
+        return int(self.core.num_gap_dropped())
+
     def num_retunes(self) -> int:
         """rx_freq changes seen (each one invalidates the phase calibration)."""
         return int(self.core.num_retunes())

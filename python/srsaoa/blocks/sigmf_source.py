@@ -70,6 +70,15 @@ def file_stream(rec: Any, repeat: bool = False, count_nonfinite: bool = True) ->
     from .. import srsaoa_python as cpp
 
     t = _rx_time(rec.captures[0]) if rec.captures else None
+    # later captures with a core:datetime: rx_time at their first sample, so a capture gap
+    # reaches srs_sync / cfr_extractor as a time discontinuity (docs/frontend.md)
+    later = []
+    for cap in list(rec.captures or [])[1:]:
+        ct = _rx_time(cap)
+        start = int(cap.get("core:sample_start", 0))
+        if ct is not None and 0 < start < int(rec.num_samples):
+            later.append((start, int(ct[0]), float(ct[1])))
+    later.sort()
     ci16 = rec.datatype == "ci16_le"
     blk = cpp.recording_source(
         [str(p) for p in rec.data_files],
@@ -84,6 +93,9 @@ def file_stream(rec: Any, repeat: bool = False, count_nonfinite: bool = True) ->
         0 if t is None else int(t[0]),
         0.0 if t is None else float(t[1]),
         bool(count_nonfinite),
+        [c[0] for c in later],
+        [c[1] for c in later],
+        [c[2] for c in later],
     )
     return blk
 

@@ -22,12 +22,25 @@ class srs_sync(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
     """M streams in, the same M streams out, with an ``srs_start`` tag (dict: occasion,
     metric, cfo_hz, fractional_offset) on the first sample of every detected SRS slot.
 
-    Acquisition: FFT cross-correlation with the known SRS symbols, normalised metric, a
-    threshold set from ``pfa`` (false detections per slot of noise, docs/frontend.md).
-    Tracking: with the period of ``srs["srs_period"]``, only +-``track_window`` samples
-    around each predicted start; ``max_misses`` misses in a row re-acquire.
+    Acquisition: FFT cross-correlation with the known SRS symbols, normalised metric rho.
+    Each threshold is the larger of two terms, both set here and both reported
+    (``thresholds()``; measured Pfa and Pd in docs/frontend.md):
+
+    - the noise (CFAR) threshold from ``pfa``, false detections per slot of noise;
+    - the guard ``min_metric`` against other UEs' SRS sequences, which correlate with ours
+      at a few /N_sc: None or a negative value = 12/N_sc divided by ``num_resources``
+      (cross_sequence_floor); 0 = no guard. The guard is far above the noise threshold
+      (0.042 against 0.0025 for 4 channels at 51 RB), so by default it sets the threshold
+      and the false-alarm rate is far below ``pfa`` (``effective_pfa()``), at the price of
+      about 12 dB of sensitivity; with one UE on its own band, ``min_metric=0`` makes
+      ``pfa`` the operating point.
+
+    Tracking: with the period of ``srs["srs_period"]`` (the pattern of unequal intervals
+    for mu >= 2), only +-``track_window`` samples around each predicted start;
+    ``max_misses`` misses in a row re-acquire. ``num_missed()`` counts the occasions the
+    tracker expected but did not detect; ``num_resyncs()`` the rx_time gaps.
     ``num_resources``: SRS resources (UEs) in the signal (docs/multi_ue.md); the metric
-    divides by the energy of all of them, so the floor against other sequences is divided
+    divides by the energy of all of them, so the guard against other sequences is divided
     by this number. ``group``: SRS configs of other UEs on the same REs with the same
     sequence and other cyclic shifts; the reference is the sum of all their waveforms and
     one detection gives the group's common timing.
@@ -44,6 +57,7 @@ class srs_sync(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
         max_misses: int = 3,
         num_resources: int = 1,
         group: Any = (),
+        min_metric: float | None = None,
     ) -> None:
         if isinstance(num_channels, bool) or int(num_channels) != num_channels or num_channels < 1:
             raise ValueError(f"num_channels must be a positive integer, got {num_channels!r}")
@@ -62,6 +76,16 @@ class srs_sync(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
             or not (1 <= num_resources <= 64)
         ):
             raise ValueError(f"num_resources must be an integer in [1, 64], got {num_resources}")
+        if min_metric is not None and not (
+            isinstance(min_metric, (int, float, np.floating, np.integer))
+            and not isinstance(min_metric, bool)
+            and np.isfinite(min_metric)
+            and float(min_metric) < 1.0
+        ):
+            raise ValueError(
+                f"min_metric must be None, negative (automatic), 0 (no guard) or in (0, 1), "
+                f"got {min_metric!r}"
+            )
         gr.hier_block2.__init__(
             self,
             "srs_sync",
@@ -82,6 +106,11 @@ class srs_sync(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
             if q.reference.size != reference.size or q.segment_starts != p.segment_starts:
                 raise ValueError("group: every SRS config must use the same symbols and slot")
             reference = reference + q.reference
+        if min_metric is None or float(min_metric) < 0.0:
+            # several UEs: the metric divides by the energy of all of them (docs/multi_ue.md)
+            guard = cross_sequence_floor(p) / int(num_resources)
+        else:
+            guard = float(min_metric)
         self.core = cpp.srs_sync_core(
             m,
             reference.astype(np.complex64).tolist(),
@@ -93,8 +122,8 @@ class srs_sync(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
             int(track_window),
             int(max_misses),
             float(p.sample_rate),
-            # several UEs: the metric divides by the energy of all of them (docs/multi_ue.md)
-            cross_sequence_floor(p) / int(num_resources),
+            guard,
+            [int(v) for v in p.period_pattern],
         )
         for i in range(m):
             self.connect((self, i), (self.core, i))
@@ -102,7 +131,9 @@ class srs_sync(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
         self.logger.debug(
             f"srs_sync: {m} channels, fs {p.sample_rate / 1e6:.3f} Msps, period {p.period} "
             f"samples, thresholds {self.core.acquisition_threshold():.5f} / "
-            f"{self.core.tracking_threshold():.5f}"
+            f"{self.core.tracking_threshold():.5f} (noise {self.core.noise_acquisition_threshold():.5f}"
+            f" / {self.core.noise_tracking_threshold():.5f} from pfa {float(pfa):g}, guard "
+            f"{guard:.5f}; effective pfa per slot {self.core.effective_pfa():.3g})"
         )
 
     def num_detections(self) -> int:
@@ -113,4 +144,31 @@ class srs_sync(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
         return int(self.core.state())
 
     def num_resyncs(self) -> int:
+        """Acquisition restarts at rx_time discontinuities (overflow, capture gap)."""
         return int(self.core.num_resyncs())
+
+    def num_missed(self) -> int:
+        """Occasions the tracker expected (whole intervals after a detection, up to the end
+        of the stream, including those inside gaps of known length) but did not detect."""
+        return int(self.core.num_missed())
+
+    def num_gap_samples(self) -> int:
+        """Samples missing in the rx_time gaps seen so far."""
+        return int(self.core.num_gap_samples())
+
+    def effective_pfa(self) -> float:
+        """False detections per slot of noise at the acquisition threshold in use (union
+        bound): ``pfa`` when the noise threshold is in force, less under the guard."""
+        return float(self.core.effective_pfa())
+
+    def thresholds(self) -> dict[str, float]:
+        """The thresholds in use and the two terms they come from."""
+        c = self.core
+        return {
+            "acquisition": float(c.acquisition_threshold()),
+            "tracking": float(c.tracking_threshold()),
+            "noise_acquisition": float(c.noise_acquisition_threshold()),
+            "noise_tracking": float(c.noise_tracking_threshold()),
+            "min_metric": float(c.min_metric()),
+            "effective_pfa": float(c.effective_pfa()),
+        }

@@ -17,6 +17,8 @@ channels m. Under white complex Gaussian noise rho ~ Beta(Mc*S, Mc*(sum L_s - S)
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +65,9 @@ class FrontendParams:
     sequence: NDArray[np.complex64]  # [S, K] known SRS values
     noise_bins: NDArray[np.int32]  # FFT bins inside the SRS band that carry no SRS
     extra: dict = field(default_factory=dict)
+    # intervals between consecutive SRS occasions over one cycle when they differ (mu >= 2:
+    # the long CP every 0.5 ms); () = every interval is `period`
+    period_pattern: tuple[int, ...] = ()
 
     @property
     def num_symbols(self) -> int:
@@ -160,7 +165,10 @@ def frontend_params(carrier: Any, srs: Any, port: int = 0) -> FrontendParams:
 
     The receiver correlates against one fixed slot, so the SRS must repeat from occasion
     to occasion: group/sequence hopping and frequency hopping are refused (ValueError).
-    The period is srs_period[0] slots, in samples from the carrier's slot n_slot.
+    The period is srs_period[0] slots. With mu >= 2 the long CP every 0.5 ms makes the
+    intervals between the SRS symbols of consecutive occasions differ (60 kHz, one slot:
+    they alternate); ``period_pattern`` then lists them over one cycle and ``period`` is
+    their mean, rounded (occasion_intervals).
     """
     c, s = _as_configs(carrier, srs)
     if s.group_seq_hopping != "neither":
@@ -172,9 +180,10 @@ def frontend_params(carrier: Any, srs: Any, port: int = 0) -> FrontendParams:
         raise ValueError("SRS frequency hopping (b_hop < b_srs) is not supported by the front end")
     if not 0 <= port < s.num_srs_ports:
         raise ValueError(f"port must be in [0, {s.num_srs_ports}), got {port}")
-    period_slots = int(s.srs_period[0])
-    period = sum(c.samples_per_slot(c.n_slot + i) for i in range(period_slots))
-    return frontend_params_from_arrays(
+    intervals = occasion_intervals(c, s)
+    period = int(round(sum(intervals) / len(intervals)))
+    pattern = tuple(intervals) if len(set(intervals)) > 1 else ()
+    fp = frontend_params_from_arrays(
         srs_slot_waveform(c, s),
         srs_indices(c, s),
         srs_symbols(c, s),
@@ -185,6 +194,36 @@ def frontend_params(carrier: Any, srs: Any, port: int = 0) -> FrontendParams:
         period_samples=period,
         port=port,
     )
+    return dataclasses.replace(fp, period_pattern=pattern)
+
+
+def occasion_intervals(carrier: Any, srs: Any) -> list[int]:
+    """Samples between the first SRS symbols of consecutive occasions, from the carrier's
+    slot n_slot on, over one cycle of the slot-length pattern (slots_per_subframe slots).
+
+    An SRS symbol sits at its offset inside its slot, and that offset, like the slot
+    length, depends on the slot's place in the subframe (TS 38.211 5.3.1: the longer CP on
+    the first symbol of every 0.5 ms), so the receiver's prediction must follow the
+    pattern rather than a single period: at 60 kHz with an SRS in every slot the intervals
+    alternate by fft_size / 128 samples, more than the tracking window.
+    """
+    c, s = _as_configs(carrier, srs)
+    p = int(s.srs_period[0])
+    spsf = c.slots_per_subframe
+    cycle = spsf // math.gcd(p, spsf)
+    l0 = int(s.symbol_start)
+
+    # slot lengths and SRS offsets repeat every subframe
+    lens = [c.samples_per_slot(c.n_slot + i) for i in range(spsf)]
+    offs = [int(np.sum(c.symbol_lengths(c.n_slot + i)[:l0])) for i in range(spsf)]
+    sub = sum(lens)
+
+    def first_srs_sample(k: int) -> int:
+        whole, rest = divmod(k * p, spsf)
+        return whole * sub + sum(lens[:rest]) + offs[rest]
+
+    pos = [first_srs_sample(k) for k in range(cycle + 1)]
+    return [pos[k + 1] - pos[k] for k in range(cycle)]
 
 
 # ------------------------------------------------------------------------ detection
@@ -235,19 +274,29 @@ class SrsSyncTwin:
         self.m = int(num_channels)
         self.chans = list(range(self.m)) if ref_channel < 0 else [int(ref_channel)]
         self.period = params.period if period is None else int(period)
+        # intervals over one cycle (srs_sync_kernel's period_pattern)
+        self.pattern = (
+            [int(v) for v in params.period_pattern]
+            if period is None and params.period_pattern
+            else [self.period]
+        )
         self.w = int(track_window)
         self.max_misses = int(max_misses)
         a = np.asarray(params.segment_starts)
         ln = np.asarray(params.segment_lengths)
         mc = len(self.chans)
         t = params.slot_length
-        self.eta_acq = max(
-            detection_threshold(pfa / t, mc * a.size, mc * int(ln.sum())), float(min_metric)
+        c = len(self.pattern)
+        hyp = 1
+        for k in range(1, min(self.max_misses, 2 * c) + 1):
+            sums = {sum(self.pattern[(ph + i) % c] for i in range(k)) for ph in range(c)}
+            hyp = max(hyp, len(sums))
+        self.noise_acq = detection_threshold(pfa / t, mc * a.size, mc * int(ln.sum()))
+        self.noise_trk = detection_threshold(
+            pfa / (hyp * (2 * self.w + 1)), mc * a.size, mc * int(ln.sum())
         )
-        self.eta_trk = max(
-            detection_threshold(pfa / (2 * self.w + 1), mc * a.size, mc * int(ln.sum())),
-            float(min_metric),
-        )
+        self.eta_acq = max(self.noise_acq, float(min_metric))
+        self.eta_trk = max(self.noise_trk, float(min_metric))
         self.a, self.ln = a, ln
         self.span = int(a[-1] + ln[-1] - a[0])
         self.b_max = int(a[-1] + ln[-1])
@@ -303,17 +352,26 @@ class SrsSyncTwin:
         return float(np.angle(z) * fs / (2 * np.pi * h))
 
     def run(self, x: NDArray) -> list[dict]:
-        """Detections [{index, frac, metric, cfo_hz, occasion}] over the whole buffer."""
+        """Detections [{index, frac, metric, cfo_hz, occasion}] over the whole buffer.
+        ``self.missed`` is then the count of srs_sync_kernel.missed()."""
         x = np.asarray(x)
         y = np.where(np.isfinite(x), x, 0).astype(np.complex128)
         rho = self.metric(x)
         nr = rho.size
         out: list[dict] = []
-        state, scan, pred, misses = 0, 0, 0, 0
+        state, scan, misses = 0, 0, 0
         last_occ: int | None = None
         last_index = 0
+        pat = self.pattern
+        c = len(pat)
+        phases = [True] * c
+        anchor, steps = 0, 1
+        self.missed = 0
 
-        def emit(n: int, tracking: bool) -> None:
+        def preds_of() -> list[int]:
+            return [anchor + sum(pat[(ph + i) % c] for i in range(steps)) for ph in range(c)]
+
+        def emit(n: int, advance: int) -> None:
             nonlocal last_occ, last_index
             frac = 0.0
             if 1 <= n < nr - 1:
@@ -323,10 +381,9 @@ class SrsSyncTwin:
                     frac = float(np.clip(0.5 * (rm - rp) / den, -0.5, 0.5))
             if last_occ is None:
                 occ = 0
-            elif tracking and self.period > 0:
-                occ = last_occ + max(1, (n - last_index + self.period // 2) // self.period)
             else:
-                occ = last_occ + 1
+                occ = last_occ + max(1, advance)
+                self.missed += occ - last_occ - 1
             last_occ, last_index = occ, n
             out.append(
                 {
@@ -346,32 +403,51 @@ class SrsSyncTwin:
                 i = scan + int(above[0])
                 end = min(i + self.span, nr - 1)
                 best = i + int(np.argmax(rho[i : end + 1]))
-                emit(best, False)
+                adv = 1
+                if last_occ is not None and self.period > 0:
+                    adv = max(1, (best - last_index + self.period // 2) // self.period)
+                emit(best, adv)
                 if self.period > 0:
-                    state, pred, misses = 1, best + self.period, 0
+                    state, misses, anchor, steps = 1, 0, best, 1
+                    phases = [True] * c
                 else:
                     scan = best + self.span
             else:
-                if pred + self.w + 1 > nr - 1:
+                preds = preds_of()
+                cand = sorted({p for p, ok in zip(preds, phases) if ok})
+                if max(cand) + self.w + 1 > nr - 1:
                     break
-                # greedy ascent from the prediction within pred +- w (srs_sync_kernel)
-                best = pred
-                while True:
-                    if best + 1 <= pred + self.w and rho[best + 1] > rho[best]:
-                        best += 1
-                    elif best - 1 >= pred - self.w and rho[best - 1] > rho[best]:
-                        best -= 1
-                    else:
-                        break
+                # greedy ascent from each distinct prediction within +- w (srs_sync_kernel)
+                best, chosen = -1, -1
+                for pred in cand:
+                    b = pred
+                    while True:
+                        if b + 1 <= pred + self.w and rho[b + 1] > rho[b]:
+                            b += 1
+                        elif b - 1 >= pred - self.w and rho[b - 1] > rho[b]:
+                            b -= 1
+                        else:
+                            break
+                    if best < 0 or rho[b] > rho[best]:
+                        best, chosen = b, pred
                 if rho[best] > self.eta_trk:
-                    emit(best, True)
-                    state, misses, pred = 2, 0, best + self.period
+                    emit(best, steps)
+                    ok = [False] * c
+                    for ph in range(c):
+                        if phases[ph] and preds[ph] == chosen:
+                            ok[(ph + steps) % c] = True
+                    phases = ok
+                    state, misses, anchor, steps = 2, 0, best, 1
                 else:
                     misses += 1
                     if state == 1 or misses >= self.max_misses:
-                        state, misses, scan = 0, 0, pred - self.w
+                        state, misses, scan = 0, 0, min(cand) - self.w
                     else:
-                        pred += self.period
+                        steps += 1
+        if last_occ is not None and self.period > 0:
+            room = (y.shape[1]) - self.b_max - last_index
+            if room >= self.period:
+                self.missed += room // self.period
         return out
 
 
