@@ -158,3 +158,103 @@ BOOST_AUTO_TEST_CASE(zeros_and_nan_give_nothing)
     BOOST_CHECK_EQUAL(k.nonfinite_count(), 1000u);
     BOOST_CHECK_EQUAL(k.decided(), 30000);
 }
+
+namespace {
+// Two channels carrying the slot at the given starts in white noise 20 dB below the
+// signal (no CFO), n samples. (Without noise the scale-free metric of a window that just
+// touches a slot's edge is not small.)
+std::vector<std::vector<cplx>> stream_at(const std::vector<std::int64_t>& starts,
+                                         std::size_t n)
+{
+    const auto r = reference();
+    std::mt19937 gen(7);
+    std::normal_distribution<float> g(0.0f, 0.1f);
+    std::vector<std::vector<cplx>> x(2, std::vector<cplx>(n));
+    for (auto& ch : x)
+        for (auto& v : ch)
+            v = cplx(g(gen), g(gen));
+    for (auto s0 : starts)
+        for (int j = 0; j < T; j++) {
+            x[0][s0 + j] += r[j];
+            x[1][s0 + j] += r[j] * cplx(0.0f, -0.7f);
+        }
+    return x;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(noise_threshold_and_guard_are_reported)
+{
+    const auto r = reference();
+    srs_sync_kernel plain(r, STARTS, LENS, 2, -1, P, 1e-3, 2, 3, FS);
+    BOOST_CHECK_EQUAL(plain.acquisition_threshold(), plain.noise_acquisition_threshold());
+    BOOST_CHECK_CLOSE(plain.effective_pfa(), 1e-3, 1e-4);
+    BOOST_CHECK_CLOSE(plain.effective_tracking_pfa(), 1e-3, 1e-4);
+    srs_sync_kernel guarded(r, STARTS, LENS, 2, -1, P, 1e-3, 2, 3, FS, 0.5);
+    BOOST_CHECK_EQUAL(guarded.noise_acquisition_threshold(),
+                      plain.noise_acquisition_threshold());
+    BOOST_CHECK_EQUAL(guarded.acquisition_threshold(), 0.5);
+    BOOST_CHECK_LT(guarded.effective_pfa(), 1e-100);
+}
+
+BOOST_AUTO_TEST_CASE(unequal_intervals_follow_the_pattern)
+{
+    // intervals alternate P - 9, P + 9: more than the +-2 window from a single period
+    const std::vector<std::int64_t> pattern{ P - 9, P + 9 };
+    std::vector<std::int64_t> starts{ 517 };
+    for (int i = 1; i < 12; i++)
+        starts.push_back(starts.back() + pattern[(i - 1) % 2]);
+    const auto x = stream_at(starts, static_cast<std::size_t>(starts.back() + T + 3000));
+    const auto r = reference();
+    BOOST_CHECK_THROW(
+        srs_sync_kernel(r, STARTS, LENS, 2, -1, 0, 1e-6, 2, 3, FS, 0.0, pattern),
+        std::invalid_argument);
+    BOOST_CHECK_THROW(
+        srs_sync_kernel(r, STARTS, LENS, 2, -1, P, 1e-6, 2, 3, FS, 0.0, { P, 100 }),
+        std::invalid_argument);
+    for (std::size_t chunk : { std::size_t(100000), std::size_t(777) }) {
+        srs_sync_kernel k(r, STARTS, LENS, 2, -1, P, 1e-6, 2, 3, FS, 0.0, pattern);
+        const auto d = run(k, x, chunk);
+        BOOST_REQUIRE_EQUAL(d.size(), starts.size());
+        for (std::size_t i = 0; i < d.size(); i++) {
+            BOOST_CHECK_EQUAL(d[i].index, starts[i]);
+            BOOST_CHECK_EQUAL(d[i].occasion, i);
+        }
+        BOOST_CHECK_EQUAL(k.missed(), 0u);
+    }
+    // one period: misses, but every occasion from the first detection is found or counted
+    srs_sync_kernel one(r, STARTS, LENS, 2, -1, P, 1e-6, 2, 3, FS);
+    const auto d = run(one, x, 100000);
+    BOOST_CHECK_LT(d.size(), starts.size());
+    BOOST_CHECK_EQUAL(d.size() + one.missed(), starts.size());
+}
+
+BOOST_AUTO_TEST_CASE(gap_of_known_length_keeps_the_numbering)
+{
+    std::vector<std::int64_t> starts;
+    for (int i = 0; i < 10; i++)
+        starts.push_back(517 + i * P);
+    const auto full =
+        stream_at(starts, static_cast<std::size_t>(starts.back() + T + 3000));
+    // lose 2 P + 1234 samples from inside slot 3's SRS symbols
+    const std::int64_t g = starts[3] + STARTS[1], drop = 2 * P + 1234;
+    const auto r = reference();
+    srs_sync_kernel k(r, STARTS, LENS, 2, -1, P, 1e-6, 2, 3, FS);
+    const cplx* a[2] = { full[0].data(), full[1].data() };
+    k.process(a, static_cast<std::size_t>(g));
+    k.restart_after_gap(drop);
+    const cplx* b[2] = { full[0].data() + g + drop, full[1].data() + g + drop };
+    k.process(b, full[0].size() - static_cast<std::size_t>(g + drop));
+    k.finish();
+    const auto d = k.take_detections();
+    // 0-2 before the gap; 3 straddles it, 4 and 5 lie in it; 6-9 after (6 starts 2466
+    // samples after the restart, more than the SRS span of 1200)
+    std::vector<std::uint64_t> occ;
+    for (const auto& x : d)
+        occ.push_back(x.occasion);
+    const std::vector<std::uint64_t> want{ 0, 1, 2, 6, 7, 8, 9 };
+    BOOST_CHECK_EQUAL_COLLECTIONS(occ.begin(), occ.end(), want.begin(), want.end());
+    BOOST_REQUIRE_EQUAL(d.size(), 7u);
+    BOOST_CHECK_EQUAL(d[3].index, starts[6] - drop);
+    BOOST_CHECK_EQUAL(k.missed(), 3u);
+    BOOST_CHECK_EQUAL(k.restarts(), 1u);
+}
