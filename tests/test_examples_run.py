@@ -102,6 +102,27 @@ def test_rx_file_results_on_stdout_are_json_lines_only(compiled, tmp_path):
     assert "srs_sync" in proc.stderr  # the log is still there, on stderr
 
 
+def test_rx_file_refuses_another_channel_count(compiled, tmp_path):
+    """The connections of rx_file.grc carry 4 channels: a 3-element recording ends with one
+    clear error line naming both counts, not a GNU Radio connection error."""
+    from gnuradio.srsaoa.io import write_recording
+    from gnuradio.srsaoa.sim import Scenario, simulate
+
+    rec = write_recording(
+        tmp_path / "three", simulate(Scenario(name="three", array={"num_elements": 3}, num_slots=2))
+    )
+    proc = subprocess.run(
+        [sys.executable, str(compiled["rx_file"]), "--recording", str(rec), "--out", "-"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "has 3 channels" in last and "set to 4" in last, proc.stderr[-2000:]
+
+
 @pytest.mark.qt
 def test_loopback_sim_follows_the_ue(compiled, tmp_path, qt_app):
     """The QT flowgraph headless: estimates follow the AoA slider (set_aoa_deg callback)."""
