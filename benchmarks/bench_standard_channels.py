@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The LOS angle in TR 38.901 channels: the papers' tables re-run on standard channels.
 
-    .venv/bin/python benchmarks/bench_standard_channels.py [--part issue,fig2,table1,moddnn]
-                                                         [--drops N] [--quick]
+    .venv/bin/python benchmarks/bench_standard_channels.py
+        [--part issue,fig2,table1,moddnn,motion] [--drops N] [--quick] [--seed S]
 
 Frequency-domain synthesis (fast, the physics of sim.simulate without the time domain): each
 drop is a ``sim.standard`` realisation (rays with the 3GPP element pattern), its noise-free CFR
@@ -18,15 +18,25 @@ angle). Methods:
 - ``2d-esprit-los``: the same estimate, the earliest significant path
   (``estimation.los.earliest_path``, 10 dB threshold, paths closer than 1/(2B) in delay are one
   arrival);
+- ``2d-esprit-los-ml1``: the earliest path's angle and delay refined by the single-path
+  angle-delay ML (``estimation.los.refine_first_arrival``);
+- ``2d-esprit-los-edge``: the earliest path's angle read on the leading edge of its delay
+  response (``estimation.los.leading_edge_angle``: Gaussian taper, 1/B before the arrival);
 - ``2d-ml-los``: the joint angle-delay ML of ``estimation.calibrated`` (ideal manifold, order
   <= M - 1 from the same frequency-smoothed criterion), earliest significant path.
 
-Two references per drop: sqrt(CRB) of the LOS ray alone (deterministic CRB, N = S K, its own
-per-RE SNR), and the **model floor**: a single-path angle-delay fit to the noise-free LOS ray
-plus the rays that arrive with it at exactly its delay (sub-cluster 1 of cluster 1: 7.5 step
-11 puts the LOS ray on top of cluster 1, whose rays spread by c_ASD around the LOS direction).
-No bandwidth separates them and four elements cannot resolve rays a few degrees apart, so the
-floor bounds every estimator that reports one angle for the first arrival.
+References per drop: sqrt(CRB) of the LOS ray alone (deterministic CRB, N = S K, its own
+per-RE SNR), and the **error decomposition** of ``2d-esprit-los-edge`` (``decompose``):
+(a) oracle floors, the single-path angle-delay ML on a noise-free CFR holding only the LOS ray
++ sub-cluster 1 of cluster 1 (the rays at exactly the LOS delay: 7.5 step 11 puts the LOS ray
+on top of cluster 1), the LOS ray + all of cluster 1, or every ray within 1/B of the LOS (one
+delay-resolution cell); then the estimator itself (with the order found on the noisy CFR) on
+the noise-free LOS + cluster 1, (b) on the noise-free full CFR (the later clusters added),
+(c) on the noisy CFR, and (d) with the estimated path nearest the LOS delay marked instead of
+the earliest significant one, and the share of drops whose marked path is more than 1/B from
+the LOS delay. The p90 carries a distribution-free 90 % confidence interval (order
+statistics); the per-drop signed errors go to benchmarks/out/standard_channels_issue_<RB>rb_
+drops[_seedS].npz for paired comparisons.
 
 Parts:
 - ``issue``: UMi LOS, UE 20-120 m from a 10 m gNB, 4-element half-wavelength ULA at 3.5 GHz,
@@ -39,8 +49,11 @@ Parts:
 - ``moddnn``: the MoD-DNN paper's per-channel comparison (Fig. 4i): InH, InF, UMi, UMa, RMa
   (LOS) with the default impaired array (rho = 1), 10 dB, the shipped MoD-DNN model on its own
   subcarriers, against MUSIC and ESPRIT on the same CFRs; RMSE.
+- ``motion``: the issue's 51 RB case with a moving UE (1.4 and 8.3 m/s, rays turning with their
+  Doppler shifts) and the leading-edge covariance summed over SRS occasions every 20 ms for
+  0.1 or 0.4 s (``part_motion``: the geometry is held, no spatial consistency).
 
-Writes benchmarks/out/standard_channels_<part>.csv and prints markdown tables.
+Writes benchmarks/out/standard_channels_<part>[_seedS].csv and prints markdown tables.
 """
 
 from __future__ import annotations
@@ -63,6 +76,7 @@ OUT = Path(__file__).resolve().parent / "out"
 FC_HZ = 3.5e9
 GRID = doa.default_grid(-89.9, 89.9, 0.5)
 SUB1_RAYS = T.SUBCLUSTER_RAYS[0]
+DROPS_TAG = ""  # file-name suffix of the per-drop errors (the seed when not the default)
 
 
 def srs_freqs(num_rb: int, c_srs: int) -> np.ndarray:
@@ -84,8 +98,14 @@ def los_angle(method: str, hs: np.ndarray, f: np.ndarray, smoothing: int | None)
         o = max(1, order_mod.estimate_order(r, n, "aic"))
         e = doa.estimate(method, covariance=r, order=o, n_snapshots=n, grid_step_deg=0.5)
         return float(e.aoa_deg[0])
-    if method in ("2d-esprit", "2d-esprit-los", "2d-esprit-los-ml1"):
-        le = los.estimate_los(hs, f, smoothing=smoothing, refine=method == "2d-esprit-los-ml1")
+    if method in ("2d-esprit", "2d-esprit-los", "2d-esprit-los-ml1", "2d-esprit-los-edge"):
+        le = los.estimate_los(
+            hs,
+            f,
+            smoothing=smoothing,
+            refine=method == "2d-esprit-los-ml1",
+            edge=method == "2d-esprit-los-edge",
+        )
         return float(le.estimate.aoa_deg[0]) if method == "2d-esprit" else le.los_aoa_deg
     if method == "2d-ml-los":
         le = los.estimate_los(
@@ -95,41 +115,75 @@ def los_angle(method: str, hs: np.ndarray, f: np.ndarray, smoothing: int | None)
     raise ValueError(method)
 
 
-def floor_error(
-    draw: S.ChannelDraw, ula: ULA, f: np.ndarray, within_s: float | None = None
-) -> float:
-    """Single-path fit to the noise-free LOS ray + the rays at its delay (module docstring);
-    with ``within_s``: + every ray less than that after the LOS (the first arrival as the
-    band resolves it)."""
+def first_arrival_rays(draw: S.ChannelDraw, which: str, bw_hz: float) -> np.ndarray:
+    """Mask of the rays of an oracle CFR: "sub1" the LOS ray + sub-cluster 1 of cluster 1
+    (exactly the LOS delay), "c1" the LOS ray + all of cluster 1 (sub-clusters at 0, 1.28 and
+    2.56 c_DS), "cell" every ray less than 1/B after the LOS (one delay-resolution cell)."""
     keep = draw.ray_cluster == -1
-    c1 = np.flatnonzero(draw.ray_cluster == 0)
-    if c1.size == T.RAYS_PER_CLUSTER:
-        keep[c1[list(SUB1_RAYS)]] = True
-    if within_s is not None:
-        keep |= draw.ray_delay_s < within_s
-    sub = S.ChannelDraw(
-        draw.model,
-        draw.los,
-        draw.los_azimuth_deg,
-        draw.los_zenith_deg,
-        draw.ray_azimuth_deg[keep],
-        draw.ray_zenith_deg[keep],
-        draw.ray_delay_s[keep],
-        draw.ray_power[keep],
-        draw.ray_phase_rad[keep],
-        draw.ray_cluster[keep],
-        draw.ray_ue_azimuth_deg[keep],
-        draw.ray_ue_zenith_deg[keep],
-        draw.clusters,
-    )
-    g_all = draw.complex_gains()
-    g_sub = sub.complex_gains()
-    scale = np.sqrt(np.sum(np.abs(g_all[keep]) ** 2) / np.sum(np.abs(g_sub) ** 2))
-    th = sub.ray_ula_deg()
+    if which == "sub1":
+        c1 = np.flatnonzero(draw.ray_cluster == 0)
+        if c1.size == T.RAYS_PER_CLUSTER:
+            keep[c1[list(SUB1_RAYS)]] = True
+    elif which == "c1":
+        keep |= draw.ray_cluster == 0
+    elif which == "cell":
+        keep |= draw.ray_delay_s < 1.0 / bw_hz
+    else:
+        raise ValueError(which)
+    return keep
+
+
+def masked_cfr(draw: S.ChannelDraw, keep: np.ndarray, ula: ULA, f: np.ndarray) -> np.ndarray:
+    """Noise-free CFR [M, K] of the kept rays with their gains in the full draw."""
+    g = draw.complex_gains()[keep]
+    th = draw.ray_ula_deg()[keep]
     a = np.exp(1j * np.pi * np.arange(ula.num_elements)[:, None] * np.sin(np.radians(th)))
-    h = (a * (g_sub * scale)[None, :]) @ np.exp(-2j * np.pi * np.outer(sub.ray_delay_s, f))
-    aoa, _ = doa.esprit_2d(h[:, None, :], f, 1, 0.5)
-    return float(abs(aoa[0] - draw.los_aoa_deg))
+    return (a * g[None, :]) @ np.exp(-2j * np.pi * np.outer(draw.ray_delay_s[keep], f))
+
+
+def oracle_floor(draw: S.ChannelDraw, ula: ULA, f: np.ndarray, which: str) -> float:
+    """Signed error of the single-path angle-delay ML (2D-ESPRIT of order 1, then the
+    angle-delay periodogram peak) on the noise-free CFR of ``first_arrival_rays``."""
+    h = masked_cfr(draw, first_arrival_rays(draw, which, float(np.ptp(f))), ula, f)
+    aoa, dly = doa.esprit_2d(h[:, None, :], f, 1, 0.5)
+    a, _ = los.refine_first_arrival(h, f, float(aoa[0]), float(dly[0]))
+    return a - draw.los_aoa_deg
+
+
+def decompose(
+    draw: S.ChannelDraw, ula: ULA, f: np.ndarray, hs: np.ndarray, smoothing: int
+) -> dict[str, float]:
+    """Where the error of 2D-ESPRIT + earliest path + leading-edge angle comes from, on one
+    drop (signed errors, deg): the oracle floors (``oracle_floor``), the same estimator (the
+    order found on the noisy CFR) on the noise-free LOS + cluster 1 only, on the noise-free
+    full CFR (+ the later clusters) and on the noisy CFR (+ noise); with the path nearest the
+    LOS delay marked instead of the earliest significant one (oracle path selection), and
+    whether the marked path is more than 1/B from the LOS delay (a wrong arrival)."""
+    bw = float(np.ptp(f))
+    out = {f"floor_{w}": oracle_floor(draw, ula, f, w) for w in ("sub1", "c1", "cell")}
+    order = max(1, los.order_frequency_smoothing(hs, smoothing))
+    s = hs.shape[1]
+    cases = {
+        "c1_noise_free": np.repeat(
+            masked_cfr(draw, first_arrival_rays(draw, "c1", bw), ula, f)[:, None, :], s, axis=1
+        ),
+        "noise_free": np.repeat(draw.cfr(ula, f)[:, None, :], s, axis=1),
+        "noisy": hs,
+    }
+    for name, h in cases.items():
+        le = los.estimate_los(h, f, smoothing=smoothing, order=order, edge=True)
+        out[name] = le.los_aoa_deg - draw.los_aoa_deg
+    le = los.estimate_los(hs, f, smoothing=smoothing, order=order)
+    period = 1.0 / float(np.median(np.diff(f)))
+    d = np.asarray(le.estimate.delay_s, dtype=float)
+    d = (d + period / 2) % period - period / 2  # the LOS is at delay 0
+    near = int(np.argmin(np.abs(d)))
+    out["noisy_oracle_selection"] = (
+        los.leading_edge_angle(hs, f, float(le.estimate.aoa_deg[near]), float(d[near]))
+        - draw.los_aoa_deg
+    )
+    out["wrong_arrival"] = float(abs(d[le.los_index]) > 1.0 / bw)
+    return out
 
 
 def los_crb_deg(draw: S.ChannelDraw, m: int, n: int, snr_db: float) -> float:
@@ -142,9 +196,20 @@ def los_crb_deg(draw: S.ChannelDraw, m: int, n: int, snr_db: float) -> float:
 
 
 def stats(e: list[float]) -> dict[str, float]:
+    """p90, RMSE and median of |e|, with a distribution-free 90 % confidence interval of the
+    p90 (order statistics: the number of drops below the true 90th percentile is binomial
+    (n, 0.9))."""
+    from scipy.stats import binom
+
     x = np.abs(np.asarray(e, dtype=float))
+    xs = np.sort(x)
+    n = xs.size
+    lo = int(binom.ppf(0.05, n, 0.9))
+    hi = int(min(binom.ppf(0.95, n, 0.9) + 1, n))
     return {
         "p90": float(np.percentile(x, 90)),
+        "p90_lo": float(xs[max(lo - 1, 0)]),
+        "p90_hi": float(xs[hi - 1]),
         "rmse": float(np.sqrt(np.mean(x**2))),
         "median": float(np.median(x)),
     }
@@ -161,7 +226,24 @@ def umi_drops(n: int, rng: np.random.Generator, d_range=(20.0, 120.0), aoa_max=5
 
 # --------------------------------------------------------------------------- parts
 
-ISSUE_METHODS = ("esprit", "music", "2d-esprit", "2d-esprit-los", "2d-esprit-los-ml1", "2d-ml-los")
+ISSUE_METHODS = (
+    "esprit",
+    "music",
+    "2d-esprit",
+    "2d-esprit-los",
+    "2d-esprit-los-ml1",
+    "2d-esprit-los-edge",
+    "2d-ml-los",
+)
+DECOMPOSITION = (  # key of ``decompose`` -> row label
+    ("floor_sub1", "(a) oracle: LOS + sub-cluster 1 (same delay), noise-free, one path"),
+    ("floor_c1", "(a) oracle: LOS + all of cluster 1, noise-free, one path"),
+    ("floor_cell", "(a) oracle: all rays within 1/B of the LOS, noise-free, one path"),
+    ("c1_noise_free", "edge estimator on LOS + cluster 1, noise-free"),
+    ("noise_free", "(b) + the later clusters (noise-free full CFR)"),
+    ("noisy", "(c) + noise (= 2d-esprit-los-edge)"),
+    ("noisy_oracle_selection", "(d) the same with the path nearest the LOS delay marked"),
+)
 
 
 def part_issue(drops: int, rng: np.random.Generator, methods=ISSUE_METHODS) -> list[dict]:
@@ -170,7 +252,8 @@ def part_issue(drops: int, rng: np.random.Generator, methods=ISSUE_METHODS) -> l
     for num_rb, c_srs, smoothing, nd in ((51, 12, 32, drops), (273, 63, 64, max(drops // 2, 10))):
         f = srs_freqs(num_rb, c_srs)
         err = {m: [] for m in methods}
-        fl, fl_b, cr, k_eff = [], [], [], []
+        dec: dict[str, list[float]] = {}
+        cr, k_eff = [], []
         t0 = time.time()
         for draw in umi_drops(nd, rng):
             hs = snapshots(draw.cfr(ula, f), 24, 10.0, rng)
@@ -180,8 +263,8 @@ def part_issue(drops: int, rng: np.random.Generator, methods=ISSUE_METHODS) -> l
                 except (ValueError, np.linalg.LinAlgError) as exc:  # counted as a miss
                     print(f"  {m}: {exc}", file=sys.stderr)
                     err[m].append(90.0)
-            fl.append(floor_error(draw, ula, f))
-            fl_b.append(floor_error(draw, ula, f, 0.5 / np.ptp(f)))
+            for k, v in decompose(draw, ula, f, hs, smoothing).items():
+                dec.setdefault(k, []).append(v)
             cr.append(los_crb_deg(draw, 4, 24 * f.size, 10.0))
             p = draw.received_powers()
             los_p = p[draw.ray_cluster == -1].sum()
@@ -193,8 +276,25 @@ def part_issue(drops: int, rng: np.random.Generator, methods=ISSUE_METHODS) -> l
         )
         for m in methods:
             rows.append({"num_rb": num_rb, "method": m, "drops": nd, **stats(err[m])})
-        rows.append({"num_rb": num_rb, "method": "model floor", "drops": nd, **stats(fl)})
-        rows.append({"num_rb": num_rb, "method": "first-arrival floor", "drops": nd, **stats(fl_b)})
+        OUT.mkdir(exist_ok=True)
+        np.savez(  # signed per-drop errors, for paired comparisons between methods
+            OUT / f"standard_channels_issue_{num_rb}rb_drops{DROPS_TAG}.npz",
+            **{m: np.asarray(v) for m, v in err.items()},
+            **{k: np.asarray(v) for k, v in dec.items()},
+        )
+        for key, label in DECOMPOSITION:
+            rows.append({"num_rb": num_rb, "method": label, "drops": nd, **stats(dec[key])})
+        share = float(np.mean(dec["wrong_arrival"]))
+        rows.append(
+            {
+                "num_rb": num_rb,
+                "method": "(d) share of drops with the marked path > 1/B from the LOS delay",
+                "drops": nd,
+                "p90": share,
+                "rmse": share,
+                "median": share,
+            }
+        )
         rows.append(
             {
                 "num_rb": num_rb,
@@ -208,6 +308,68 @@ def part_issue(drops: int, rng: np.random.Generator, methods=ISSUE_METHODS) -> l
     return rows
 
 
+MOTION_CASES = (  # UE speed (m/s), span of the SRS occasions combined (s)
+    (0.0, 0.0025),
+    (1.4, 0.1),
+    (1.4, 0.4),
+    (8.3, 0.1),
+    (8.3, 0.4),
+)
+
+
+def part_motion(drops: int, rng: np.random.Generator) -> list[dict]:
+    """Occasions of a moving UE, combined incoherently: UMi LOS drops as ``issue`` at 51 RB,
+    the UE walking (1.4 m/s) or driving (8.3 m/s) in a random horizontal direction, one SRS
+    occasion (4 symbols) every 20 ms over the span (the static case: 6 slots), every ray
+    turning with its own Doppler (UE-side angles). The diffuse rays at the LOS delay then
+    change phase relative to the LOS ray from occasion to occasion, and the leading-edge
+    covariance summed over the occasions averages their bias. No spatial consistency: the
+    geometry (LOS direction, clusters) is held, which the real UE's motion would not do
+    (1.4 m/s over 0.4 s moves the UE 0.56 m, up to 1.6 deg at 20 m)."""
+    ula = ULA(num_elements=4, spacing_m=None, carrier_frequency_hz=FC_HZ)
+    f = srs_freqs(51, 12)
+    lam = 299792458.0 / FC_HZ
+    w = np.exp(-0.5 * ((f - f.mean()) / (los.EDGE_SIGMA_FRACTION * np.ptp(f))) ** 2)
+    err: dict[tuple, list[float]] = {}
+    for draw in umi_drops(drops, rng):
+        direction = rng.uniform(-180.0, 180.0)
+        keep = first_arrival_rays(draw, "c1", float(np.ptp(f)))
+        for speed, span in MOTION_CASES:
+            dop = draw.doppler_hz(speed, direction, lam)
+            times = np.arange(0.0, span + 1e-9, 0.0005 if span < 0.01 else 0.02)
+            hs, r1 = [], np.zeros((4, 4), complex)
+            for t in times:
+                h = draw.cfr(ula, f, t_s=float(t), doppler_hz=dop)
+                hs.append(snapshots(h, 4, 10.0, rng))
+                g = draw.complex_gains(t_s=float(t), doppler_hz=dop)[keep]
+                th = draw.ray_ula_deg()[keep]
+                a = np.exp(1j * np.pi * np.arange(4)[:, None] * np.sin(np.radians(th)))
+                y = (
+                    (a * g[None, :]) @ np.exp(-2j * np.pi * np.outer(draw.ray_delay_s[keep], f))
+                ) @ (w * np.exp(-2j * np.pi * f / np.ptp(f)))
+                r1 += np.outer(y, y.conj())
+            le = los.estimate_los(np.concatenate(hs, axis=1), f, smoothing=32, edge=True)
+            err.setdefault((speed, span, "2d-esprit-los-edge"), []).append(
+                le.los_aoa_deg - draw.los_aoa_deg
+            )
+            grid = draw.los_aoa_deg + np.linspace(-8.0, 8.0, 3201)
+            av = np.exp(1j * np.pi * np.arange(4)[:, None] * np.sin(np.radians(grid)))
+            p = np.real(np.einsum("mg,mn,ng->g", av.conj(), r1, av))
+            err.setdefault((speed, span, "oracle: LOS + cluster 1, noise-free"), []).append(
+                float(grid[np.argmax(p)] - draw.los_aoa_deg)
+            )
+    return [
+        {
+            "speed_mps": sp,
+            "method": f"{m}, {len(np.arange(0.0, sn + 1e-9, 0.0005 if sn < 0.01 else 0.02))} "
+            f"occasions over {sn:g} s",
+            "drops": drops,
+            **stats(e),
+        }
+        for (sp, sn, m), e in err.items()
+    ]
+
+
 def _spanos_freqs() -> np.ndarray:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_spanos_fig1 import FREQS_HZ
@@ -218,7 +380,7 @@ def _spanos_freqs() -> np.ndarray:
 def part_fig2(drops: int, rng: np.random.Generator) -> list[dict]:
     ula = ULA(num_elements=3, spacing_m=None, carrier_frequency_hz=FC_HZ)
     f = _spanos_freqs()
-    methods = ("music", "esprit", "2d-esprit", "2d-esprit-los")
+    methods = ("music", "esprit", "2d-esprit", "2d-esprit-los", "2d-esprit-los-edge")
     rows = []
     drops = max(drops // 2, 10)
     draws = list(umi_drops(drops, rng))
@@ -239,7 +401,7 @@ def part_fig2(drops: int, rng: np.random.Generator) -> list[dict]:
 def part_table1(drops: int, rng: np.random.Generator) -> list[dict]:
     ula = ULA(num_elements=3, spacing_m=None, carrier_frequency_hz=FC_HZ)
     f = _spanos_freqs()
-    methods = ("music", "esprit", "2d-esprit", "2d-esprit-los")
+    methods = ("music", "esprit", "2d-esprit", "2d-esprit-los", "2d-esprit-los-edge")
     rows = []
     drops = max(drops // 2, 10)
     for dist in (15.0, 50.0, 80.0):
@@ -291,15 +453,14 @@ def part_moddnn(drops: int, rng: np.random.Generator) -> list[dict]:
 
 
 def _print(rows: list[dict], key: str) -> None:
-    print(f"| {key} | method | drops | p90 (deg) | RMSE (deg) | median (deg) |")
+    print(f"| {key} | method | drops | p90 (deg) [90 % CI] | RMSE (deg) | median (deg) |")
     print("|---|---|---|---|---|---|")
     for r in rows:
+        k = r[key] if isinstance(r[key], str) else f"{r[key]:g}"
+        ci = f" [{r['p90_lo']:.2f}, {r['p90_hi']:.2f}]" if "p90_lo" in r else ""
         print(
-            f"| {r[key]:g} | {r['method']} | {r['drops']} | {r['p90']:.3f} | {r['rmse']:.3f} "
+            f"| {k} | {r['method']} | {r['drops']} | {r['p90']:.3f}{ci} | {r['rmse']:.3f} "
             f"| {r['median']:.3f} |"
-            if not isinstance(r[key], str)
-            else f"| {r[key]} | {r['method']} | {r['drops']} | {r['p90']:.3f} | "
-            f"{r['rmse']:.3f} | {r['median']:.3f} |"
         )
 
 
@@ -307,11 +468,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--part", default="issue,fig2,table1,moddnn")
+    ap.add_argument("--part", default="issue,fig2,table1,moddnn,motion")
     ap.add_argument("--drops", type=int, default=200)
     ap.add_argument("--quick", action="store_true", help="40 drops per point")
     ap.add_argument("--seed", type=int, default=16)
     args = ap.parse_args()
+    global DROPS_TAG
+    DROPS_TAG = "" if args.seed == 16 else f"_seed{args.seed}"
     drops = 40 if args.quick else args.drops
     OUT.mkdir(exist_ok=True)
     parts = {
@@ -319,6 +482,7 @@ def main() -> int:
         "fig2": (part_fig2, "snr_db"),
         "table1": (part_table1, "distance_m"),
         "moddnn": (part_moddnn, "channel"),
+        "motion": (part_motion, "speed_mps"),
     }
     for name in args.part.split(","):
         fn, key = parts[name]
@@ -327,8 +491,9 @@ def main() -> int:
         rows = fn(drops, rng)
         print(f"\n### {name} ({time.time() - t0:.0f} s)\n")
         _print(rows, key)
-        with open(OUT / f"standard_channels_{name}.csv", "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        with open(OUT / f"standard_channels_{name}{DROPS_TAG}.csv", "w", newline="") as fh:
+            fields = list(dict.fromkeys(k for r in rows for k in r))
+            w = csv.DictWriter(fh, fieldnames=fields)
             w.writeheader()
             w.writerows(rows)
     return 0
