@@ -4,17 +4,15 @@ the esprit_estimator block against order_estimator -> doa_estimator in a flowgra
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
-import pmt
 import pytest
-from gnuradio import blocks, gr, srsaoa
+from gnuradio import srsaoa
 from gnuradio.srsaoa import constants as K
 from gnuradio.srsaoa.array.geometry import steering_vector
 from gnuradio.srsaoa.blocks.pdu import make_pdu, parse_pdu
 from gnuradio.srsaoa.estimation import doa, order
 from gnuradio.srsaoa.estimation.covariance import covariance_from_cfr
+from msg_tools import run_messages
 
 
 def _covariance(rng, m, angles, snr_db, n, powers_db=None, spacing=0.5):
@@ -106,24 +104,20 @@ def test_kernel_refuses_what_the_twin_refuses(r, match):
 
 
 def _run(chain, msgs):
-    """Post msgs into the first block's covariance port of a running flowgraph; collect the
-    estimates and skip notices of the last block (a bounded wait for their number)."""
-    tb = gr.top_block()
-    store, skipped = blocks.message_debug(), blocks.message_debug()
-    for a, b in zip(chain[:-1], chain[1:]):
-        tb.msg_connect((a, K.PORT_COVARIANCE), (b, K.PORT_COVARIANCE))
-    tb.msg_connect((chain[-1], K.PORT_ESTIMATE), (store, "store"))
-    tb.msg_connect((chain[-1], K.PORT_SKIPPED), (skipped, "store"))
-    tb.start()
-    for msg in msgs:
-        chain[0].to_basic_block()._post(pmt.intern(K.PORT_COVARIANCE), msg)
-    deadline = time.monotonic() + 30
-    while store.num_messages() + skipped.num_messages() < len(msgs):
-        assert time.monotonic() < deadline, "estimates did not arrive"
-        time.sleep(0.01)
-    tb.stop()
-    tb.wait()
-    return [parse_pdu(store.get_message(i))[0] for i in range(store.num_messages())], skipped
+    """Post msgs into the first block's covariance port of a running flowgraph; the metas of
+    the last block's estimates and of its skip notices, once there is one per input and the
+    flowgraph has ended."""
+    connections = [
+        ((a, K.PORT_COVARIANCE), (b, K.PORT_COVARIANCE)) for a, b in zip(chain[:-1], chain[1:])
+    ]
+    out = run_messages(
+        [(chain[0], K.PORT_COVARIANCE, m) for m in msgs],
+        [(chain[-1], K.PORT_ESTIMATE), (chain[-1], K.PORT_SKIPPED)],
+        len(msgs),
+        connections,
+    )
+    metas = [parse_pdu(m)[0] for m in out]
+    return [m for m in metas if K.SKIPPED not in m], [m for m in metas if K.SKIPPED in m]
 
 
 def test_block_equals_order_and_doa_estimator_blocks():
@@ -161,10 +155,9 @@ def test_block_announces_inputs_without_an_estimate():
     bad = make_pdu({K.SRS_OCCASION: 1, K.SAMPLE_INDEX: 10}, np.zeros(16, np.complex64))
     short = make_pdu({K.SRS_OCCASION: 2, K.SAMPLE_INDEX: 20}, np.ones(5, np.complex64))
     est, skipped = _run([srsaoa.esprit_estimator()], [bad, short])
-    assert est == [] and skipped.num_messages() == 2
-    metas = [parse_pdu(skipped.get_message(i))[0] for i in range(2)]
-    assert [m[K.SAMPLE_INDEX] for m in metas] == [10, 20]
-    assert all(m[K.METHOD] == "esprit" and m[K.SKIPPED] for m in metas)
+    assert est == [] and len(skipped) == 2
+    assert [m[K.SAMPLE_INDEX] for m in skipped] == [10, 20]
+    assert all(m[K.METHOD] == "esprit" and m[K.SKIPPED] for m in skipped)
     with pytest.raises(ValueError):
         srsaoa.esprit_estimator(0.5, -1)
     with pytest.raises(ValueError):
