@@ -65,6 +65,15 @@ COMB_KEYS = (
 SEQUENCE_KEYS = ("n_srs_id", "group_seq_hopping")
 
 
+def same_base_sequence(a: SRSConfig, b: SRSConfig) -> bool:
+    """Whether two SRS resources use the same base sequence r_{u,v} (TS 38.211 6.4.1.4.2).
+    Without group or sequence hopping u = n_ID^SRS mod 30 and v = 0: n_srs_id 0 and 30 are
+    the same sequence. With hopping, the same configuration."""
+    if a.group_seq_hopping == b.group_seq_hopping == "neither":
+        return a.n_srs_id % 30 == b.n_srs_id % 30
+    return all(getattr(a, k) == getattr(b, k) for k in SEQUENCE_KEYS)
+
+
 def comb_plan(resources: list[tuple[str, SRSConfig]]) -> dict[str, dict]:
     """Per resource id: ``share`` (other resources on the same REs: the same comb, offset,
     band and symbols), ``n_cs`` / ``n_cs_max`` and ``orthogonal`` (the cyclic shifts of the
@@ -78,11 +87,7 @@ def comb_plan(resources: list[tuple[str, SRSConfig]]) -> dict[str, dict]:
             for oid, o in resources
             if oid != rid and all(getattr(o, k) == getattr(srs, k) for k in COMB_KEYS)
         ]
-        same_seq = [
-            (oid, o)
-            for oid, o in share
-            if all(getattr(o, k) == getattr(srs, k) for k in SEQUENCE_KEYS)
-        ]
+        same_seq = [(oid, o) for oid, o in share if same_base_sequence(o, srs)]
         out[rid] = {
             "share": [oid for oid, _ in share],
             "n_cs": int(srs.cyclic_shift),
