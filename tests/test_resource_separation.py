@@ -135,7 +135,7 @@ def test_absent_ue_is_left_out():
 
 def test_too_many_ues_refused():
     # 32 UEs of at least 7 basis vectors each: 224 of K = 288 > 3 / 4 of it
-    cfgs = [{"c_srs": 12, "n_srs_id": i} for i in range(32)]
+    cfgs = [{"c_srs": 12, "n_srs_id": i % 30, "cyclic_shift": 4 * (i // 30)} for i in range(32)]
     xs, hs, _ = _ues(cfgs, np.linspace(0.3, 4.7, 32), seed=5)
     y = sum(x * h for x, h in zip(xs, hs))
     with pytest.raises(ValueError, match="too many UEs"):
@@ -207,7 +207,7 @@ def test_block_falls_back_to_the_window():
     sys.path.insert(0, str(Path(__file__).parent))
     from msg_tools import run_until_done
 
-    cfgs = [{"c_srs": 12, "n_srs_id": i} for i in range(32)]
+    cfgs = [{"c_srs": 12, "n_srs_id": i % 30, "cyclic_shift": 4 * (i // 30)} for i in range(32)]
     xs, hs, _ = _ues(cfgs, np.linspace(0.3, 4.7, 32), seed=7)
     y = sum(x * h for x, h in zip(xs, hs))
     sub = frontend_params(CARRIER, cfgs[0]).subcarriers
@@ -290,3 +290,34 @@ def test_angle_error_reaches_the_crb_at_the_reported_snr():
     assert 0.79 < rmse / crb < 1.21
     assert abs(np.mean(err)) < 3 * rmse / 10
     assert np.mean(snr) < 10.0 - 0.3  # the fit's cost shows (rho ~ 0.8)
+
+
+def test_same_base_sequence_modulo_30():
+    """Without hopping the base sequence group is n_srs_id mod 30 (TS 38.211 6.4.1.4.2):
+    n_srs_id 0 and 30 are one sequence. comb_plan groups them like cyclic shifts of one
+    sequence (a clash on the same shift), and the separator refuses such a sharer."""
+    from gnuradio.srsaoa.blocks.resource_separator import resource_separator
+    from gnuradio.srsaoa.nr.resources import comb_plan, parse_resources
+
+    a = frontend_params(CARRIER, {"c_srs": 12}).sequence
+    b = frontend_params(CARRIER, {"c_srs": 12, "n_srs_id": 30}).sequence
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    plan = comb_plan(
+        parse_resources(
+            [
+                {"id": "a", "srs": {"c_srs": 12}},
+                {"id": "b", "srs": {"c_srs": 12, "n_srs_id": 30, "cyclic_shift": 4}},
+                {"id": "c", "srs": {"c_srs": 12, "n_srs_id": 31}},
+            ]
+        )
+    )
+    assert plan["a"]["group"] == ["b"] and plan["a"]["orthogonal"] == (4,)
+    assert plan["c"]["group"] == [] and plan["a"]["clash"] == []
+    clash = comb_plan(
+        parse_resources([{"id": "a", "srs": {}}, {"id": "b", "srs": {"n_srs_id": 60}}])
+    )
+    assert clash["a"]["clash"] == ["b"]
+    with pytest.raises(ValueError, match="cannot tell the UEs apart"):
+        resource_separator(
+            0, 8, [], True, 0.0, CARRIER.to_dict(), {"c_srs": 12}, [{"c_srs": 12, "n_srs_id": 30}]
+        )

@@ -100,12 +100,20 @@ class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         from ..nr.receiver import frontend_params
 
         own = frontend_params(carrier, srs)
-        others = []
+        others: list[np.ndarray] = []
         for i, o in enumerate(sharers or ()):
             p = frontend_params(carrier, o)
             if not np.array_equal(p.subcarriers, own.subcarriers) or p.symbols != own.symbols:
                 raise ValueError(f"sharers[{i}] does not use this resource's REs")
-            others.append(p.sequence.astype(np.complex128))
+            x = p.sequence.astype(np.complex128)
+            if np.allclose(x, own.sequence, atol=1e-4):
+                raise ValueError(
+                    f"sharers[{i}] sends this resource's sequence and cyclic shift (n_srs_id "
+                    "equal modulo 30): the receiver cannot tell the UEs apart"
+                )
+            # the same sequence twice among the others: one model for their sum
+            if not any(np.allclose(x, y, atol=1e-4) for y in others):
+                others.append(x)
         return own.sequence.astype(np.complex128), others, np.asarray(own.subcarriers)
 
     @property
