@@ -18,11 +18,12 @@ DRIFT_EXIT = 3
 
 
 def extract_cfrs(
-    rec, max_occasions: int = 0, with_index: bool = False
-) -> tuple[np.ndarray, np.ndarray, object]:
+    rec, max_occasions: int = 0, with_index: bool = False, with_snr: bool = False
+) -> tuple:
     """CFRs [occasions, M, S, K] of a recording, the baseband frequency of each column, and
     the front-end parameters (C++ kernels, the receiver's own processing); with
-    ``with_index`` also the slot-start sample index of each CFR."""
+    ``with_index`` also the slot-start sample index of each CFR, with ``with_snr`` also the
+    front end's SNR estimate (dB) of each."""
     from .. import srsaoa_python as cpp
     from ..errors import SrsaoaError
     from ..nr.receiver import cfr_windows, cross_sequence_floor, frontend_params
@@ -66,6 +67,7 @@ def extract_cfrs(
     )
     cfrs = []
     index = []
+    snrs = []
     for d in dets:
         if d.index + p.window_offsets[-1] + p.fft_size > x.shape[1]:
             continue
@@ -73,6 +75,7 @@ def extract_cfrs(
         if res is not None:
             cfrs.append(res[0])
             index.append(int(d.index))
+            snrs.append(float(res[1]))
         if max_occasions and len(cfrs) >= max_occasions:
             break
     if not cfrs:
@@ -80,9 +83,43 @@ def extract_cfrs(
     n = p.fft_size
     b = p.subcarrier_bins.astype(np.int64)
     freqs = np.where(b < n // 2, b, b - n) * p.scs_hz
+    out = (np.stack(cfrs), freqs, p)
     if with_index:
-        return np.stack(cfrs), freqs, p, np.asarray(index)
-    return np.stack(cfrs), freqs, p
+        out += (np.asarray(index),)
+    if with_snr:
+        out += (np.asarray(snrs),)
+    return out
+
+
+def _labelled_cfrs(rec, name) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(angles [N] deg, CFRs [N, M, S, K], frequencies [K] Hz, SNR [N] dB) of a recording's
+    SRS occasions with a known angle, through the C++ front end; errors name ``name``."""
+    from ..errors import SrsaoaError
+    from ..report import TruthTrack
+
+    truth = TruthTrack(rec.truth, rec.annotations)
+    if not truth.known:
+        raise SrsaoaError(f"{name}: no angle truth (srsaoa:truth or srsaoa:aoa_deg annotations)")
+    try:
+        h, f, _, index, snr = extract_cfrs(rec, with_index=True, with_snr=True)
+    except SrsaoaError as exc:
+        raise SrsaoaError(f"{name}: {exc}") from None
+    lab = [truth.aoa_at(int(j)) for j in index]
+    keep = np.array([v is not None for v in lab])
+    if not np.any(keep):
+        raise SrsaoaError(f"{name}: no SRS occasion with a known angle")
+    labels = np.array([v for v in lab if v is not None], dtype=np.float64)
+    return labels, h[keep].astype(np.complex64), np.asarray(f, np.float64), snr[keep]
+
+
+def sweep_dataset(path):
+    """One labelled sweep recording as a MoD-DNN CfrDataset through the receiver's C++ front
+    end (as ``calibrate --sweep`` and ``run``): every SRS occasion with a known angle."""
+    from ..io import read_recording
+    from ..moddnn.data import CfrDataset
+
+    labels, h, f, snr = _labelled_cfrs(read_recording(path), path)
+    return CfrDataset(h, labels, snr, f)
 
 
 def _steering(rec, aoa_deg: float | None) -> np.ndarray | None:
@@ -128,7 +165,6 @@ def read_sweep(directory: str, progress=None) -> tuple[np.ndarray, np.ndarray, n
     from ..errors import SrsaoaError
     from ..io import read_recording
     from ..moddnn.recordings import recording_paths
-    from ..report import TruthTrack
 
     d = Path(directory)
     if not d.is_dir():
@@ -152,21 +188,9 @@ def read_sweep(directory: str, progress=None) -> tuple[np.ndarray, np.ndarray, n
                         f"{path.name}: {key} {this[key]} differs from the first recording's "
                         f"{radio[key]}: a sweep must be recorded at one radio setting"
                     )
-        truth = TruthTrack(rec.truth, rec.annotations)
-        if not truth.known:
-            raise SrsaoaError(
-                f"{path.name}: no angle truth (srsaoa:truth or srsaoa:aoa_deg annotations)"
-            )
-        try:
-            h, f, _, index = extract_cfrs(rec, with_index=True)
-        except SrsaoaError as exc:
-            raise SrsaoaError(f"{path.name}: {exc}") from None
-        lab = np.array([truth.aoa_at(int(j)) for j in index], dtype=object)
-        keep = np.array([v is not None for v in lab])
-        if not np.any(keep):
-            raise SrsaoaError(f"{path.name}: no SRS occasion with a known angle")
-        labels.append(lab[keep].astype(np.float64))
-        cfrs.append(h[keep].astype(np.complex64))
+        lab, h, f, _ = _labelled_cfrs(rec, path.name)
+        labels.append(lab)
+        cfrs.append(h)
         freqs = f
     return np.concatenate(labels), np.concatenate(cfrs), freqs, radio
 

@@ -171,7 +171,10 @@ def _train(args: argparse.Namespace, device: str | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
     if args.data:
-        full = D.load_dir(args.data)
+        from .calibrate import sweep_dataset
+
+        # the recordings through the receiver's own C++ front end, as calibrate and run
+        full = D.load_dir(args.data, sweep_dataset)
         angles = np.unique(np.round(full.aoa_deg, 6))
         if angles.size < 5:
             raise SrsaoaError(

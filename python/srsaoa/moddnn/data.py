@@ -171,9 +171,12 @@ def save_npz(ds: CfrDataset, path: str | Path) -> None:
     )
 
 
-def load_dir(path: str | Path) -> CfrDataset:
-    """All ``*.npz`` CFR datasets and SigMF recordings with angle truth (a chamber sweep,
-    moddnn.recordings) in a directory, concatenated."""
+def load_dir(path: str | Path, read_recording_cfrs=None) -> CfrDataset:
+    """All ``*.npz`` CFR datasets and SigMF recordings with angle truth (a chamber sweep) in a
+    directory, concatenated. ``read_recording_cfrs(path) -> CfrDataset`` extracts a
+    recording's labelled CFRs: ``srsaoa train`` passes the receiver's C++ front end
+    (``commands.calibrate.sweep_dataset``); the default is the numpy twins of
+    ``moddnn.recordings``, which keep this package free of GNU Radio."""
     p = Path(path)
     if not p.is_dir():
         raise SrsaoaError(f"training data directory {p} does not exist")
@@ -196,8 +199,9 @@ def load_dir(path: str | Path) -> CfrDataset:
             ) from exc
     from .recordings import cfr_dataset_from_recording, recording_paths
 
+    reader = read_recording_cfrs or cfr_dataset_from_recording
     for rec_path in recording_paths(p):
-        parts.append(cfr_dataset_from_recording(rec_path))
+        parts.append(reader(rec_path))
     if not parts:
         raise SrsaoaError(f"no *.npz CFR datasets or SigMF recordings in {p}")
     try:
