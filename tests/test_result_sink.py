@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pmt
@@ -11,6 +10,7 @@ import pytest
 from gnuradio import gr, srsaoa
 from gnuradio.srsaoa import constants as K
 from gnuradio.srsaoa.blocks.pdu import make_cfr_pdu, make_pdu
+from msg_tools import post, post_done
 
 FS = 30.72e6
 
@@ -31,20 +31,18 @@ def estimate_pdu(i, aoa, delay=None, snr=12.5):
     return make_pdu(meta, None)
 
 
-def post_and_wait(block, msgs, done, timeout=10.0):
+def run_to_end(block, msgs):
+    """Queue ``msgs`` and the system "done" message before the flowgraph starts: the block
+    handles everything queued before "done", then the flowgraph ends by itself."""
     tb = gr.top_block()
     # a message-only graph needs one connection to run the block: feed it from a doa_estimator
     feeder = srsaoa.doa_estimator("esprit", 0.5, 1)
     tb.msg_connect((feeder, K.PORT_ESTIMATE), (block, K.PORT_ESTIMATE))
-    tb.start()
     for m in msgs:
-        block.to_basic_block()._post(pmt.intern(K.PORT_ESTIMATE), m)
-    deadline = time.monotonic() + timeout
-    while not done() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    tb.stop()
-    tb.wait()
-    return tb, feeder
+        post(block, K.PORT_ESTIMATE, m)
+    post_done(block)
+    post_done(feeder)
+    tb.run()
 
 
 def test_json_lines_to_file(tmp_path):
@@ -56,7 +54,8 @@ def test_json_lines_to_file(tmp_path):
         estimate_pdu(2, [], snr=float("inf")),
         pmt.intern("not a pdu"),  # logged and dropped
     ]
-    post_and_wait(sink, msgs, lambda: sink.num_written >= 3)
+    run_to_end(sink, msgs)
+    assert sink.num_written == 3
     lines = path.read_text().splitlines()
     assert len(lines) == 3
     recs = [json.loads(x) for x in lines]
@@ -82,14 +81,11 @@ def test_stdout_and_full_chain(rng, capsys):
     est = srsaoa.doa_estimator("root-music", 0.5, 1)
     tb = gr.top_block()
     tb.msg_connect((est, K.PORT_ESTIMATE), (sink, K.PORT_ESTIMATE))
-    tb.start()
     meta = {K.SRS_OCCASION: 7, K.SAMPLE_INDEX: 61440, K.SUBCARRIERS: sub, K.SCS_HZ: 30e3}
-    est.to_basic_block()._post(pmt.intern(K.PORT_CFR), make_cfr_pdu(h, meta))
-    deadline = time.monotonic() + 10
-    while sink.num_written < 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    tb.stop()
-    tb.wait()
+    post(est, K.PORT_CFR, make_cfr_pdu(h, meta))
+    post_done(est)  # queued before the start: the CFR is handled first, then "done" travels
+    tb.run()
+    assert sink.num_written == 1
     rec = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rec["srs_occasion"] == 7 and rec["t_s"] == pytest.approx(61440 / FS)
     # SNR per element 26 dB, 192 snapshots: CRB ~ 0.005 deg; 0.1 deg is ample
