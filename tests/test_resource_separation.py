@@ -321,3 +321,27 @@ def test_same_base_sequence_modulo_30():
         resource_separator(
             0, 8, [], True, 0.0, CARRIER.to_dict(), {"c_srs": 12}, [{"c_srs": 12, "n_srs_id": 30}]
         )
+
+
+def test_wider_search_for_a_ue_with_its_own_timing():
+    """A UE by sequence ID timed 30 delay bins (53 samples) after this one, outside this
+    UE's cyclic-shift window (-9..26): the window search misses it (modelled at a wrong
+    delay, it stays in the CFR); a search over the CP (search_bins) finds and removes it."""
+    from gnuradio.srsaoa.nr.separation import search_bins
+
+    cfgs = [{"c_srs": 12}, {"c_srs": 12, "n_srs_id": 5}]
+    xs, hs, rng = _ues(cfgs, [1.2, 30.4], seed=10)
+    n = np.sqrt(0.05) * (rng.standard_normal(hs[0].shape) + 1j * rng.standard_normal(hs[0].shape))
+    y = xs[0] * hs[0] + xs[1] * hs[1] + n
+    p = np.mean(np.abs(hs[0]) ** 2)
+    narrow = separate_joint(y / xs[0], xs[0], xs[1:], 8)
+    wide = separate_joint(y / xs[0], xs[0], xs[1:], 8, search=[None, search_bins(288, 8, 40)])
+    assert narrow.bands[1][0] < 27 and abs(wide.bands[1][0] - 30.4) < 2
+    # what is left besides this UE and its own noise: the other UE (about 0 dB) against
+    # the noise in the other UE's dimensions (10 dB below, a few % of them)
+    left = [np.mean(np.abs(r.h - hs[0] - n / xs[0]) ** 2) / p for r in (narrow, wide)]
+    assert 10 * np.log10(left[0]) > -5
+    assert 10 * np.log10(left[1]) < -20
+    b = search_bins(288, 8, 40)
+    assert b[0] == -49 and b[-1] == 66
+    assert search_bins(72, 6, 40)[0] == -35 and search_bins(72, 6, 40)[-1] == 36

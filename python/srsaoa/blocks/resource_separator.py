@@ -78,7 +78,8 @@ class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         if not 0.0 <= float(taper) <= 20.0:
             raise ValueError(f"taper must be a Kaiser beta in [0, 20], got {taper}")
         self.taper = float(taper)
-        self._x_own, self._x_others, self._columns = self._sequences(carrier, srs, sharers)
+        seqs = self._sequences(carrier, srs, sharers)
+        self._x_own, self._x_others, self._columns, self._search = seqs
         self.joint = self._x_own is not None and len(self._x_others) > 0 and self.window
         self.num_cfrs = 0
         self.num_unseparated = 0  # CFRs the joint separation could not take: windowed only
@@ -91,16 +92,30 @@ class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
 
     @staticmethod
     def _sequences(carrier: Any, srs: Any, sharers: Any):
-        """(own [S, K], others [[S, K], ...], grid subcarriers [K]) of the joint separation,
-        (None, [], None) without a carrier and SRS; ValueError if a sharer's REs differ."""
+        """(own [S, K], others [[S, K], ...], grid subcarriers [K], the delay bins to search
+        per UE) of the joint separation, (None, [], None, None) without a carrier and SRS;
+        ValueError if a sharer's REs differ."""
         if carrier is None or srs is None or carrier == "" or srs == "":
             if sharers:
                 raise ValueError("sharers need the carrier and this resource's srs")
-            return None, [], None
+            return None, [], None, None
         from ..nr.receiver import frontend_params
+        from ..nr.resources import same_base_sequence
+        from ..nr.separation import search_bins
+        from ..nr.srs import SRSConfig
+
+        def cfg(c):
+            return c if isinstance(c, SRSConfig) else SRSConfig.from_dict(dict(c))
 
         own = frontend_params(carrier, srs)
+        own_cfg = cfg(srs)
+        all_cfgs = [own_cfg, *(cfg(o) for o in sharers or ())]
+        k = own.subcarriers.size
+        # a sharer with its own timing (a base sequence no other UE here uses) may arrive up
+        # to a CP before or after this UE (no timing advance): look for it that far
+        spread = int(min(own.cp_lengths) * own_cfg.k_tc * k / own.fft_size)
         others: list[np.ndarray] = []
+        search: list = [None]
         for i, o in enumerate(sharers or ()):
             p = frontend_params(carrier, o)
             if not np.array_equal(p.subcarriers, own.subcarriers) or p.symbols != own.symbols:
@@ -114,7 +129,14 @@ class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             # the same sequence twice among the others: one model for their sum
             if not any(np.allclose(x, y, atol=1e-4) for y in others):
                 others.append(x)
-        return own.sequence.astype(np.complex128), others, np.asarray(own.subcarriers)
+                alone = not any(
+                    same_base_sequence(all_cfgs[i + 1], c)
+                    for j, c in enumerate(all_cfgs)
+                    if j != i + 1
+                )
+                n_cs_max = own_cfg.n_cs_max
+                search.append(search_bins(k, n_cs_max, spread) if alone else None)
+        return own.sequence.astype(np.complex128), others, np.asarray(own.subcarriers), search
 
     @property
     def sinr_before_db(self) -> float:
@@ -129,7 +151,12 @@ class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
 
                 try:
                     r = separate_joint(
-                        h, self._x_own, self._x_others, self.n_cs_max, cache=self._models
+                        h,
+                        self._x_own,
+                        self._x_others,
+                        self.n_cs_max,
+                        cache=self._models,
+                        search=self._search,
                     )
                 except ValueError as exc:  # the UEs' delay bands fill too much of the band
                     self.num_unseparated += 1

@@ -67,6 +67,17 @@ def _window_bins(k: int, n_cs_max: int) -> NDArray[np.int64]:
     return np.arange(-pre, width - pre)
 
 
+def search_bins(k: int, n_cs_max: int, spread_bins: int) -> NDArray[np.int64]:
+    """Signed delay bins to look for a UE timed up to ``spread_bins`` before or after this one
+    (e.g. the CP, for UEs without timing advance): its window widened by that on both sides,
+    at most K / 2 either way. Only for a UE whose base sequence no other UE on the REs
+    uses: a cyclic shift of the same sequence would otherwise be found in its place."""
+    w = _window_bins(k, n_cs_max)
+    lo = max(int(w[0]) - int(spread_bins), -(k // 2) + 1)
+    hi = min(int(w[-1]) + int(spread_bins), k // 2)
+    return np.arange(lo, hi + 1)
+
+
 @lru_cache(maxsize=64)
 def _dpss(k: int, nw2: int, count: int) -> NDArray[np.float64]:
     """[K, count] orthonormal Slepian sequences of half-bandwidth NW = nw2 / 2 bins."""
@@ -83,16 +94,18 @@ def _taps(
     n_cs_max: int,
     detect_db: float,
     min_power: float = 0.0,
+    search: NDArray[np.int64] | None = None,
 ) -> tuple[float, float, float, float]:
     """(first, last, strongest) delay tap of the UE with sequence ``x`` standing
     ``detect_db`` above the floor of its despread profile within its window; NaN for first
     and last when none does. ``min_power``: a tap must also reach this power. Fourth: the
-    strongest tap's power."""
+    strongest tap's power. ``search``: the signed delay bins searched instead of the
+    window."""
     k = y.shape[-1]
     g = np.fft.ifft(y / x, axis=-1)
     p = np.sum(np.abs(g) ** 2, axis=tuple(range(g.ndim - 1)))
     floor = float(np.median(p))
-    offs = _window_bins(k, n_cs_max)
+    offs = _window_bins(k, n_cs_max) if search is None else np.asarray(search)
     pw = p[offs % k]
     peak = float(offs[int(np.argmax(pw))])
     thr = max(floor * 10 ** (detect_db / 10), min_power)
@@ -223,6 +236,7 @@ def separate_joint(
     n_cs_max: int,
     iterations: int = ITERATIONS,
     cache: dict | None = None,
+    search: list | None = None,
 ) -> JointResult:
     """UE 0's LS CFR ``h`` [M, S, K] (the received REs divided by its sequence ``x_own``
     [S, K]) freed of the UEs with sequences ``x_others`` (each [S, K], cyclic shift
@@ -236,17 +250,23 @@ def separate_joint(
     UE's CFR as interference. Returns the cleaned CFR (still divided by ``x_own``) and the
     SNR at which the single-UE CRB is this UE's CRB in the joint model (module docstring).
     ValueError when the bands need more than MAX_FILL of the K dimensions. ``cache``: a dict
-    kept by the caller for these sequences (factorised models, reused across occasions)."""
+    kept by the caller for these sequences (factorised models, reused across occasions).
+    ``search``: per UE (this one first) the signed delay bins its band is looked for in,
+    None for its cyclic-shift window (``search_bins`` gives a wider span for a UE with its
+    own timing and a base sequence no other UE here uses)."""
     h = np.asarray(h, dtype=np.complex128)
     m, s, k = h.shape
     x_own = np.asarray(x_own, dtype=np.complex128)
     y = h * x_own
     seqs = [x_own] + [np.asarray(xo, dtype=np.complex128) for xo in x_others]
+    search = list(search) if search is not None else [None] * len(seqs)
+    if len(search) != len(seqs):
+        raise ValueError(f"search: one entry per UE ({len(seqs)}), got {len(search)}")
     found = [False] * len(seqs)
     extents: list[tuple[float, float]] = []
     strongest: list[float] = []
     for v, xv in enumerate(seqs):
-        lo, hi, peak, p_peak = _taps(y, xv, n_cs_max, DETECT_DB)
+        lo, hi, peak, p_peak = _taps(y, xv, n_cs_max, DETECT_DB, 0.0, search[v])
         found[v] = not np.isnan(lo)
         extents.append((lo, hi) if found[v] else (peak, peak))
         strongest.append(p_peak)
@@ -258,7 +278,7 @@ def separate_joint(
             # sequence (the others' leftovers stay spread)
             # (and within PATH_DB of its strongest tap: not the models' own tiny errors)
             floor_path = strongest[v] * 10 ** (-PATH_DB / 10)
-            lo, hi, _, _ = _taps(fit.resid, xv, n_cs_max, DETECT_DB, floor_path)
+            lo, hi, _, _ = _taps(fit.resid, xv, n_cs_max, DETECT_DB, floor_path, search[v])
             if np.isnan(lo):
                 grown.append(extents[v])
                 continue
