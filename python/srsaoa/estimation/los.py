@@ -297,6 +297,64 @@ def leading_edge_angle(
     return float(res.x)
 
 
+EDGE_MAX_STD_DEG = 0.25  # use the edge only while its own noise std stays below this
+
+
+def noise_per_re(cfr: ArrayLike) -> float:
+    """Noise power per resource element of H [M, S, K] from its delay domain: the inverse DFT
+    over the K subcarriers, Hann-tapered (side lobes falling as 1/n^3), puts every path near
+    its delay (within the channel's delay spread, a small part of the comb period 1/df) and
+    leaves white noise of power sigma^2 sum_k w_k^2 per tap elsewhere; the median of |.|^2
+    over the taps farther than K/3 from the strongest one, divided by ln 2 (the median of an
+    exponential) and by sum_k w_k^2, is sigma^2."""
+    h = np.asarray(cfr, dtype=np.complex128)
+    if h.ndim == 2:
+        h = h[:, None, :]
+    k = h.shape[-1]
+    w = np.hanning(k + 2)[1:-1]
+    x = np.fft.ifft(h * w, axis=-1) * k
+    prof = np.mean(np.abs(x) ** 2, axis=(0, 1))
+    dist = np.abs((np.arange(k) - int(np.argmax(prof)) + k // 2) % k - k // 2)
+    far = dist > k / 3
+    if not np.any(far):
+        return float("nan")
+    return float(np.median(np.abs(x[..., far]) ** 2) / np.log(2.0) / np.sum(w**2))
+
+
+def leading_edge_std_deg(
+    cfr: ArrayLike,
+    subcarrier_hz: ArrayLike,
+    aoa_deg: float,
+    delay_s: float,
+    spacing_wavelengths: float = 0.5,
+    sigma_fraction: float = EDGE_SIGMA_FRACTION,
+    offset_cells: float = EDGE_OFFSET_CELLS,
+) -> float:
+    """Predicted noise standard deviation (deg) of :func:`leading_edge_angle`: the edge
+    snapshots y_s carry noise sigma^2 sum_k w_k^2 per element (sigma^2 from
+    :func:`noise_per_re`), and the single-source ML on M elements and S snapshots reaches
+    var(2 pi d sin theta) = 6 / (M (M^2 - 1) S SNR_y). inf when the edge holds no signal."""
+    h = np.asarray(cfr, dtype=np.complex128)
+    if h.ndim == 2:
+        h = h[:, None, :]
+    m, s_count, _ = h.shape
+    f = np.asarray(subcarrier_hz, dtype=np.float64).ravel()
+    bw = float(np.ptp(f))
+    sigma2 = noise_per_re(h)
+    if bw <= 0 or not (sigma2 > 0):
+        return 0.0 if sigma2 == 0 else float("inf")
+    w = np.exp(-0.5 * ((f - f.mean()) / (sigma_fraction * bw)) ** 2)
+    tau_e = float(delay_s) - float(offset_cells) / bw
+    y = np.einsum("msk,k->ms", h, w * np.exp(2j * np.pi * f * tau_e))
+    noise = sigma2 * float(np.sum(w**2))
+    signal = float(np.mean(np.abs(y) ** 2)) - noise
+    if signal <= 0:
+        return float("inf")
+    var_u = 6.0 / (m * (m * m - 1) * s_count * signal / noise)
+    c = 2 * np.pi * spacing_wavelengths * np.cos(np.deg2rad(aoa_deg))
+    return float(np.degrees(np.sqrt(var_u) / abs(c))) if c else float("inf")
+
+
 @dataclass
 class LosEstimate:
     """A joint angle-delay estimate with the direct path marked: ``estimate`` (paths strongest
@@ -336,6 +394,7 @@ def estimate_los(
     resolution_fraction: float = 0.5,
     refine: bool = False,
     edge: bool = False,
+    edge_max_std_deg: float = EDGE_MAX_STD_DEG,
 ) -> LosEstimate:
     """Joint angle-delay estimate of H [M, S, K] with the earliest significant path marked.
 
@@ -344,7 +403,10 @@ def estimate_los(
     estimate is cleaned by :func:`prune_paths_joint` (duplicated paths, inflated powers);
     with ``refine`` the marked path's angle and delay come from
     :func:`refine_first_arrival`; with ``edge`` its angle comes from
-    :func:`leading_edge_angle` (after ``refine`` if both are set).
+    :func:`leading_edge_angle` (after ``refine`` if both are set) when the edge's predicted
+    noise std (:func:`leading_edge_std_deg`) is at most ``edge_max_std_deg``: the edge gives
+    up 10.7 dB of SNR, which pays only while its noise stays below the multipath bias it
+    removes (rms ~0.3 deg at the UMi LOS floor); at low SNR the subspace angle is kept.
     Paths less than ``resolution_fraction`` / B apart in delay (B the band spanned by the
     subcarriers) count as one arrival in :func:`earliest_path`.
     """
@@ -378,7 +440,14 @@ def estimate_los(
         aoa, dly = est.aoa_deg.copy(), est.delay_s.copy()
         aoa[idx], dly[idx] = a, d
         est = replace(est, aoa_deg=aoa, delay_s=dly)
-    if edge and idx is not None:
+    if (
+        edge
+        and idx is not None
+        and leading_edge_std_deg(
+            h, f, float(est.aoa_deg[idx]), float(est.delay_s[idx]), spacing_wavelengths
+        )
+        <= edge_max_std_deg
+    ):
         from dataclasses import replace
 
         aoa = est.aoa_deg.copy()
