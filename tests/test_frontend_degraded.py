@@ -369,3 +369,20 @@ def test_recording_source_validates_captures(tmp_path, starts, secs, fracs):
             secs,
             fracs,
         )
+
+
+def test_calibration_front_end_finds_every_occasion_at_60khz():
+    """`srsaoa calibrate` and `train --data` run the C++ kernels directly
+    (commands.calibrate.extract_cfrs): at 60 kHz with an SRS in every slot they follow the
+    alternating occasion intervals too and find every occasion."""
+    from gnuradio.srsaoa.commands.calibrate import extract_cfrs
+
+    rec = sim.simulate(sim.Scenario.from_dict(_scenario(60, 1, 24, seed=7)))
+    h, f, p, index = extract_cfrs(rec, with_index=True)
+    assert len(p.period_pattern) > 1  # the intervals do alternate here
+    want = np.asarray(rec.truth["srs_slot_sample_starts"])
+    assert h.shape[0] == want.size
+    # one index per true occasion; on the slots without the long CP the index is the
+    # period grid's (up to the long CP's 32 extra samples early, docs/frontend.md)
+    d = index - want
+    assert np.all((d <= 0) & (d >= -32)), d

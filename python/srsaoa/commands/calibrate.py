@@ -47,6 +47,7 @@ def extract_cfrs(
         3,
         p.sample_rate,
         cross_sequence_floor(p),
+        [int(v) for v in p.period_pattern],  # unequal intervals (long CP every 0.5 ms)
     )
     chunk = 1 << 18
     for i in range(0, x.shape[1], chunk):
