@@ -48,6 +48,23 @@ def run_until_done(
     return [parse_pdu(dbg.get_message(i))[0] for i in range(dbg.num_messages())]
 
 
+class WatchedLock:
+    """A lock that records the threads that took it (to check that a block's handler thread
+    reads shared settings under the block's lock)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.threads: set[int] = set()
+
+    def __enter__(self) -> WatchedLock:
+        self._lock.acquire()
+        self.threads.add(threading.get_ident())
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._lock.release()
+
+
 class MessageCollector(gr.basic_block):
     """Message sink that keeps every message on its ``in`` port and wakes whoever waits for
     a number of them (a ``message_debug`` that can be waited on instead of polled)."""

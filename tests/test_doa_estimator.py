@@ -9,6 +9,8 @@ complex64 rounding of the PDU vectors: angles agree to 1e-3 deg (a float32 relat
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pmt
 import pytest
@@ -16,7 +18,7 @@ from gnuradio import srsaoa
 from gnuradio.srsaoa import constants as K
 from gnuradio.srsaoa.blocks.pdu import make_cfr_pdu, make_pdu, parse_pdu
 from gnuradio.srsaoa.estimation import covariance, doa, order
-from msg_tools import run_messages
+from msg_tools import WatchedLock, run_messages
 
 SCS = 30e3
 SUB = np.arange(0, 2 * 96, 2)  # comb-2 grid indices of the SRS columns
@@ -208,3 +210,14 @@ def test_spatial_smoothing_separates_coherent_paths(rng):
         # SNR 25 dB per element, 384 snapshots: the bound is ~0.01 deg; 0.5 deg is > 10 sigma
         # even with the smoothing loss
         assert np.allclose(np.sort(meta[K.AOA_DEG]), [-25.0, 20.0], atol=0.5)
+
+
+def test_handler_reads_the_settings_under_the_lock(rng):
+    """The setters run in the caller's thread (GRC callbacks), the handler in the block's:
+    the handler takes its copy of the settings under the same lock."""
+    blk = srsaoa.doa_estimator("esprit", 0.5, 1)
+    blk._lock = WatchedLock()
+    h = physics_cfr(rng, 4, 2, [(10.0, 0.0, 1.0)], 20.0)
+    out = run_graph(blk, K.PORT_CFR, [make_cfr_pdu(h, cfr_meta(0))], blk, K.PORT_ESTIMATE, 1)
+    assert len(out) == 1 and blk.num_estimates == 1 and blk.num_skipped == 0
+    assert blk._lock.threads - {threading.get_ident()}, "the handler never took the lock"

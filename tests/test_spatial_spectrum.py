@@ -8,13 +8,15 @@ float32 dB, so outputs agree to float32 rounding of numbers of order 40 dB: 1e-3
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pmt
 import pytest
 from gnuradio import gr, srsaoa
 from gnuradio.srsaoa import constants as K
 from gnuradio.srsaoa.blocks.pdu import make_cfr_pdu, make_pdu
-from msg_tools import VectorCollector, await_outputs, post, post_done
+from msg_tools import VectorCollector, WatchedLock, await_outputs, post, post_done
 
 M = 4
 GRID = np.arange(-60.0, 60.0 + 1e-9, 0.5)  # the block's default grid
@@ -279,3 +281,14 @@ def test_constructor_and_setters_validate(tmp_path):
     blk.set_method("MUSIC")
     blk.set_order(2)
     blk.set_floor_db(-60.0)
+
+
+def test_handler_reads_the_settings_under_the_lock():
+    """The setters run in the caller's thread (GRC callbacks), the handler in the block's:
+    the handler takes its copy of the settings under the same lock."""
+    blk = srsaoa.spatial_spectrum("dbf")
+    blk._lock = WatchedLock()
+    r = covariance([10.0], [1.0], 0.1).astype(np.complex64)
+    out, _ = run(blk, [(K.PORT_COVARIANCE, make_pdu({}, r))], 1)
+    np.testing.assert_allclose(out[0], expected_dbf(r), atol=TOL_DB)
+    assert blk._lock.threads - {threading.get_ident()}, "the handler never took the lock"
