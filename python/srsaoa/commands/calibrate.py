@@ -14,6 +14,8 @@ import sys
 
 import numpy as np
 
+from . import add_progress_args, show_progress
+
 DRIFT_EXIT = 3
 
 
@@ -276,8 +278,10 @@ def _run_sweep(args: argparse.Namespace) -> int:
     if args.min_occasions < 1:
         raise SrsaoaError(f"--min-occasions must be >= 1, got {args.min_occasions}")
 
+    show = show_progress(args)
+
     def progress(msg: str) -> None:
-        if not args.no_progress:
+        if show:
             print(f"  calibrate: {msg}", file=sys.stderr)
 
     labels, cfrs, freqs, radio = read_sweep(args.sweep, progress)
@@ -469,7 +473,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=5.0,
         help="--sweep: refuse a manifold whose held-out error exceeds this (deg rms)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    add_progress_args(p)
     p.add_argument("--aoa-deg", type=float, default=None, help="true AoA of the UE, degrees")
     p.add_argument("--splitter", action="store_true", help="common reference on all channels")
     p.add_argument("--out", default=None, help="calibration JSON to write")

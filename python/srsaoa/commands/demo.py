@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import SrsaoaError
+from . import add_progress_args, show_progress
 
 DEFAULT_METHODS = "esprit,2d-esprit,moddnn"
 
@@ -70,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
     t_start = time.monotonic()
 
     _step(1, 4, f"simulating {scenario.name}: {scenario.description}")
-    rec = simulate(scenario, progress=sys.stderr.isatty())
+    rec = simulate(scenario, progress=show_progress(args))
     base = out / "recording"
     write_recording(base, rec, datatype=rec.datatype or "ci16_le")
     print(
@@ -97,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     cfrs = blocks.message_debug()  # a bounded recording: keep its CFRs for the spectra
     tb.msg_connect((tb.cfr, K.PORT_CFR), (cfrs, "store"))
-    run_with_progress(tb, rec.num_samples / rec.sample_rate, sys.stderr.isatty())
+    run_with_progress(tb, rec.num_samples / rec.sample_rate, show_progress(args))
     if tb.sync.num_detections() == 0:
         raise SrsaoaError("the receiver found no SRS in the simulated capture")
 
@@ -195,4 +196,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", "-m", default=DEFAULT_METHODS, help=f"methods ({DEFAULT_METHODS})")
     p.add_argument("--model", default="default", help="MoD-DNN model (path or 'default')")
     p.add_argument("--num-slots", type=int, default=0, help="override the scenario's slot count")
+    add_progress_args(p)
     p.set_defaults(func=_run)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ..errors import SrsaoaError
+from . import add_progress_args, show_progress
 
 DEFAULT_METHODS = "esprit,2d-esprit"
 MAX_OCCASIONS = 10000  # SRS occasions per covariance: beyond this no estimate ever comes
@@ -310,7 +311,7 @@ def _run_flowgraph(args: argparse.Namespace, src, rec, methods: tuple[str, ...],
         raise SrsaoaError(str(exc)) from None
 
     duration = rec.num_samples / rec.sample_rate if rec.num_samples else None
-    show = (not args.quiet and sys.stderr.isatty()) or args.progress
+    show = show_progress(args, False if args.quiet else None)
     checks = getattr(src, "wait_checks", None)
     if checks is not None and out == "-":
         checks()  # estimates on stdout cannot be taken back: check the hashes first
@@ -458,7 +459,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="messages allowed to wait at each estimator stage before the oldest are dropped "
         "(counted; default 64)",
     )
-    p.add_argument("--progress", action="store_true", help="progress line even when not a tty")
+    add_progress_args(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary")
     p.add_argument("--verbose", "-v", action="store_true", help="log every estimate")
     p.set_defaults(func=_run)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+
+from . import add_progress_args, show_progress
 
 
 def _run_positioning(args: argparse.Namespace, doc: dict) -> int:
@@ -84,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.save_profile:
         check_output(args.save_profile, inputs, "--save-profile")
     out.parent.mkdir(parents=True, exist_ok=True)
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    progress = show_progress(args)
     if args.save_profile:
         sc.profile().save(args.save_profile)
 
@@ -149,13 +150,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="write one multi-channel NAME.sigmf-meta instead of a collection",
     )
     p.add_argument("--save-profile", help="also save the impairment profile as JSON here")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument(
-        "--progress",
-        dest="progress",
-        action="store_true",
-        default=None,
-        help="progress on stderr (default: when stderr is a terminal)",
-    )
-    g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress")
+    add_progress_args(p)
     p.set_defaults(func=_run)

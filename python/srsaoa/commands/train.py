@@ -7,6 +7,8 @@ import json
 import logging
 import time
 
+from . import add_progress_args, show_progress
+
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model (defaults: the paper's Table 2 and Section 5)")
@@ -223,7 +225,7 @@ def _train(args: argparse.Namespace, device: str | None = None) -> int:
         device=device or args.device,
         checkpoint=str(wpath) + ".ckpt",
         resume=args.resume,
-        progress=not args.no_progress,
+        progress=show_progress(args),
     )
     if not distributed.is_main():  # rank 0 validates, writes and prints
         return 0
@@ -280,7 +282,7 @@ def _run(args: argparse.Namespace) -> int:
         return _train(args)
     try:
         if not ctx.is_main:
-            args.no_progress = True
+            args.progress = False
         with distributed.quiet_unless_main():
             return _train(args, ctx.device)
     finally:
@@ -340,6 +342,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=2, help="CPU threads")
     p.add_argument("--resume", action="store_true", help="continue from NAME.safetensors.ckpt")
     p.add_argument("--torchscript", help="also export a TorchScript file here")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_args(p)
     add_model_args(p)
     p.set_defaults(func=_run)
