@@ -1,10 +1,15 @@
 """Run message blocks in real flowgraphs deterministically (shared by the tests).
 
 No test waits on a clock. A flowgraph either ends by itself (finite sources, or the system
-"done" message: GNU Radio finishes a block once it has handled what was queued before it
-and passes "done" on to the blocks it feeds), or the test waits on a condition that the
-sink sets when the expected outputs have arrived. The wait has a generous timeout that
-only a broken block reaches, and then the test fails.
+"done" message: a block finishes after handling its queues and passes "done" on to the
+blocks it feeds), or the test waits on a condition that the sink sets when the expected
+outputs have arrived. The wait has a generous timeout that only a broken block reaches,
+and then the test fails.
+
+GNU Radio drains a block's ports one after the other, so "done" is handled after the
+messages on the other ports only when they were queued before the flowgraph started (its
+first pass takes everything) or already handled: tests queue everything before the start
+and use tb.run(), or wait for the outputs and post "done" afterwards (await_outputs).
 """
 
 from __future__ import annotations
