@@ -190,14 +190,21 @@ def test_moddnn_spectrum(tiny_model):
     posts += [(K.PORT_CFR, make_cfr_pdu(x, {K.SRS_OCCASION: i})) for i, x in enumerate(h)]
     out, tags = run(blk, posts, 2)
     assert out.shape == (2, grid.size) and tags == [(0, 0), (1, 1)]
-    torch.set_num_threads(1)  # as the block: the same float32 arithmetic, one CFR per call
+    # the block runs the numpy lowering (moddnn.lowered, checked against PyTorch to 1e-6 in
+    # test_moddnn_lowered); PyTorch is the oracle here
+    torch.set_num_threads(1)
     with torch.no_grad():
         s = np.stack([net.spectrum(x[None]).numpy()[0] for x in h]).astype(np.float64)
     np.testing.assert_allclose(net.cfg.grid_deg, grid)
+    # float32 lowering against float32 PyTorch: the SCG solve ((P + lambda I) with lambda ~
+    # 0.1 on a unit-diagonal P: condition ~ 1e2) over ~24 iterations amplifies float32's
+    # 6e-8 to at most ~2e-4 of the peak, i.e. 10 log10(1 + 2e-4 / x) dB at a level x
     for row, si in zip(out, s):
+        lin = np.maximum(si, 0) / si.max()
         with np.errstate(divide="ignore"):
-            want = np.maximum(10 * np.log10(np.maximum(si, 0) / si.max()), FLOOR)
-        np.testing.assert_allclose(row, want, atol=TOL_DB)
+            want = np.maximum(10 * np.log10(lin), FLOOR)
+        tol = TOL_DB + 10 * np.log10(1 + 2e-4 / np.maximum(lin, 10 ** (FLOOR / 10)))
+        assert np.all(np.abs(row - want) <= tol), np.max(np.abs(row - want) - tol)
     # the spectrum's maximum is where the model's estimate starts (centroid within +-1 deg)
     est = net.estimate(h)
     np.testing.assert_array_less(np.abs(grid[out.argmax(1)] - est), 1.0 + 1e-9)

@@ -253,9 +253,12 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
     def _moddnn_spectrum(self, h: np.ndarray) -> np.ndarray | None:
         if self._net is None and not self._net_error:
             try:
+                from ..moddnn.lowered import LoweredMoDDNN
                 from ..moddnn.modelfile import load_model
 
-                self._net, _ = load_model(self._model)
+                # numpy inference (as moddnn_doa): one CFR at a time never enters PyTorch's
+                # thread pool, whose size is the application's to choose
+                self._net = LoweredMoDDNN(load_model(self._model)[0])
                 self.logger.info(f"loaded MoD-DNN model {self._model!r}")
             except Exception as exc:  # noqa: BLE001 - logged once, block keeps running
                 self._net_error = str(exc)
@@ -273,11 +276,7 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
                 f"M = {cfg.num_elements}, >= {cfg.num_subcarriers} subcarriers, finite values"
             )
             return None
-        import torch
-
-        with torch.no_grad():
-            self._net.eval()
-            s = self._net.spectrum(h[None]).numpy()[0]
+        s = self._net.spectrum(h[None])[0]
         return resample_peaks(cfg.grid_deg, s, self._grid)
 
     def _emit(self, cfg: dict, meta: dict, power: np.ndarray | None) -> None:
