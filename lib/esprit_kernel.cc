@@ -53,7 +53,7 @@ using RVec = Eigen::VectorXd;
 
 constexpr double kPi = 3.14159265358979323846;
 constexpr double kEigFloor = 1e-12;    // order.py _EIG_FLOOR
-constexpr double kGuardFactor = 2.0;   // order.py GUARD_FACTOR
+constexpr double kGuardTw = 3.0;       // order.py GUARD_TW
 constexpr double kMaxCond = 30.0;      // doa.py MAX_STEERING_COND
 constexpr double kMaxPowerRatio = 4.0; // doa.py MAX_POWER_RATIO
 
@@ -101,12 +101,22 @@ RVec floored(const RVec& lam_desc)
     return lam_desc.cwiseMax(lam_desc(0) * kEigFloor);
 }
 
+// order.py noise_edge: Marchenko-Pastur edge plus kGuardTw Tracy-Widom scales for p noise
+// eigenvalues of N complex snapshots (relative to sigma^2).
+double noise_edge(double p, double n)
+{
+    const double r = std::sqrt(p / n);
+    const double scale =
+        (1.0 + r) * std::cbrt(1.0 / std::sqrt(n) + 1.0 / std::sqrt(p)) / std::sqrt(n);
+    return (1.0 + r) * (1.0 + r) + kGuardTw * scale;
+}
+
 int guard_order(const RVec& lam, int order, double n)
 {
-    const double m = static_cast<double>(lam.size());
-    const double edge = std::pow(1.0 + std::sqrt(m / n), 2);
+    const auto m = lam.size();
     int k = order;
-    while (k > 0 && lam(k - 1) < kGuardFactor * edge * lam.tail(lam.size() - k).mean())
+    while (k > 0 && lam(k - 1) < noise_edge(static_cast<double>(m - k + 1), n) *
+                                     lam.tail(m - k + 1).mean())
         k--;
     return k;
 }

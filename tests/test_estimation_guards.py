@@ -69,3 +69,19 @@ def test_clean_single_paths_never_go_wild():
             assert est.power[0] <= doa.MAX_POWER_RATIO * np.real(np.trace(r)) / M
             assert np.all(np.isfinite(est.crb_deg)) and np.all(est.crb_deg > 1e-3)
     assert worst < 1.0, worst
+
+
+def test_guard_threshold_follows_random_matrix_theory():
+    """noise_edge(p, N) is the Marchenko-Pastur edge plus 3 Tracy-Widom scales: the largest
+    eigenvalue of a noise-only sample covariance, relative to the mean eigenvalue, stays
+    below it (TW2 exceeds 3 with probability < 1e-4: 0 of 4000 allowed here), for every
+    number of noise eigenvalues the guard tests."""
+    rng = np.random.default_rng(21)
+    n = S * K
+    for p in range(2, M + 1):
+        above = 0
+        for _ in range(4000 // (M - 1)):
+            x = (rng.standard_normal((p, n)) + 1j * rng.standard_normal((p, n))) / np.sqrt(2)
+            lam = order.covariance_eigvals(x @ x.conj().T / n)
+            above += lam[0] >= order.noise_edge(p, n) * np.mean(lam)
+        assert above == 0, (p, above)
