@@ -124,8 +124,7 @@ srs_sync_core_impl::srs_sync_core_impl(int num_channels,
     // history items themselves are never read (input_items[m] + history() - 1 is the
     // first new sample). Large buffers on both sides also mean few, long work calls: at
     // 4 x 61.44 Msps the default 8192-item buffers cost tens of thousands of thread
-    // wake-ups per second (benchmarks/bench_frontend.py measured 0.55x real time with
-    // them, 0.85x with these).
+    // wake-ups per second (benchmarks/bench_frontend.py, docs/frontend.md).
     set_history(static_cast<unsigned>(3 * d_kernel.tracking_lookahead() + 1));
     d_fifo.assign(num_channels, std::vector<gr_complex>(d_capacity));
     d_ptrs.resize(num_channels);

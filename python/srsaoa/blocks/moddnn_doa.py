@@ -145,7 +145,7 @@ class moddnn_doa(gr.basic_block):
         self.logger.info(
             f"loaded MoD-DNN model {self._model_path!r} (trained for {lo:g}..{hi:g} deg)"
         )
-        return LoweredMoDDNN(net)  # numpy inference: ~1 ms per CFR instead of ~7
+        return LoweredMoDDNN(net)  # numpy inference, faster for one CFR (docs/moddnn.md)
 
     def _process(self, batch):
         if self._net is None:

@@ -49,7 +49,7 @@ def _rx_time(capture: dict) -> tuple[int, float] | None:
 
 # Output buffer (items per channel) for a file stream that feeds srs_sync directly, as in
 # `srsaoa run`: 1 MiB, 2.1 ms at 61.44 Msps. Few, long reads: with GNU Radio's default
-# buffers the receiver ran at 0.99 x real time instead of 1.4-1.7 x at 4 x 61.44 Msps.
+# buffers the receiver does not keep real time at 4 x 61.44 Msps (docs/performance.md).
 # Not the block's default: next to a throttled branch (gui_spectrum.grc throttles one of the
 # four channels) a large source buffer stalled that flowgraph's scheduler.
 STREAM_BUFFER_ITEMS = 1 << 17

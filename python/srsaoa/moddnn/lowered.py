@@ -54,7 +54,7 @@ class LoweredMoDDNN:
     ``model`` in evaluation mode (it serves batches of ``TORCH_BATCH`` or more)."""
 
     # From this many CFRs on, PyTorch's batched forward beats CFR-by-CFR lowered inference
-    # (one thread: lowered 0.5 ms per CFR, PyTorch 4 ms for 1 to 5.5 ms for 8).
+    # (benchmarks/bench_moddnn.py measures both; docs/moddnn.md, speed).
     TORCH_BATCH = 8
 
     def __init__(self, model: MoDDNN) -> None:
@@ -99,7 +99,7 @@ class LoweredMoDDNN:
         cfg = self.cfg
         m = cfg.num_elements
         # einsum (numpy's own loops), never matmul: OpenBLAS threads on products this small
-        # cost milliseconds when the other core is busy (measured: 9 ms for one 124 x 248)
+        # cost milliseconds when the other core is busy (docs/moddnn.md)
         xk = np.asarray(x, np.float32)
         if self.enc_w.shape[0] == 1:  # shared encoder and decoders (Autoencoder II)
             c = np.tanh(np.einsum("bskm,mh->bskh", xk, self.enc_w[0]) + self.enc_b[0])
