@@ -186,3 +186,15 @@ def run_messages(
     entries = list({id(b): b for b, _, _ in posts}.values())
     await_outputs(tb, col, expect, entries)
     return col.messages()
+
+
+def wait_until(cond, what: str = "the condition", timeout: float = 60.0) -> None:
+    """Poll ``cond()`` (a block's counter, a sink's message count) until it holds; fail after
+    ``timeout`` s. For states a block exposes only as counters, where no message marks the
+    moment: the interval only bounds the polling, the deadline only fails the test."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)  # polling interval of a condition with a deadline

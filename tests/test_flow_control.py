@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import numpy as np
 import pmt
@@ -24,13 +23,7 @@ from gnuradio.srsaoa import io, sim
 from gnuradio.srsaoa.blocks.pdu import make_cfr_pdu, make_pdu, parse_pdu
 from gnuradio.srsaoa.estimation import doa
 from gnuradio.srsaoa.flowgraph import rx_flowgraph
-
-
-def _wait(cond, what, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
+from msg_tools import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +67,7 @@ def test_recording_source_held_back_and_nothing_lost(recording, tmp_path):
 
     est._handle_cfr = held
     tb.start()
-    _wait(lambda: tb.cfr.num_held() > 0, "the extractor to hold the stream back")
+    wait_until(lambda: tb.cfr.num_held() > 0, "the extractor to hold the stream back")
     held_cfrs = tb.cfr.num_cfrs()
     assert held_cfrs <= 2 + 8  # the window plus at most one work call's occasions
     assert src.core.num_streamed() < rec.num_samples  # the source is held back too
@@ -142,7 +135,7 @@ def test_live_queue_bound_drops_the_oldest_and_counts(rng, kind, tmp_path):
     for msg in _cov_msgs(100, rng):
         est.to_basic_block()._post(pmt.intern(K.PORT_COVARIANCE), msg)
     tb.start()
-    _wait(lambda: sink.num_written == 3, "3 estimates")
+    wait_until(lambda: sink.num_written == 3, "3 estimates")
     tb.stop()
     tb.wait()
     assert est.num_dropped() == 97
@@ -167,7 +160,7 @@ def test_live_bound_on_cfr_branches_and_the_count_down_the_branch(rng):
         meta = {K.SRS_OCCASION: i, K.SAMPLE_INDEX: 100 * i}
         cov.to_basic_block()._post(pmt.intern(K.PORT_CFR), make_cfr_pdu(h, meta))
     tb.start()
-    _wait(lambda: store.num_messages() == 4, "4 estimates")
+    wait_until(lambda: store.num_messages() == 4, "4 estimates")
     tb.stop()
     tb.wait()
     assert cov.num_dropped() == 46
@@ -204,7 +197,7 @@ def test_queued_cfrs_worked_through_together_equal_one_at_a_time(rng):
     for msg in msgs:  # all queued before the block runs: one batch
         est.to_basic_block()._post(pmt.intern(K.PORT_CFR), msg)
     tb.start()
-    _wait(lambda: store.num_messages() == 20, "20 estimates")
+    wait_until(lambda: store.num_messages() == 20, "20 estimates")
     tb.stop()
     tb.wait()
     got = sorted(
@@ -238,7 +231,7 @@ def test_skip_notices_go_down_the_branch_and_are_acknowledged():
     bad = make_pdu({K.SRS_OCCASION: 3, K.SAMPLE_INDEX: 777}, np.zeros(16, np.complex64))
     ordr.to_basic_block()._post(pmt.intern(K.PORT_COVARIANCE), bad)  # all-zero R
     tb.start()
-    _wait(lambda: acks.num_messages() == 1, "the acknowledgement")
+    wait_until(lambda: acks.num_messages() == 1, "the acknowledgement")
     tb.stop()
     tb.wait()
     ack = acks.get_message(0)
@@ -284,7 +277,7 @@ def test_stop_returns_while_held_back_or_behind(recording, tmp_path, live):
         max_queue=4,
     )
     tb.start()
-    _wait(lambda: tb.num_estimates >= 30, "some estimates")
+    wait_until(lambda: tb.num_estimates >= 30, "some estimates")
     done = threading.Event()
 
     def stop():

@@ -210,13 +210,6 @@ def test_three_anchor_processes_and_a_fusion_process(compiled, tmp_path, capsys)
 # ---------------------------------------------------------------- the handshake's pieces alone
 
 
-def _poll(cond, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not reached before the deadline"
-        time.sleep(0.005)  # polling interval of a condition with a deadline, not a fixed wait
-
-
 def _estimates_into_gate(gate, n: int):
     """A flowgraph: n estimate PDUs (from a source block that then ends) -> PDU Set (anchor)
     -> gate -> message_debug."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 
 import numpy as np
 import pmt
@@ -18,6 +17,7 @@ from gnuradio.srsaoa.sim.positioning import (
     simulate_positioning,
     write_positioning,
 )
+from msg_tools import wait_until
 
 ANCHORS = [
     {"name": "gnb1", "position_m": [0.0, 0.0, 3.0], "yaw_deg": 45.0},
@@ -25,13 +25,6 @@ ANCHORS = [
     {"name": "gnb3", "position_m": [15.0, 30.0, 3.0], "yaw_deg": -90.0},
 ]
 FS = 30.72e6
-
-
-def _poll(cond, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not reached before the deadline"
-        time.sleep(0.005)  # polling interval of a condition with a deadline, not a fixed wait
 
 
 @pytest.fixture
@@ -101,9 +94,9 @@ def test_position_estimator_matches_locate(sim, tmp_path, track):
     for _, name, r in sorted(order, key=lambda x: x[0]):
         pe.to_basic_block()._post(pmt.intern("estimate"), _estimate_pdu(r, name))
         n += 1
-    _poll(lambda: sum(pe.num_estimates.values()) == n)
+    wait_until(lambda: sum(pe.num_estimates.values()) == n)
     pe.flush()
-    _poll(lambda: dbg.num_messages() == pe.num_positions)
+    wait_until(lambda: dbg.num_messages() == pe.num_positions)
     tb.stop()
     tb.wait()
     want = _offline(s, files, track)
@@ -136,7 +129,7 @@ def test_position_estimator_drops_bad_pdus(sim, tmp_path):
         pmt.intern("range"),
         P.make_pdu({"t_s": 0.0, "anchor": "gnb1", "range_m": float("nan"), "sigma_m": 0.1}, None),
     )
-    _poll(lambda: pe.num_dropped == 4)
+    wait_until(lambda: pe.num_dropped == 4)
     tb.stop()
     tb.wait()
     with pytest.raises(ValueError, match="not valid YAML"):
@@ -155,10 +148,10 @@ def test_range_source_file(sim, tmp_path):
     pe = srsaoa.position_estimator(str(files["anchors"]), "", "", FS, 0.05, 1.5)
     tb.msg_connect((src, "range"), (pe, "range"))
     tb.start()
-    _poll(lambda: pe.num_ranges == 10 and src.num_bad == 1)
+    wait_until(lambda: pe.num_ranges == 10 and src.num_bad == 1)
     with open(path, "a") as f:  # followed like tail -f
         f.write("\n".join(lines[10:]) + "\n")
-    _poll(lambda: pe.num_ranges == len(lines))
+    wait_until(lambda: pe.num_ranges == len(lines))
     tb.stop()
     tb.wait()
     with pytest.raises(ValueError, match="does not exist"):
@@ -187,16 +180,19 @@ def test_range_source_zmq(sim):
         tb.msg_connect((src, "range"), (pe, "range"))
         tb.start()
         lines = files["ranges"].read_text().splitlines()
+
         # the SUB joins asynchronously: repeat the first line until one arrives
-        deadline = time.monotonic() + 20
-        while pe.num_ranges == 0:
-            assert time.monotonic() < deadline
+        def first_arrived() -> bool:
+            if pe.num_ranges:
+                return True
             pub.send(lines[0].encode())
-            time.sleep(0.01)
+            return False
+
+        wait_until(first_arrived, "the subscriber to join", 20.0)
         before = pe.num_ranges
         pub.send("\n".join(lines[1:20]).encode())  # several lines in one message
         pub.send(b'{"t_s": 1.0, "anchor": "gnb1"}')  # missing keys: skipped
-        _poll(lambda: pe.num_ranges == before + 19 and src.num_bad == 1)
+        wait_until(lambda: pe.num_ranges == before + 19 and src.num_bad == 1)
         tb.stop()
         tb.wait()
     finally:
