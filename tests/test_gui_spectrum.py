@@ -3,7 +3,9 @@
 - aoa_series in a flowgraph: estimate PDUs in, one float per PDU out.
 - gui_spectrum.grc compiled with grcc; its generated QT top block runs offscreen on the
   simulated loopback: the spectra peak at the UE's angle, follow the angle slider, the AoA
-  series stays within the Cramer-Rao bound, and the QT vector sink really draws them.
+  series stays within the Cramer-Rao bound, and the QT vector sink really draws them; the
+  numeric AoA / SNR readouts show the estimates, the axes span the field of view, the window
+  fits its plots, and the UE sliders show only on the simulation.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pmt
 import pytest
+import yaml
 from gnuradio import blocks, gr, srsaoa
 from gnuradio.srsaoa import constants as K
 from gnuradio.srsaoa.blocks.pdu import make_pdu
@@ -45,8 +48,10 @@ def run_series(blk, msgs):
     return snk.data(), snk.tags()
 
 
-def estimate_pdu(aoa, occasion=None):
+def estimate_pdu(aoa, occasion=None, snr_db=None):
     meta = {K.METHOD: "esprit", K.ORDER: len(aoa), K.AOA_DEG: np.asarray(aoa, np.float32)}
+    if snr_db is not None:
+        meta[K.SNR_DB] = snr_db
     if occasion is not None:
         meta[K.SRS_OCCASION] = occasion
     return make_pdu(meta, None)
@@ -61,6 +66,15 @@ def test_aoa_series_one_value_per_estimate():
         want = [a[index] if index < a.size else np.nan for a in aoas]
         np.testing.assert_allclose(out, np.asarray(want, np.float32), equal_nan=True)
         assert tags == [(i, i) for i in range(len(aoas))]
+
+
+def test_aoa_series_snr_quantity():
+    msgs = [estimate_pdu([10.0], 0, 12.5), estimate_pdu([], 1, -3.0), estimate_pdu([5.0], 2)]
+    out, tags = run_series(srsaoa.aoa_series(0, K.SNR_DB), msgs)
+    np.testing.assert_allclose(out, np.asarray([12.5, -3.0, np.nan], np.float32), equal_nan=True)
+    assert tags == [(0, 0), (1, 1), (2, 2)]
+    with pytest.raises(ValueError):
+        srsaoa.aoa_series(0, "power")
 
 
 def test_aoa_series_drops_malformed_and_validates():
@@ -108,6 +122,35 @@ def _red_rows(widget) -> int:
     return int(np.count_nonzero(red.any(axis=1)))
 
 
+def _readout(widget, unit: str) -> list[float]:
+    """The values a QT number sink shows, in input order (its labels read "<value> <unit>")."""
+    from PyQt5 import Qt
+
+    texts = [lab.text() for lab in widget.findChildren(Qt.QLabel)]
+    return [float(t[: -len(unit)]) for t in texts if t.endswith(" " + unit)]
+
+
+def _grc_params() -> dict[str, dict]:
+    with open(GRC) as f:
+        return {b["name"]: b["parameters"] for b in yaml.safe_load(f)["blocks"]}
+
+
+def test_gui_spectrum_axes_span_the_field_of_view():
+    """The plots' angle axes are in degrees over the spectrum grid (the field of view), the
+    level axes in dB / deg, every slider within the field of view too."""
+    p = _grc_params()
+    assert p["spectrum_plot"]["x_start"] == "grid_start"
+    assert p["spectrum_plot"]["x_step"] == "grid_step"
+    assert "(deg)" in p["spectrum_plot"]["x_axis_label"]
+    assert "(dB)" in p["spectrum_plot"]["y_axis_label"]
+    assert (p["aoa_plot"]["ymin"], p["aoa_plot"]["ymax"]) == ("grid_start", "grid_stop")
+    assert p["aoa_plot"]["yunit"] == '"deg"'
+    assert (p["aoa_deg"]["start"], p["aoa_deg"]["stop"]) == ("grid_start", "grid_stop")
+    assert (p["aoa_readout"]["min"], p["aoa_readout"]["max"]) == ("grid_start", "grid_stop")
+    assert p["aoa_readout"]["unit1"] == p["aoa_readout"]["unit2"] == '"deg"'
+    assert p["snr_readout"]["unit1"] == p["snr_readout"]["unit2"] == '"dB"'
+
+
 def test_gui_spectrum_runs_offscreen(gui_module, qt_app):
     import torch
 
@@ -129,9 +172,12 @@ def test_gui_spectrum_runs_offscreen(gui_module, qt_app):
     n = 4 * 306
     truth = float(tb.get_aoa_deg())
     assert truth == 20.0 and tb.get_snr_db() == 10.0
-    tb.resize(1000, 900)
+    assert tb.get_grid_start() == grid[0] and tb.get_grid_stop() == grid[-1]
+    mod.snippets_main_after_init(tb)  # as the generated main() does
+    tb.resize(1000, 1000)  # the size it opens at
     tb.start()
     tb.show()
+    assert not tb._aoa_deg_win.isHidden() and not tb._snr_db_win.isHidden()
     try:
         assert run_events_until(lambda: len(esprit.data()) >= 15, 60.0)
         crb = crb_stochastic([truth], n, source_covariance=[[10.0]])[0]
@@ -162,6 +208,19 @@ def test_gui_spectrum_runs_offscreen(gui_module, qt_app):
             return [len(s.data()) // grid.size for s in sinks.values()]
 
         assert run_events_until(lambda: counts()[2] >= counts()[0] - 2, 120.0), counts()
+        # the numeric readouts: ESPRIT and MUSIC AoA at the UE, SNR near the channel's 10 dB
+        # (estimated from R with one occasion: within 1 dB)
+        assert run_events_until(
+            lambda: np.all(np.abs(np.asarray(_readout(tb._aoa_readout_win, "deg")) + 35.0) < 1.0),
+            60.0,
+        ), _readout(tb._aoa_readout_win, "deg")
+        aoa_shown = _readout(tb._aoa_readout_win, "deg")
+        snr_shown = _readout(tb._snr_readout_win, "dB")
+        assert len(aoa_shown) == 2 and len(snr_shown) == 2
+        np.testing.assert_array_less(np.abs(np.asarray(snr_shown) - 10.0), 1.0)
+        # the window fits its plots: no scroll bars at the size it opens at
+        assert not tb.top_scroll.horizontalScrollBar().isVisible()
+        assert not tb.top_scroll.verticalScrollBar().isVisible()
         # the plot shows the MUSIC peak: a red curve over most of the dB range, not a flat
         # line (which is what GNU Radio's vector sink draws without the x2 repeat)
         win = tb._spectrum_plot_win
@@ -187,9 +246,24 @@ def test_gui_spectrum_replays_a_recording(gui_module, qt_app):
     tb.connect(tb.series_esprit, esprit)
     truth = 23.4
     crb = crb_stochastic([truth], 4 * 306, source_covariance=[[10.0]])[0]  # as above
+    mod.snippets_main_after_init(tb)  # as the generated main() does
     tb.start()
+    tb.show()
     try:
+        # the UE sliders do nothing on a recording: hidden
+        assert tb._aoa_deg_win.isHidden() and tb._snr_db_win.isHidden()
         assert run_events_until(lambda: len(esprit.data()) >= 5, 60.0)
+
+        def shown() -> bool:
+            aoa = _readout(tb._aoa_readout_win, "deg")
+            snr = _readout(tb._snr_readout_win, "dB")
+            return (
+                len(aoa) == 2
+                and np.all(np.abs(np.asarray(aoa) - truth) < 1.0)
+                and (len(snr) == 2 and np.all(np.isfinite(snr)))
+            )
+
+        assert run_events_until(shown, 60.0), _readout(tb._aoa_readout_win, "deg")
     finally:
         close_top_block(tb)
     peaks = _peaks(music, grid)
