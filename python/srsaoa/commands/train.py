@@ -258,6 +258,10 @@ def _train(args: argparse.Namespace, device: str | None = None) -> int:
         from ..moddnn.modelfile import export_torchscript
 
         export_torchscript(model, args.torchscript)
+    if args.onnx:
+        from ..moddnn.modelfile import export_onnx
+
+        export_onnx(model, args.onnx)
     print(
         json.dumps(
             {
@@ -341,7 +345,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--threads", type=int, default=2, help="CPU threads")
     p.add_argument("--resume", action="store_true", help="continue from NAME.safetensors.ckpt")
-    p.add_argument("--torchscript", help="also export a TorchScript file here")
+    p.add_argument(
+        "--torchscript",
+        help="also export a TorchScript file here (deprecated in PyTorch: prefer --onnx)",
+    )
+    p.add_argument(
+        "--onnx",
+        help="also export an ONNX file here, checked in onnxruntime against PyTorch "
+        "(docs/moddnn.md, export)",
+    )
     add_progress_args(p)
     add_model_args(p)
     p.set_defaults(func=_run)

@@ -8,8 +8,10 @@ A model ``NAME`` is two files side by side: ``NAME.safetensors`` (the tensors) a
 
 Loading checks the format name, the version, the config, the SHA-256 of the weights file
 and every tensor name and shape; anything wrong raises ``ModelFileError`` with one line
-saying which file and what. ``export_torchscript`` writes a self-contained TorchScript
-module (prepared input [B, S, K, 2M] -> spectrum [B, L]) for deployment without this code.
+saying which file and what. ``export_onnx`` writes a self-contained ONNX graph (prepared
+input [B, S, K, 2M] -> spectrum [B, L]) for deployment without this code and checks it in
+onnxruntime against PyTorch (``moddnn.onnx_export``); ``export_torchscript`` writes the same
+function as TorchScript, which PyTorch has deprecated (kept for existing deployments).
 """
 
 from __future__ import annotations
@@ -157,8 +159,19 @@ class _SpectrumModule(torch.nn.Module):
         return self.model.full_spectrum(self.model(x))
 
 
+def export_onnx(model: MoDDNN, path: str | Path, check: bool = True) -> Path:
+    """Write the model (prepared input [B, S, K, 2M] float32 -> spectrum [B, L]) as an ONNX
+    file, B and S dynamic; with ``check``, run it in onnxruntime on seeded simulated CFRs and
+    raise ``OnnxMismatchError`` if it differs from PyTorch beyond float32 rounding."""
+    from .onnx_export import export_onnx as _export
+
+    return _export(model, path, check=check)
+
+
 def export_torchscript(model: MoDDNN, path: str | Path, batch: int = 2, snapshots: int = 4) -> Path:
-    """Trace the model (prepared input [B, S, K, 2M] -> spectrum [B, L]) to a TorchScript file."""
+    """Trace the model (prepared input [B, S, K, 2M] -> spectrum [B, L]) to a TorchScript file.
+
+    PyTorch has deprecated TorchScript (torch.jit); ``export_onnx`` is the supported export."""
     cfg = model.cfg
     if cfg.cg_tol > 0:
         raise ValueError("TorchScript export needs cg_tol = 0 (a fixed number of SCG iterations)")
