@@ -16,7 +16,7 @@ TOY = ["--grid-step", "1", "--epochs", "1", "--ae-epochs", "1", "--realisations"
 
 
 def test_train_then_evaluate(tmp_path, capsys):
-    model = tmp_path / "m"
+    model = tmp_path / "new" / "folder" / "m"  # created by train
     assert (
         cli.main(["train", "--scenario", "default", "--out", str(model), "--seed", "4", *TOY]) == 0
     )
@@ -76,3 +76,6 @@ def test_errors_are_one_line(tmp_path, capsys):
     (tmp_path / "bad.npz").write_bytes(b"garbage")
     assert cli.main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "m")]) == 1
     assert "not a CFR dataset" in capsys.readouterr().err
+    (tmp_path / "file").write_text("")
+    assert cli.main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "file" / "m")]) == 1
+    assert "cannot create its folder" in capsys.readouterr().err

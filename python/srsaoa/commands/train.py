@@ -144,6 +144,13 @@ def _train(args: argparse.Namespace, device: str | None = None) -> int:
         raise SrsaoaError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
+    # the model's folder first: the checkpoint and a sweep's calibration are written into it
+    # long before the model (save_model would create it only at the end)
+    out_dir = model_paths(args.out)[1].parent
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SrsaoaError(f"--out {args.out}: cannot create its folder {out_dir}: {exc}") from None
     cfg = ModelConfig(
         grid_step_deg=args.grid_step,
         num_subregions=args.subregions,
