@@ -7,7 +7,9 @@ keys, deleted keys, deep nesting) and runs ``srsaoa run`` on it in a subprocess 
 results file that already holds earlier results. Outcome classes: ok (exit 0), clean error
 (exit 1, one 'srsaoa run: error:' line), crash (killed by a signal), hang (timeout),
 internal error (exit 2 or a traceback), clobbered (earlier results changed by a failed
-run). The targets are 0 crashes, hangs, internal errors and clobbered files.
+run), accepted nonsense (exit 0 although a validated field got a value of another type or a
+non-finite number: the fuzz suite's rule). The targets are 0 crashes, hangs, internal
+errors, clobbered files and accepted nonsense.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from test_fuzz_inputs import DATA, LOS, _mutations  # noqa: E402
+from test_fuzz_inputs import DATA, LOS, _mutations, _validated  # noqa: E402
 
 SRSAOA = ROOT / ".venv" / "bin" / "srsaoa"
 
@@ -47,7 +49,9 @@ def main() -> int:
         originals = [p.read_text() for p in metas]
         base = json.loads(originals[0])
         results = tmp / "results.jsonl"
-        for i, (where, doc, _) in enumerate(_mutations(base, rng, args.cases)):
+        for i, (where, doc, nonsense) in enumerate(_mutations(base, rng, args.cases)):
+            # each file gets its own channel index below, which undoes a mutation of it
+            nonsense = nonsense and where != "global.srsaoa:channel"
             for c, p in enumerate(metas):
                 d = copy.deepcopy(doc)
                 if isinstance(d.get("global"), dict) and "srsaoa:channel" in d["global"]:
@@ -73,7 +77,8 @@ def main() -> int:
             if proc.returncode < 0:
                 kind = "crash"
             elif proc.returncode == 0:
-                kind = "ok"
+                # a value of the wrong type or non-finite in a validated field must be refused
+                kind = "accepted nonsense" if nonsense and _validated(where.split(".")) else "ok"
             elif proc.returncode == 1 and "Traceback" not in proc.stderr:
                 kind = "clean error"
             else:
@@ -86,7 +91,9 @@ def main() -> int:
         for p, t in zip(metas, originals):
             p.write_text(t)
     print(json.dumps(dict(counts), indent=1, sort_keys=True))
-    bad = sum(counts[k] for k in ("crash", "hang", "internal error", "clobbered"))
+    bad = sum(
+        counts[k] for k in ("crash", "hang", "internal error", "clobbered", "accepted nonsense")
+    )
     return 1 if bad else 0
 
 
