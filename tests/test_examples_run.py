@@ -125,7 +125,10 @@ def test_rx_file_refuses_another_channel_count(compiled, tmp_path):
 
 @pytest.mark.qt
 def test_loopback_sim_follows_the_ue(compiled, tmp_path, qt_app):
-    """The QT flowgraph headless: estimates follow the AoA slider (set_aoa_deg callback)."""
+    """The QT flowgraph headless: estimates follow the AoA slider (set_aoa_deg callback);
+    the numeric AoA / SNR readouts show them, and the window fits its plots."""
+    from PyQt5 import Qt
+
     mod = load_generated(compiled["loopback_sim"])
     out = tmp_path / "loop.jsonl"
     tb = mod.loopback_sim(out=str(out), n_srs_id=7)
@@ -139,13 +142,32 @@ def test_loopback_sim_follows_the_ue(compiled, tmp_path, qt_app):
         run_events_until(lambda: len(estimates()) >= n, timeout, 50)
         return estimates()
 
+    def readout(win, unit):  # the values a QT number sink shows ("<value> <unit>")
+        texts = [lab.text() for lab in win.findChildren(Qt.QLabel)]
+        return [float(t[: -len(unit)]) for t in texts if t.endswith(" " + unit)]
+
+    mod.snippets_main_after_init(tb)  # as the generated main() does
+    tb.resize(1000, 1000)  # the size it opens at
     tb.start()
+    tb.show()
     try:
         first = wait_for(4)
         assert len(first) >= 4, "no estimates from the loopback"
         tb.set_aoa_deg(-35.0)
         n0 = len(estimates())
         later = wait_for(n0 + 6)[n0 + 2 :]  # skip covariances that straddle the move
+
+        def moved() -> bool:
+            shown = readout(tb._aoa_readout_win, "deg")
+            return len(shown) == 1 and abs(shown[0] + 35.0) < 0.5
+
+        assert run_events_until(moved, 60.0), readout(tb._aoa_readout_win, "deg")
+        snr_shown = readout(tb._snr_readout_win, "dB")
+        assert len(snr_shown) == 1 and abs(snr_shown[0] - 10.0) < 1.0, snr_shown
+        assert not tb.top_scroll.horizontalScrollBar().isVisible()
+        assert not tb.top_scroll.verticalScrollBar().isVisible()
+        # the AoA axis, readout and slider span the field of view
+        assert (tb.get_fov_start(), tb.get_fov_stop()) == (-80.0, 80.0)
     finally:
         close_top_block(tb)
     a1 = np.array([r["aoa_deg"][0] for r in first[1:4]])
