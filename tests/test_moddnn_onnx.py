@@ -151,3 +151,8 @@ def test_cli_export(tiny_model, tmp_path, capsys):
     assert doc["onnx"] == str(out) and out.exists()
     assert doc["output"] == ["B", TINY.num_grid_points]
     assert doc["max_spectrum_difference"] <= X.RTOL
+    # never over the model's own files: the weights stay as they were
+    weights = tmp_path / "tiny.safetensors"
+    before = weights.read_bytes()
+    assert main(["export", "--model", str(tmp_path / "tiny"), "--onnx", str(weights)]) == 1
+    assert "--onnx" in capsys.readouterr().err and weights.read_bytes() == before

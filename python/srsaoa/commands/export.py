@@ -7,9 +7,12 @@ import json
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..moddnn.modelfile import export_onnx, load_model
+    from ..io.safeio import check_output
+    from ..moddnn.modelfile import export_onnx, load_model, model_paths
     from ..moddnn.onnx_export import check_onnx
 
+    # never over (or through a link to) the model's own files, nor a device
+    check_output(args.onnx, model_paths(args.model), what="--onnx")
     model, _ = load_model(args.model)
     path = export_onnx(model, args.onnx, check=False)
     diff = check_onnx(model, path)
