@@ -79,3 +79,7 @@ def test_errors_are_one_line(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     assert cli.main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "file" / "m")]) == 1
     assert "cannot create its folder" in capsys.readouterr().err
+    # an export over the model's own weights is refused before training
+    m = str(tmp_path / "m")
+    assert cli.main(["train", "--out", m, "--onnx", m + ".safetensors", *TOY]) == 1
+    assert "--onnx" in capsys.readouterr().err

@@ -151,6 +151,11 @@ def _train(args: argparse.Namespace, device: str | None = None) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SrsaoaError(f"--out {args.out}: cannot create its folder {out_dir}: {exc}") from None
+    from ..io.safeio import check_output
+
+    for flag, path in (("--onnx", args.onnx), ("--torchscript", args.torchscript)):
+        if path:  # checked now, not after minutes of training; never over the model's files
+            check_output(path, [*model_paths(args.out), args.calibration], what=flag)
     cfg = ModelConfig(
         grid_step_deg=args.grid_step,
         num_subregions=args.subregions,
