@@ -164,3 +164,15 @@ def test_block_checks_the_front_end_calibration_against_the_models(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ValueError, match="bad.json"):
         srsaoa.moddnn_doa("default", 4, 0, str(tmp_path / "bad.json"))
+
+
+def test_calibration_check_names_another_element_count(tmp_path):
+    from gnuradio.srsaoa.array.calibration import Calibration
+
+    Calibration(np.ones(4), np.zeros(4), np.zeros(4)).save(tmp_path / "four.json")
+    Calibration(np.ones(3), np.zeros(3), np.zeros(3)).save(tmp_path / "three.json")
+    dom = _domain()
+    dom.calibration = str(tmp_path / "four.json")
+    assert dom.check_calibration(str(tmp_path / "four.json")) is None
+    assert "is for 3" in dom.check_calibration(str(tmp_path / "three.json"))
+    assert dom.check_calibration("") is None

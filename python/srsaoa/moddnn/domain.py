@@ -72,9 +72,14 @@ class ModelDomain:
         from ..array.calibration import load_calibration
 
         mine, theirs = load_calibration(given), load_calibration(self.calibration)
+        if mine.num_elements != theirs.num_elements:
+            return (
+                f"the model was trained on CFRs calibrated with {self.calibration} "
+                f"({theirs.num_elements} elements); {given} is for {mine.num_elements}"
+            )
         dph = np.abs(np.angle(np.exp(1j * np.deg2rad(mine.phase_deg - theirs.phase_deg))))
-        worst = float(np.rad2deg(dph.max())) if dph.size else 0.0
-        if mine.num_elements != theirs.num_elements or worst > 1.0:
+        worst = float(np.rad2deg(dph.max()))
+        if worst > 1.0:
             return (
                 f"the model was trained on CFRs calibrated with {self.calibration}; "
                 f"{given} differs by {worst:.1f} deg: use the model's calibration or retrain "
