@@ -19,6 +19,7 @@ from gnuradio import blocks, gr, srsaoa
 from gnuradio.srsaoa import constants as K
 from gnuradio.srsaoa import io, sim
 from gnuradio.srsaoa.blocks.pdu import cfr_from_pdu
+from gnuradio.srsaoa.blocks.srs_sync import SyncState
 from gnuradio.srsaoa.nr.receiver import SrsSyncTwin, cross_sequence_floor, frontend_params
 
 SRSAOA = str(Path(sys.executable).with_name("srsaoa"))
@@ -86,6 +87,7 @@ def test_60khz_srs_every_slot_is_tracked_in_every_slot():
     sync, cfr, pdus = _run(rec.samples, rec.carrier, rec.srs)
     assert sync.num_detections() == 24
     assert sync.num_missed() == 0
+    assert sync.state() is SyncState.TRACKING and sync.state() == 2  # named, int-compatible
     assert [meta[K.SRS_OCCASION] for meta, _ in pdus] == list(range(24))
 
     # the old configuration: one period (the first slot's length), no pattern

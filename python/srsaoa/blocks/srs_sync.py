@@ -6,12 +6,21 @@ SRS symbol positions, period) is done here with ``nr.receiver.frontend_params``.
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 import numpy as np
 from gnuradio import gr
 
 from ..nr.receiver import FrontendParams, cross_sequence_floor, frontend_params
+
+
+class SyncState(enum.IntEnum):
+    """srs_sync's detector states (the C++ core's 0, 1, 2)."""
+
+    ACQUISITION = 0  # searching every sample for the SRS
+    CONFIRMING = 1  # one detection, waiting for the next one a period later
+    TRACKING = 2  # following the occasions in a small window around each prediction
 
 
 def _params(carrier: Any, srs: Any, port: int = 0) -> FrontendParams:
@@ -139,9 +148,9 @@ class srs_sync(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
     def num_detections(self) -> int:
         return int(self.core.num_detections())
 
-    def state(self) -> int:
-        """0 acquisition, 1 confirming the period, 2 tracking."""
-        return int(self.core.state())
+    def state(self) -> SyncState:
+        """The detector's state (an int enum: ACQUISITION 0, CONFIRMING 1, TRACKING 2)."""
+        return SyncState(int(self.core.state()))
 
     def num_resyncs(self) -> int:
         """Acquisition restarts at rx_time discontinuities (overflow, capture gap)."""
