@@ -118,3 +118,5 @@ def test_train_from_a_sweep_directory(sweep_dir, tmp_path):
     assert (tmp_path / "m.calibration.json").is_file()
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["training"]["num_synthetic"] == 300
+    # trained from a sweep, the coarray dictionary is the fitted manifold's (--dictionary)
+    assert meta["config"]["dictionary"] == "calibrated"

@@ -46,6 +46,14 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         help="label of an off-grid training angle: split between its two grid neighbours, "
         "or all on the nearest (eq 31's one-hot either way for an on-grid angle)",
     )
+    g.add_argument(
+        "--dictionary",
+        choices=("nominal", "calibrated"),
+        default=None,
+        help="coarray atoms of eqs 11-14: the ideal array's (the paper) or the sweep's "
+        "measured manifold's (default with --data: the network then learns what the "
+        "manifold fit misses; docs/calibration.md)",
+    )
 
 
 def _with_manifold(args, cfg, tcfg, train_set, val_set, rng):
@@ -123,7 +131,7 @@ def _with_manifold(args, cfg, tcfg, train_set, val_set, rng):
     info["num_measured"] = len(train_set)
     info["num_synthetic"] = len(synth)
     info["domain_deg"] = [float(lo), float(hi)]
-    return both, val_set, info
+    return both, val_set, info, man
 
 
 def _train(args: argparse.Namespace, device: str | None = None) -> int:
@@ -156,7 +164,15 @@ def _train(args: argparse.Namespace, device: str | None = None) -> int:
     for flag, path in (("--onnx", args.onnx), ("--torchscript", args.torchscript)):
         if path:  # checked now, not after minutes of training; never over the model's files
             check_output(path, [*model_paths(args.out), args.calibration], what=flag)
+    from_sweep = bool(args.data) and args.synthetic > 0
+    dictionary = args.dictionary or ("calibrated" if from_sweep else "nominal")
+    if dictionary == "calibrated" and not from_sweep:
+        raise SrsaoaError(
+            "--dictionary calibrated needs a sweep's manifold: --data SWEEP with --synthetic > 0"
+        )
+    manifold = None
     cfg = ModelConfig(
+        dictionary=dictionary,
         grid_step_deg=args.grid_step,
         num_subregions=args.subregions,
         hidden=args.hidden,
@@ -203,7 +219,9 @@ def _train(args: argparse.Namespace, device: str | None = None) -> int:
         )
         source = {"data": str(args.data)}
         if args.synthetic > 0:
-            train_set, val_set, cal_info = _with_manifold(args, cfg, tcfg, train_set, val_set, rng)
+            train_set, val_set, cal_info, manifold = _with_manifold(
+                args, cfg, tcfg, train_set, val_set, rng
+            )
             source.update(cal_info)
     else:
         if args.scenario in (None, "default"):
@@ -238,6 +256,7 @@ def _train(args: argparse.Namespace, device: str | None = None) -> int:
         checkpoint=str(wpath) + ".ckpt",
         resume=args.resume,
         progress=show_progress(args),
+        manifold=manifold,
     )
     if not distributed.is_main():  # rank 0 validates, writes and prints
         return 0

@@ -57,6 +57,11 @@ class ModelConfig:
     # between the two neighbouring grid points in proportion to closeness (exactly the paper's
     # one-hot for an on-grid angle), "nearest" puts it on the nearest grid point.
     labels: str = "interpolated"
+    # The coarray dictionary A~ of eqs 11-14: "nominal" (the paper: the ideal array's atoms
+    # vec(a a^H)) or "calibrated" (the atoms of a measured manifold, as the network's input
+    # preparation sees one path; ``MoDDNN.set_dictionary``). Calibrated atoms are stored
+    # with the weights; docs/calibration.md.
+    dictionary: str = "nominal"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cnn_channels", tuple(int(c) for c in self.cnn_channels))
@@ -102,6 +107,10 @@ class ModelConfig:
             (self.peak_halfwidth_deg >= 0, "peak_halfwidth_deg >= 0"),
             (self.rhs in ("observed", "iterate"), "rhs 'observed' or 'iterate'"),
             (self.labels in ("interpolated", "nearest"), "labels 'interpolated' or 'nearest'"),
+            (
+                self.dictionary in ("nominal", "calibrated"),
+                "dictionary 'nominal' or 'calibrated'",
+            ),
         ]
         for ok, what in checks:
             if not ok:

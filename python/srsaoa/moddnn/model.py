@@ -154,29 +154,74 @@ class MultiTaskAutoencoder(nn.Module):
 
 class CoarraySpectrum(nn.Module):
     """Eqs 11-14 per subregion: eta_hat_p = Re(A~_p^H vec(R_p)), P_p = Re(A~_p^H A~_p), both
-    divided by M^2 (unit-norm coarray atoms), so P_p has a unit diagonal."""
+    divided by M^2 (unit-norm coarray atoms), so P_p has a unit diagonal.
+
+    The atoms are the ideal array's (``cfg.dictionary == "nominal"``, the paper) or a
+    measured manifold's (``"calibrated"``): then they are a persistent buffer ``atoms``,
+    saved with the weights and set by ``MoDDNN.set_dictionary``."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        grid = cfg.grid_deg
-        bounds = cfg.subregion_bounds()
-        lmax = max(e - s for s, e in bounds)
+        self.bounds = cfg.subregion_bounds()
         m = cfg.num_elements
-        a_conj = np.zeros((len(bounds), m * m, lmax), np.complex64)
-        pm = np.zeros((len(bounds), lmax, lmax), np.float32)
-        mask = np.zeros((len(bounds), lmax), np.float32)
-        for i, (s, e) in enumerate(bounds):
-            # Unit-norm coarray atoms: ||vec(a a^H)|| = M, so A~/M gives P a unit diagonal and
-            # lambda, mu are relative to it whatever M and the grid; with the snapshots of
-            # norm sqrt(M) (R = a a^H) eta_hat / M^2 = (P / M^2) e still holds for one path.
-            a = coarray_manifold(m, cfg.spacing_wavelengths, grid[s:e]) / m
-            a_conj[i, :, : e - s] = a.conj() / m
-            pm[i, : e - s, : e - s] = projection_matrix(a).real
-            mask[i, : e - s] = 1.0
+        # Unit-norm coarray atoms: ||vec(a a^H)|| = M, so A~/M gives P a unit diagonal and
+        # lambda, mu are relative to it whatever M and the grid; with the snapshots of
+        # norm sqrt(M) (R = a a^H) eta_hat / M^2 = (P / M^2) e still holds for one path.
+        atoms = coarray_manifold(m, cfg.spacing_wavelengths, cfg.grid_deg) / m
+        lmax = max(e - s for s, e in self.bounds)
         self.num_elements = m
-        self.register_buffer("a_conj", torch.from_numpy(a_conj), persistent=False)
-        self.register_buffer("proj", torch.from_numpy(pm), persistent=False)
-        self.register_buffer("mask", torch.from_numpy(mask), persistent=False)
+        self.calibrated = cfg.dictionary == "calibrated"
+        self.register_buffer(
+            "atoms", torch.from_numpy(self._layout(atoms, lmax)), persistent=self.calibrated
+        )
+        self.register_buffer(
+            "a_conj",
+            torch.zeros(len(self.bounds), m * m, lmax, dtype=torch.complex64),
+            persistent=False,
+        )
+        self.register_buffer("proj", torch.zeros(len(self.bounds), lmax, lmax), persistent=False)
+        self.register_buffer("mask", torch.zeros(len(self.bounds), lmax), persistent=False)
+        self.refresh()
+        # loading calibrated atoms (a model file, a checkpoint) re-derives A~^H and P from them
+        self.register_load_state_dict_post_hook(CoarraySpectrum._after_load)
+
+    @staticmethod
+    def _after_load(module: CoarraySpectrum, _keys: object) -> None:
+        module.refresh()
+
+    def _layout(self, atoms: NDArray, lmax: int) -> NDArray[np.complex64]:
+        """Atoms [M^2, L] on the whole grid -> [P, M^2, L_max], subregions zero-padded."""
+        out = np.zeros((len(self.bounds), atoms.shape[0], lmax), np.complex64)
+        for i, (s, e) in enumerate(self.bounds):
+            out[i, :, : e - s] = atoms[:, s:e]
+        return out
+
+    def set_atoms(self, atoms: ArrayLike) -> None:
+        """Unit-norm atoms [M^2, L] on the model grid (``calibrated_atoms``)."""
+        a = np.asarray(atoms)
+        want = (self.num_elements**2, self.bounds[-1][1])
+        if a.shape != want:
+            raise ValueError(f"atoms must be {list(want)}, got {list(a.shape)}")
+        self.atoms.copy_(torch.from_numpy(self._layout(a, self.atoms.shape[-1])))
+        self.refresh()
+
+    @torch.no_grad()
+    def refresh(self) -> None:
+        """A~_p^H / M and P_p from ``atoms``; ValueError if the atoms are not finite, unit-norm
+        columns (a corrupt or foreign model file)."""
+        a = self.atoms.detach().cpu().numpy().astype(np.complex128)  # [P, M^2, L_max]
+        mask = np.zeros(a.shape[::2], np.float32)
+        for i, (s, e) in enumerate(self.bounds):
+            mask[i, : e - s] = 1.0
+        norms = np.linalg.norm(a, axis=1)
+        if not np.all(np.isfinite(a)) or np.max(np.abs(norms - mask)) > 1e-3:
+            raise ValueError("the coarray dictionary needs finite, unit-norm atoms")
+        m = self.num_elements
+        pm = np.stack([projection_matrix(ap).real for ap in a])
+        dev = self.atoms.device
+        self.a_conj.copy_(torch.from_numpy((a.conj() / m).astype(np.complex64)).to(dev))
+        self.proj.copy_(torch.from_numpy(pm.astype(np.float32)).to(dev))
+        self.mask.copy_(torch.from_numpy(mask).to(dev))
 
     def forward(self, hp: Tensor) -> Tensor:
         """[B, P, S, K, 2M] -> [B, P, L_max]."""
@@ -258,6 +303,33 @@ class MoDLSSR(nn.Module):
         return eta
 
 
+def calibrated_atoms(
+    manifold, subcarriers_hz: ArrayLike, cfg: ModelConfig
+) -> NDArray[np.complex128]:
+    """Unit-norm coarray atoms [M^2, L] of a measured manifold (``array.manifold``: its
+    ``steering(theta, f)`` [M, L, F], in the domain of CFRs corrected by its constant part) on
+    the model grid, exactly as the network's input preparation sees one noise-free path: each
+    grid angle's CFR over the SRS subcarriers ``subcarriers_hz`` through ``prepare_input``,
+    R = mean over the K bands of h~ h~^H, atom = vec(R) / ||vec(R)||. For the ideal ULA
+    this is the nominal atom vec(a a^H) / M of eq 13."""
+    grid = cfg.grid_deg
+    m = cfg.num_elements
+    f = np.asarray(subcarriers_hz, dtype=np.float64).ravel()
+    b = np.asarray(manifold.steering(grid, f))  # [M, L, F]
+    if b.shape != (m, grid.size, f.size):
+        raise ValueError(
+            f"the manifold gives steering {list(b.shape)}, the model needs {[m, grid.size, f.size]}"
+        )
+    x = prepare_input(np.transpose(b, (1, 0, 2))[:, :, None, :], cfg)  # [L, 1, K, 2M]
+    z = (x[..., :m] + 1j * x[..., m:]).astype(np.complex128).reshape(grid.size, -1, m)
+    r = np.einsum("lni,lnj->lij", z, z.conj()) / z.shape[1]  # R[i, j] = mean z_i conj(z_j)
+    y = np.swapaxes(r, -1, -2).reshape(grid.size, m * m)  # vec(R), column stacking
+    norm = np.linalg.norm(y, axis=1, keepdims=True)
+    if not np.all(np.isfinite(y)) or np.min(norm) <= 0:
+        raise ValueError("the manifold has no usable response on part of the model grid")
+    return (y / norm).T
+
+
 class MoDDNN(nn.Module):
     """The whole network: autoencoder -> coarray spectrum -> MoDL-SSR, per subregion."""
 
@@ -271,6 +343,13 @@ class MoDDNN(nn.Module):
         self.register_buffer(
             "grid", torch.from_numpy(cfg.grid_deg.astype(np.float32)), persistent=False
         )
+
+    def set_dictionary(self, manifold, subcarriers_hz: ArrayLike) -> None:
+        """Use a measured manifold's coarray atoms (``calibrated_atoms``) in eqs 11-14; only
+        for ``cfg.dictionary == "calibrated"`` (the atoms are then saved with the model)."""
+        if not self.coarray.calibrated:
+            raise ValueError('set_dictionary needs a model with dictionary="calibrated"')
+        self.coarray.set_atoms(calibrated_atoms(manifold, subcarriers_hz, self.cfg))
 
     def forward(self, x: Tensor) -> Tensor:
         """Prepared input [B, S, K, 2M] -> reconstructed spectra eta^I [B, P, L_max]."""

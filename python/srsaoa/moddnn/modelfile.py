@@ -141,12 +141,15 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[MoDDNN, dict[str,
                 f"{wpath}: tensor {k} is {tuple(state[k].shape)} {state[k].dtype}, "
                 f"the config needs {tuple(v.shape)} {v.dtype}"
             )
-        if v.is_floating_point() and not torch.isfinite(state[k]).all():
+        if (v.is_floating_point() or v.is_complex()) and not torch.isfinite(state[k]).all():
             raise ModelFileError(f"{wpath}: tensor {k} has non-finite values")
     weights = [t for k, t in state.items() if t.is_floating_point() and "running" not in k]
     if weights and all(float(t.abs().max()) == 0.0 for t in weights if t.numel()):
         raise ModelFileError(f"{wpath}: every weight is zero: not a trained model")
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except ValueError as exc:  # calibrated coarray atoms that are not unit-norm
+        raise ModelFileError(f"{wpath}: {exc}") from None
     return model.to(device).eval(), doc
 
 

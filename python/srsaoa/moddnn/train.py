@@ -74,13 +74,21 @@ def train(
     resume: bool = False,
     progress: bool = True,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    manifold: object | None = None,
 ) -> tuple[MoDDNN, list[dict[str, Any]]]:
-    """Train a MoD-DNN; returns the model (on CPU, eval mode) and per-epoch history."""
+    """Train a MoD-DNN; returns the model (on CPU, eval mode) and per-epoch history.
+    ``manifold`` (``array.manifold``, a sweep's measured manifold) sets the coarray
+    dictionary of a ``cfg.dictionary == "calibrated"`` model, which needs one."""
     seed_everything(tcfg.seed)
     if device == "cpu":
         torch.use_deterministic_algorithms(True)
     dev = torch.device(device)
-    model = MoDDNN(cfg).to(dev)
+    model = MoDDNN(cfg)
+    if cfg.dictionary == "calibrated":
+        if manifold is None:
+            raise ValueError('a model with dictionary="calibrated" needs the measured manifold')
+        model.set_dictionary(manifold, train_set.subcarriers_hz)
+    model = model.to(dev)
     if ddp.active():  # several processes (torchrun): batch norm over the whole batch
         ddp.global_batchnorm(model)
     if train_set.extra_cfr is not None and train_set.extra_paths is not None:
