@@ -15,23 +15,28 @@
 namespace gr {
 namespace srsaoa {
 
-covariance_accumulator::sptr covariance_accumulator::make(int num_elements,
+covariance_accumulator::sptr covariance_accumulator::make(int num_channels,
                                                           int n_occasions,
                                                           bool forward_backward,
                                                           double forgetting)
 {
+    if (num_channels < 1) {
+        throw std::invalid_argument(
+            "covariance_accumulator: num_channels must be >= 1, got " +
+            std::to_string(num_channels));
+    }
     return gnuradio::make_block_sptr<covariance_accumulator_impl>(
-        num_elements, n_occasions, forward_backward, forgetting);
+        num_channels, n_occasions, forward_backward, forgetting);
 }
 
-covariance_accumulator_impl::covariance_accumulator_impl(int num_elements,
+covariance_accumulator_impl::covariance_accumulator_impl(int num_channels,
                                                          int n_occasions,
                                                          bool forward_backward,
                                                          double forgetting)
     : gr::block("covariance_accumulator",
                 gr::io_signature::make(0, 0, 0),
                 gr::io_signature::make(0, 0, 0)),
-      d_kernel(num_elements, forward_backward, forgetting), d_n_occasions(n_occasions),
+      d_kernel(num_channels, forward_backward, forgetting), d_n_occasions(n_occasions),
       d_since_output(0), d_bad_burst(0), d_bound(0, "CFR PDUs")
 {
     if (n_occasions < 1) {
@@ -93,7 +98,7 @@ void covariance_accumulator_impl::handle_cfr(const pmt::pmt_t& msg)
                             std::to_string(shape.size()) + " dimensions");
         if (shape[0] != d_kernel.num_elements())
             throw pdu_error("CFR has M = " + std::to_string(shape[0]) +
-                            " elements, block expects num_elements = " +
+                            " elements, block expects num_channels = " +
                             std::to_string(d_kernel.num_elements()));
         if (shape[1] < 1 || shape[2] < 1 ||
             static_cast<std::int64_t>(n) != shape[0] * shape[1] * shape[2])

@@ -30,7 +30,7 @@ private:
     void handle_reset(const pmt::pmt_t& msg);
 
 public:
-    covariance_accumulator_impl(int num_elements,
+    covariance_accumulator_impl(int num_channels,
                                 int n_occasions,
                                 bool forward_backward,
                                 double forgetting);

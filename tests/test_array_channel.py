@@ -88,7 +88,7 @@ def test_tags_keep_their_sample_index():
 @pytest.mark.parametrize(
     "kw, match",
     [
-        (dict(num_elements=1), "num_elements"),
+        (dict(num_channels=1), "num_channels"),
         (dict(spacing_m=-1.0), "spacing_m"),
         (dict(snr_db=float("nan")), "snr_db"),
         (dict(rho=-0.5), "rho"),
@@ -102,3 +102,14 @@ def test_tags_keep_their_sample_index():
 def test_constructor_validation(kw, match):
     with pytest.raises(ValueError, match=match):
         srsaoa.array_channel(**kw)
+
+
+def test_old_num_elements_keyword_still_works_with_a_deprecation_warning():
+    """num_elements=, the name before num_channels (the other blocks' name), still sets the
+    number of outputs, with a DeprecationWarning."""
+    with pytest.warns(DeprecationWarning, match="num_elements= is deprecated, use num_channels="):
+        blk = srsaoa.array_channel(num_elements=3, noise=False)
+    assert blk.output_signature().max_streams() == 3
+    assert srsaoa.array_channel(num_channels=3).output_signature().max_streams() == 3
+    with pytest.raises(TypeError, match="not both"):
+        srsaoa.array_channel(num_channels=3, num_elements=3)

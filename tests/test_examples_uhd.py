@@ -169,7 +169,7 @@ def test_tx_flowgraph_streams_the_srs(generated):
 def test_rx_uhd_settings(generated):
     tree = ast.parse(generated["rx_n310"].read_text())
     src = _ctor(tree, "uhd.usrp_source")
-    assert "channels=list(range(0, num_elements))" in ast.unparse(src.args[1])
+    assert "channels=list(range(0, num_channels))" in ast.unparse(src.args[1])
     assert 'otw_format="sc16"' in ast.unparse(src.args[1]).replace("'", '"')
     calls = _calls(tree, "self.uhd_usrp_source_0")
     assert ("set_samp_rate", ("samp_rate",)) in calls

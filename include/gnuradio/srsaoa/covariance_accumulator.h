@@ -34,7 +34,7 @@ namespace srsaoa {
  * \p forward_backward returns (R + J R* J)/2.
  *
  * A PDU with a malformed meta (no or wrong \p shape, M different from
- * \p num_elements, vector length not M*S*K) is dropped with an error in the log. A CFR
+ * \p num_channels, vector length not M*S*K) is dropped with an error in the log. A CFR
  * holding a NaN or Inf is dropped; one warning is logged per burst of such PDUs. A
  * message on \p reset (any content) clears the sums.
  *
@@ -50,13 +50,13 @@ public:
     typedef std::shared_ptr<covariance_accumulator> sptr;
 
     /*!
-     * \param num_elements M, number of array elements (>= 1).
+     * \param num_channels M, number of receive channels, one per array element (>= 1).
      * \param n_occasions emit one covariance PDU every this many occasions (>= 1).
      * \param forward_backward apply forward-backward averaging.
      * \param forgetting 0 for block averaging, or the per-occasion decay in (0, 1).
      */
     static sptr
-    make(int num_elements, int n_occasions, bool forward_backward, double forgetting);
+    make(int num_channels, int n_occasions, bool forward_backward, double forgetting);
 
     /*! Bound the input queue (0 = unbounded, the default). */
     virtual void set_max_queue(int max_queue) = 0;

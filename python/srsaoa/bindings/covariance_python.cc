@@ -64,11 +64,11 @@ void bind_covariance_accumulator(py::module& m)
         "covariance_accumulator",
         "Spatial covariance matrix from CFR PDUs (see covariance_accumulator.h).")
         .def(py::init(&covariance_accumulator::make),
-             py::arg("num_elements"),
+             py::arg("num_channels"),
              py::arg("n_occasions"),
              py::arg("forward_backward"),
              py::arg("forgetting"),
-             "make(num_elements, n_occasions, forward_backward, forgetting)")
+             "make(num_channels, n_occasions, forward_backward, forgetting)")
         .def(
             "set_max_queue", &covariance_accumulator::set_max_queue, py::arg("max_queue"))
         .def("num_dropped", &covariance_accumulator::num_dropped);

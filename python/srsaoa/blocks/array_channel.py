@@ -13,6 +13,7 @@ from gnuradio import gr
 from ..array.geometry import ULA
 from ..array.impairments import ImpairmentProfile, profile_from_spec
 from ..sim.channel import DEFAULT_HALF_LENGTH, SCATTER_KEY, ArrayChannel, Path
+from ._renamed import renamed_parameters
 
 
 def _parse_channel(channel: Any) -> dict | None:
@@ -82,9 +83,10 @@ class array_channel(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     from the next work call, the CFO phase stays continuous.
     """
 
+    @renamed_parameters(num_elements="num_channels")
     def __init__(
         self,
-        num_elements: int = 4,
+        num_channels: int = 4,
         spacing_m: float = 0.0,
         carrier_frequency_hz: float = 3.5e9,
         sample_rate: float = 30.72e6,
@@ -101,8 +103,8 @@ class array_channel(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         filter_half_length: int = DEFAULT_HALF_LENGTH,
         channel: Any = "",
     ) -> None:
-        if isinstance(num_elements, bool) or int(num_elements) != num_elements:
-            raise ValueError(f"num_elements must be an integer >= 2, got {num_elements!r}")
+        if isinstance(num_channels, bool) or int(num_channels) != num_channels or num_channels < 2:
+            raise ValueError(f"num_channels must be an integer >= 2, got {num_channels!r}")
         for name, v in (
             ("spacing_m", spacing_m),
             ("carrier_frequency_hz", carrier_frequency_hz),
@@ -127,7 +129,7 @@ class array_channel(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         if not isinstance(impairments, (str, ImpairmentProfile, dict)):
             raise ValueError("impairments must be 'ideal', 'default' or a profile JSON path")
         ula = ULA(
-            num_elements=int(num_elements),
+            num_elements=int(num_channels),
             spacing_m=None if spacing_m == 0 else float(spacing_m),
             carrier_frequency_hz=float(carrier_frequency_hz),
         )
@@ -215,7 +217,7 @@ class array_channel(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         ula = sc.ula()
         paths = sc.path_list()
         blk = cls(
-            num_elements=ula.num_elements,
+            num_channels=ula.num_elements,
             spacing_m=float(ula.spacing_m),
             carrier_frequency_hz=ula.carrier_frequency_hz,
             sample_rate=float(sc.carrier_config().sample_rate),
