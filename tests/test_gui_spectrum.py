@@ -139,14 +139,14 @@ def test_gui_spectrum_axes_span_the_field_of_view():
     """The plots' angle axes are in degrees over the spectrum grid (the field of view), the
     level axes in dB / deg, every slider within the field of view too."""
     p = _grc_params()
-    assert p["spectrum_plot"]["x_start"] == "grid_start"
+    assert p["spectrum_plot"]["x_start"] == "fov_min"
     assert p["spectrum_plot"]["x_step"] == "grid_step"
     assert "(deg)" in p["spectrum_plot"]["x_axis_label"]
     assert "(dB)" in p["spectrum_plot"]["y_axis_label"]
-    assert (p["aoa_plot"]["ymin"], p["aoa_plot"]["ymax"]) == ("grid_start", "grid_stop")
+    assert (p["aoa_plot"]["ymin"], p["aoa_plot"]["ymax"]) == ("fov_min", "fov_max")
     assert p["aoa_plot"]["yunit"] == '"deg"'
-    assert (p["aoa_deg"]["start"], p["aoa_deg"]["stop"]) == ("grid_start", "grid_stop")
-    assert (p["aoa_readout"]["min"], p["aoa_readout"]["max"]) == ("grid_start", "grid_stop")
+    assert (p["aoa_deg"]["start"], p["aoa_deg"]["stop"]) == ("fov_min", "fov_max")
+    assert (p["aoa_readout"]["min"], p["aoa_readout"]["max"]) == ("fov_min", "fov_max")
     assert p["aoa_readout"]["unit1"] == p["aoa_readout"]["unit2"] == '"deg"'
     assert p["snr_readout"]["unit1"] == p["snr_readout"]["unit2"] == '"dB"'
 
@@ -172,7 +172,7 @@ def test_gui_spectrum_runs_offscreen(gui_module, qt_app):
     n = 4 * 306
     truth = float(tb.get_aoa_deg())
     assert truth == 20.0 and tb.get_snr_db() == 10.0
-    assert tb.get_grid_start() == grid[0] and tb.get_grid_stop() == grid[-1]
+    assert tb.get_fov_min() == grid[0] and tb.get_fov_max() == grid[-1]
     mod.snippets_main_after_init(tb)  # as the generated main() does
     tb.resize(1000, 1000)  # the size it opens at
     tb.start()

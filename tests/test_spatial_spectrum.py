@@ -257,11 +257,11 @@ def test_constructor_and_setters_validate(tmp_path):
     bad = [
         dict(method="esprit"),
         dict(spacing_wavelengths=0.0),
-        dict(grid_start_deg=-90.0),
-        dict(grid_stop_deg=95.0),
+        dict(fov_min_deg=-90.0),
+        dict(fov_max_deg=95.0),
         dict(grid_step_deg=0.0),
         dict(grid_step_deg=0.7),  # 120 / 0.7 is not an integer
-        dict(grid_start_deg=10.0, grid_stop_deg=10.5),  # fewer than 3 points
+        dict(fov_min_deg=10.0, fov_max_deg=10.5),  # fewer than 3 points
         dict(order=-1),
         dict(order=1.5),
         dict(method="moddnn", model=str(tmp_path / "missing")),
@@ -299,3 +299,19 @@ def test_handler_reads_the_settings_under_the_lock():
     out, _ = run(blk, [(K.PORT_COVARIANCE, make_pdu({}, r))], 1)
     np.testing.assert_allclose(out[0], expected_dbf(r), atol=TOL_DB)
     assert blk._lock.threads - {threading.get_ident()}, "the handler never took the lock"
+
+
+def test_old_grid_keywords_still_work_with_a_deprecation_warning():
+    """grid_start_deg / grid_stop_deg, the names before fov_min_deg / fov_max_deg (the DoA
+    and ESPRIT estimators' names), give the same grid and a DeprecationWarning."""
+    new = srsaoa.spatial_spectrum(fov_min_deg=-30.0, fov_max_deg=40.0, grid_step_deg=1.0)
+    with pytest.warns(DeprecationWarning) as caught:
+        old = srsaoa.spatial_spectrum(grid_start_deg=-30.0, grid_stop_deg=40.0, grid_step_deg=1.0)
+    assert sorted(str(w.message).split("=")[0] for w in caught) == [
+        "grid_start_deg",
+        "grid_stop_deg",
+    ]
+    np.testing.assert_array_equal(old.grid_deg, new.grid_deg)
+    assert old.grid_deg[0] == -30.0 and old.grid_deg[-1] == 40.0
+    with pytest.raises(TypeError, match="not both"):
+        srsaoa.spatial_spectrum(fov_min_deg=-30.0, grid_start_deg=-30.0)

@@ -21,24 +21,26 @@ from ..estimation import doa as _doa
 from ..estimation import order as _order
 from . import pdu as _pdu
 from ._output_queue import OutputQueue
+from ._renamed import renamed_parameters
 
 METHODS = ("dbf", "music", "moddnn")
 _QUEUE_MAX = 256  # spectra waiting for output space; older ones are dropped beyond this
 
 
-def grid_points(start_deg: float, stop_deg: float, step_deg: float) -> np.ndarray:
-    """start + step * arange(L): the uniform angle grid, stop included (ValueError if not)."""
-    lo, hi, st = float(start_deg), float(stop_deg), float(step_deg)
+def grid_points(fov_min_deg: float, fov_max_deg: float, step_deg: float) -> np.ndarray:
+    """fov_min + step * arange(L): the uniform angle grid, fov_max included (ValueError if
+    not)."""
+    lo, hi, st = float(fov_min_deg), float(fov_max_deg), float(step_deg)
     if not all(np.isfinite([lo, hi, st])):
-        raise ValueError("grid start, stop and step must be finite")
+        raise ValueError("fov_min_deg, fov_max_deg and grid_step_deg must be finite")
     if not (-90.0 < lo < hi < 90.0):
-        raise ValueError(f"need -90 < grid_start_deg < grid_stop_deg < 90, got {lo}, {hi}")
+        raise ValueError(f"need -90 < fov_min_deg < fov_max_deg < 90, got {lo}, {hi}")
     if not (st > 0):
         raise ValueError(f"grid_step_deg must be > 0, got {step_deg}")
     n = (hi - lo) / st
     if abs(n - round(n)) > 1e-6 or round(n) < 2:
         raise ValueError(
-            f"(grid_stop_deg - grid_start_deg) / grid_step_deg must be an integer >= 2 "
+            f"(fov_max_deg - fov_min_deg) / grid_step_deg must be an integer >= 2 "
             f"(the vector sink plots x_start + i * x_step), got {n:g}"
         )
     return lo + st * np.arange(int(round(n)) + 1)
@@ -75,7 +77,7 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
     In ``covariance``: covariance PDUs (DBF, MUSIC). In ``cfr``: CFR PDUs (MoD-DNN; DBF and
     MUSIC form R = (1/SK) sum h h^H from them only while no covariance PDU has arrived, so
     connecting both ports gives one spectrum per occasion). Out: float vectors of length L,
-    element i the spectrum at grid_start_deg + i * grid_step_deg, 0 dB at its maximum and
+    element i the spectrum at fov_min_deg + i * grid_step_deg, 0 dB at its maximum and
     never below ``floor_db``; each carries a ``srs_occasion`` tag when the PDU had one.
 
     ``calibration``: a calibration JSON ('' = none). With a sweep (manifold) calibration,
@@ -84,19 +86,20 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
     information); angles outside the calibrated range show the floor.
     """
 
+    @renamed_parameters(grid_start_deg="fov_min_deg", grid_stop_deg="fov_max_deg")
     def __init__(
         self,
         method: str = "dbf",
         spacing_wavelengths: float = 0.5,
-        grid_start_deg: float = -60.0,
-        grid_stop_deg: float = 60.0,
+        fov_min_deg: float = -60.0,
+        fov_max_deg: float = 60.0,
         grid_step_deg: float = 0.5,
         order: int = 0,
         model: str = "default",
         floor_db: float = -40.0,
         calibration: str = "",
     ):
-        grid = grid_points(grid_start_deg, grid_stop_deg, grid_step_deg)
+        grid = grid_points(fov_min_deg, fov_max_deg, grid_step_deg)
         gr.sync_block.__init__(
             self, name="spatial_spectrum", in_sig=None, out_sig=[(np.float32, grid.size)]
         )
