@@ -45,6 +45,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize, minimize_scalar
 
 from ..array.manifold import IdealManifold, Manifold, band_index
+from . import los as _los
 from . import order as _order
 from .doa import Estimate, _peaks, _uniform_step, default_grid
 
@@ -843,12 +844,21 @@ def _psd(p: NDArray) -> NDArray:
     return (v * np.maximum(w, 0.0)[:, None, :]) @ np.conj(np.transpose(v, (0, 2, 1)))
 
 
-def resolve_order(bc: BandCovariances, order: int | None, order_method: str) -> int:
+def resolve_order(
+    bc: BandCovariances,
+    order: int | None,
+    order_method: str,
+    channel_noise: ArrayLike | None = None,
+) -> int:
     """``order`` if given (>= 0), else AIC/MDL on the full-band covariance, capped at M - 1.
 
     The full-band covariance is the right one for the criterion: the eigenvalues do not
     depend on the manifold, and summing over the whole band decorrelates coherent paths
-    with different delays (frequency smoothing), which a single narrow band would not."""
+    with different delays (frequency smoothing), which a single narrow band would not.
+    ``channel_noise`` [M] (noise power per channel, ``los.noise_per_channel``) whitens it
+    first: the criterion and its random-matrix guard assume equal noise on every channel,
+    and a CFR corrected by a calibration's gains (or from unequal receive chains) does not
+    have it: unwhitened, a 1 dB gain spread reads as a second path at 10 dB."""
     m = bc.num_elements
     if order is not None:
         if isinstance(order, bool) or int(order) != order or order < 0:
@@ -856,7 +866,13 @@ def resolve_order(bc: BandCovariances, order: int | None, order_method: str) -> 
         if order > m - 1:
             raise ValueError(f"order {order} is too large: {m} elements resolve at most {m - 1}")
         return int(order)
-    return min(_order.estimate_order(bc.full_band(), bc.total, order_method), m - 1)
+    r = bc.full_band()
+    if channel_noise is not None:
+        q = np.asarray(channel_noise, dtype=np.float64).ravel()
+        if q.shape == (m,) and np.all(np.isfinite(q)) and np.all(q > 0):
+            d = 1.0 / np.sqrt(q / np.mean(q))
+            r = r * np.outer(d, d)
+    return min(_order.estimate_order(r, bc.total, order_method), m - 1)
 
 
 def estimate_calibrated(
@@ -921,7 +937,8 @@ def estimate_calibrated(
     if not np.any(bc.r):
         raise ValueError("the CFR is all zeros")
     lo, hi = search_range(manifold, (lo0, hi0))
-    d = resolve_order(bc, order, order_method)
+    noise = _los.noise_per_channel(h) if cfr is not None and order is None else None
+    d = resolve_order(bc, order, order_method, noise)
     grid = spec = delay = None
     if method in ("dbf", "music"):
         item = _CACHE.get(manifold, lo, hi, step)

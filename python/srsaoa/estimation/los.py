@@ -300,13 +300,9 @@ def leading_edge_angle(
 EDGE_MAX_STD_DEG = 0.25  # use the edge only while its own noise std stays below this
 
 
-def noise_per_re(cfr: ArrayLike) -> float:
-    """Noise power per resource element of H [M, S, K] from its delay domain: the inverse DFT
-    over the K subcarriers, Hann-tapered (side lobes falling as 1/n^3), puts every path near
-    its delay (within the channel's delay spread, a small part of the comb period 1/df) and
-    leaves white noise of power sigma^2 sum_k w_k^2 per tap elsewhere; the median of |.|^2
-    over the taps farther than K/3 from the strongest one, divided by ln 2 (the median of an
-    exponential) and by sum_k w_k^2, is sigma^2."""
+def _far_taps(cfr: ArrayLike) -> tuple[np.ndarray, np.ndarray, float]:
+    """Delay taps of H [M, S, K] (Hann-tapered inverse DFT over the K subcarriers), the mask
+    of the taps farther than K/3 from the strongest one, and sum_k w_k^2."""
     h = np.asarray(cfr, dtype=np.complex128)
     if h.ndim == 2:
         h = h[:, None, :]
@@ -315,10 +311,31 @@ def noise_per_re(cfr: ArrayLike) -> float:
     x = np.fft.ifft(h * w, axis=-1) * k
     prof = np.mean(np.abs(x) ** 2, axis=(0, 1))
     dist = np.abs((np.arange(k) - int(np.argmax(prof)) + k // 2) % k - k // 2)
-    far = dist > k / 3
+    return x, dist > k / 3, float(np.sum(w**2))
+
+
+def noise_per_re(cfr: ArrayLike) -> float:
+    """Noise power per resource element of H [M, S, K] from its delay domain: the inverse DFT
+    over the K subcarriers, Hann-tapered (side lobes falling as 1/n^3), puts every path near
+    its delay (within the channel's delay spread, a small part of the comb period 1/df) and
+    leaves white noise of power sigma^2 sum_k w_k^2 per tap elsewhere; the median of |.|^2
+    over the taps farther than K/3 from the strongest one, divided by ln 2 (the median of an
+    exponential) and by sum_k w_k^2, is sigma^2."""
+    x, far, w2 = _far_taps(cfr)
     if not np.any(far):
         return float("nan")
-    return float(np.median(np.abs(x[..., far]) ** 2) / np.log(2.0) / np.sum(w**2))
+    return float(np.median(np.abs(x[..., far]) ** 2) / np.log(2.0) / w2)
+
+
+def noise_per_channel(cfr: ArrayLike) -> np.ndarray:
+    """Noise power per resource element of each element of H [M, S, K], [M]: as
+    :func:`noise_per_re`, per channel. After a gain calibration (or with unequal receive
+    chains) the channels' noise powers differ, which a white-noise order criterion would
+    read as extra signal eigenvalues; NaN where the CFR has too few subcarriers."""
+    x, far, w2 = _far_taps(cfr)
+    if not np.any(far):
+        return np.full(x.shape[0], np.nan)
+    return np.median(np.abs(x[..., far]) ** 2, axis=(1, 2)) / np.log(2.0) / w2
 
 
 def leading_edge_std_deg(
