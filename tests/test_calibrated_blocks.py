@@ -103,6 +103,30 @@ def test_doa_estimator_calibrated_matches_math(rng, cal_file, method):
         assert (K.DELAY_S in m) == (method == "2d-ml")
 
 
+def test_doa_estimator_calibrated_order_with_unequal_channel_noise(rng, cal_file):
+    """order 0 (AIC/MDL): the block leaves the order to estimate_calibrated, which whitens by
+    each channel's noise (a gain-corrected CFR: +-1.5 dB across channels, 32 symbols, 10 dB).
+    The block gives the math's order (1) and angles; the unwhitened criterion on the same
+    CFRs reads the noise spread as a second path (in at least two of the four here)."""
+    _, man = load_calibration_file(cal_file)
+    g = 10 ** (np.array([0.0, 1.5, -1.5, 0.8]) / 20)
+    cfrs = []
+    for _ in range(4):
+        h = synth(rng, [(-12.5, 0.0, 0.0)], snr_db=300.0, s=32).astype(complex)
+        n = rng.standard_normal(h.shape) + 1j * rng.standard_normal(h.shape)
+        cfrs.append((h + g[:, None, None] * np.sqrt(0.05) * n).astype(np.complex64))
+    blk = srsaoa.doa_estimator("ml", 0.5, 0, "mdl", -90.0, 90.0, 0.5, True, False, 0, 0, cal_file)
+    out = run_graph(blk, K.PORT_CFR, [make_cfr_pdu(h, meta(i)) for i, h in enumerate(cfrs)],
+                    blk, K.PORT_ESTIMATE, expect=4)  # fmt: skip
+    assert [m[K.ORDER] for m in out] == [1] * 4
+    plain = 0
+    for m, h in zip(out, cfrs, strict=True):
+        ref = cal.estimate_calibrated("ml", h, FREQS, man)
+        np.testing.assert_allclose(m[K.AOA_DEG], ref.aoa_deg, atol=1e-3)
+        plain += cal.resolve_order(cal.band_covariances(h, FREQS, man), None, "mdl")
+    assert plain >= 6  # unwhitened: order 2 in at least two of the four
+
+
 def test_doa_estimator_esprit_with_manifold_and_covariance_port(rng, cal_file):
     """ESPRIT ignores the manifold (angle-independent part only, applied upstream);
     covariance PDUs cannot feed a calibrated method (no frequencies) and are dropped."""
@@ -154,7 +178,7 @@ def test_spatial_spectrum_calibrated(rng, cal_file, method):
     _, man = load_calibration_file(cal_file)
     h = synth(rng, [(31.0, 0.0, 0.0)])
     blk = srsaoa.spatial_spectrum(method, 0.5, -80.0, 80.0, 0.5, 1, "default", -40.0, cal_file)
-    grid = blk.grid_deg
+    grid = blk.grid_deg()
     out, _ = run_spectrum(blk, [(K.PORT_CFR, make_cfr_pdu(h, meta(0)))], expect=1)
     assert out.shape == (1, grid.size)
     got = out[0]

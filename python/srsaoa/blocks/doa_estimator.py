@@ -358,8 +358,9 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                 raise ValueError(
                     f"the CFR has {h.shape[0]} elements, the calibration {manifold.num_elements}"
                 )
-            r, n = _cov.covariance_from_cfr(h)
-            d = min(self._resolve_order(cfg, meta, r, n), h.shape[0] - 1)
+            d = None  # AIC/MDL in estimate_calibrated, whitened by each channel's noise
+            if cfg["order"] > 0 or K.ORDER in meta:
+                d = min(self._resolve_order(cfg, meta, np.eye(1), None), h.shape[0] - 1)
             est = _cal.estimate_calibrated(
                 cfg["method"],
                 h,
@@ -368,6 +369,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                 order=d,
                 fov_deg=cfg["fov"],
                 grid_step_deg=cfg["grid_step"],
+                order_method=cfg["order_method"],
             )
         except (ValueError, np.linalg.LinAlgError) as exc:
             self.logger.warn(f"occasion {meta.get(K.SRS_OCCASION)}: no estimate: {exc}")
