@@ -24,7 +24,7 @@ from gnuradio.srsaoa.moddnn.model import (
 )
 from gnuradio.srsaoa.moddnn.modelfile import export_torchscript, load_model, save_model
 from gnuradio.srsaoa.moddnn.scg import scg_solve
-from gnuradio.srsaoa.moddnn.train import train
+from gnuradio.srsaoa.moddnn.train import predict, rmse, train
 
 TINY = ModelConfig(grid_step_deg=1.0, outer_iterations=2, cg_iterations=6)
 
@@ -226,6 +226,17 @@ def test_training_lowers_both_losses(tiny_run):
     assert ae[-1] < 0.5 * ae[0]
     assert ssr[-1] < ssr[0]
     assert all(np.isfinite(h["val_rmse_deg"]) for h in hist if h["stage"] == "ssr")
+
+
+def test_training_keeps_the_best_validated_epoch(tiny_run):
+    """With a validation set the returned weights are the epoch of lowest validation RMSE:
+    its record is marked, and the model's own validation RMSE is that epoch's."""
+    model, hist, _, val_set, _ = tiny_run
+    ssr = [h for h in hist if h["stage"] == "ssr"]
+    best = min(ssr, key=lambda h: h["val_rmse_deg"])
+    assert [h["best"] for h in hist] == [h is best for h in hist]
+    got = rmse(predict(model, prepare_cfr(val_set.cfr, model.cfg)), val_set.aoa_deg)
+    assert got == pytest.approx(best["val_rmse_deg"], rel=1e-6)
 
 
 def test_autoencoder_routes_to_its_subregion(tiny_run):

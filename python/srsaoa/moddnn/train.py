@@ -77,6 +77,8 @@ def train(
     manifold: object | None = None,
 ) -> tuple[MoDDNN, list[dict[str, Any]]]:
     """Train a MoD-DNN; returns the model (on CPU, eval mode) and per-epoch history.
+    With a validation set the returned weights are those of the MoDL-SSR epoch with the
+    lowest validation RMSE (its record has ``"best": True``), not simply the last epoch's.
     ``manifold`` (``array.manifold``, a sweep's measured manifold) sets the coarray
     dictionary of a ``cfg.dictionary == "calibrated"`` model, which needs one."""
     seed_everything(tcfg.seed)
@@ -115,6 +117,7 @@ def train(
     gen = torch.Generator().manual_seed(tcfg.seed)
     history: list[dict[str, Any]] = []
     start = 0
+    best: dict[str, Any] | None = None  # {"epoch", "val_rmse_deg", "state"} of the best epoch
     ckpt = Path(checkpoint) if checkpoint else None
     if resume and ckpt is not None and ckpt.exists():
         state = torch.load(ckpt, map_location=dev, weights_only=True)
@@ -126,6 +129,7 @@ def train(
         gen.set_state(state["gen"])
         torch.set_rng_state(state["torch_rng"])
         start = int(state["epoch"])
+        best = state.get("best")
         history = [dict(zip(state["hist_keys"], row)) for row in state["hist"].tolist()]
         log.info("resumed from %s at epoch %d", ckpt, start)
 
@@ -178,6 +182,10 @@ def train(
                 tgt = autoencoder_targets(x_val.cpu(), val_set.aoa_deg, cfg).to(dev)
                 rec["val_loss"] = float(((out - tgt) ** 2).sum(dim=(1, 2, 3, 4)).mean())
         history.append(rec)
+        val = rec.get("val_rmse_deg")
+        if val is not None and np.isfinite(val) and (best is None or val < best["val_rmse_deg"]):
+            state_now = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best = {"epoch": epoch + 1, "val_rmse_deg": float(val), "state": state_now}
         if bar is not None:
             bar.set_postfix(
                 {
@@ -207,11 +215,25 @@ def train(
                     "epoch": epoch + 1,
                     "hist": hist,
                     "hist_keys": keys,
+                    "best": best,
                 },
                 ckpt,
             )
     if bar is not None:
         bar.close()
+    if best is not None and best["epoch"] != total:
+        # the validation curve of a small network on few measured angles is noisy and its
+        # late epochs can lose what the early ones had: keep the best validated weights
+        model.load_state_dict(best["state"])
+        log.info(
+            "kept the weights of epoch %d (validation RMSE %.3f deg) of %d",
+            best["epoch"],
+            best["val_rmse_deg"],
+            total,
+        )
+    if best is not None:
+        for rec in history:
+            rec["best"] = rec["epoch"] == best["epoch"]
     ddp.global_batchnorm(model, on=False)
     model = model.cpu().eval()
     return model, history
