@@ -338,6 +338,11 @@ def validate(
     if not errors:
         return
     e = min(errors, key=lambda x: (len(x.absolute_path), str(list(x.absolute_path))))
+    raise error(f"{where}: {describe(e, prefix)}")
+
+
+def describe(e: jsonschema.ValidationError, prefix: str = "") -> str:
+    """One line ``field: problem`` for a jsonschema error (also the ``sigmf`` package's)."""
     # the deepest cause of a oneOf/anyOf is the clearer message
     while e.context:
         e = min(e.context, key=lambda x: -len(x.absolute_path))
@@ -363,7 +368,7 @@ def validate(
         msg = " ".join(e.message.split())
         if len(msg) > 160:
             msg = msg[:157] + "..."
-    raise error(f"{where}: {field}: {msg}")
+    return f"{field}: {msg}"
 
 
 def check_array(d: dict, where: str, error: type[Exception] = SrsaoaError) -> None:

@@ -5,17 +5,25 @@ single-channel recording per array element (``NAME_ch<m>.sigmf-meta/.sigmf-data`
 recording with ``core:num_channels = M`` (samples interleaved by channel), or raw GNU Radio
 file-sink output (``.cfile`` / ``.dat``, complex64) with the fields given as arguments.
 
-Written from the SigMF specification (no dependency on the ``sigmf`` package, which needs a
-newer numpy than GNU Radio 3.10.5 allows). Every violation raises :class:`RecordingError` with
+Metadata goes through the ``sigmf`` package where it serves (docs/recordings.md): every
+``.sigmf-meta`` is validated against the official SigMF schema (``sigmf.validate``), a
+``.sigmf-collection`` is read with ``sigmf.SigMFCollection`` and its ``core:streams`` hashes are
+computed with ``sigmf.hashing``. The samples are this module's own: memory-mapped and read in
+blocks, their ``core:sha512`` checked in 1 MiB reads (possibly deferred, see
+:func:`open_recording`), and the ``srsaoa:*`` fields are checked by :mod:`.schemas`. Every
+violation, including any error from the ``sigmf`` package, raises :class:`RecordingError` with
 one line saying what is wrong and where.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
 import os
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -311,6 +319,59 @@ def _load_json(path: Path, what: str) -> dict:
     return d
 
 
+def _sigmf_package() -> Any:
+    """The ``sigmf`` package (imported on first use: it takes ~0.1 s)."""
+    try:
+        import sigmf
+        import sigmf.hashing
+        import sigmf.validate
+    except ImportError as exc:
+        raise RecordingError(
+            f"the sigmf package is needed to read SigMF metadata ({exc}); run make setup"
+        ) from None
+    return sigmf
+
+
+@contextlib.contextmanager
+def _sigmf_errors(path: Path, what: str) -> Iterator[None]:
+    """Any error of the ``sigmf`` package inside becomes one RecordingError line."""
+    import jsonschema
+
+    from . import schemas
+
+    try:
+        with warnings.catch_warnings():
+            # sigmf warns about extension namespaces missing from core:extensions; the
+            # project's schema (schemas.META) decides which keys are allowed
+            warnings.simplefilter("ignore", DeprecationWarning)
+            yield
+    except RecordingError:
+        raise
+    except jsonschema.ValidationError as exc:
+        raise RecordingError(f"{path}: {what}: {schemas.describe(exc)}") from None
+    except Exception as exc:  # the package's own errors (SigMFError, KeyError, ...), OSError
+        text = " ".join(str(exc).split())
+        if len(text) > 200:
+            text = text[:197] + "..."
+        raise RecordingError(f"{path}: {what}: {text or type(exc).__name__}") from None
+
+
+def _validate_sigmf_meta(d: dict, path: Path) -> None:
+    """``d`` against the official SigMF metadata schema (``sigmf.validate.validate``:
+    required ``core:version``, ``captures`` and ``annotations``, core field types, captures
+    and annotations sorted by ``core:sample_start``)."""
+    pkg = _sigmf_package()
+    with _sigmf_errors(path, f"not valid SigMF {pkg.__specification__} metadata"):
+        pkg.validate.validate(d)
+
+
+def _meta_sha512(meta_path: Path) -> str:
+    """SHA-512 of a (small) metadata file, as ``sigmf.SigMFCollection`` computes it."""
+    pkg = _sigmf_package()
+    with _sigmf_errors(meta_path, "cannot hash the metadata file"):
+        return pkg.hashing.calculate_sha512(filename=meta_path)
+
+
 def _require(d: dict, key: str, path: Path) -> Any:
     if key not in d:
         raise RecordingError(f"{path}: missing required field {key!r}")
@@ -327,7 +388,7 @@ class _Meta:
         self.meta_path = meta_path
         regular_file(meta_path, "channel metadata file", RecordingError)
         if expected_hash is not None:
-            got = _sha512_file(meta_path)
+            got = _meta_sha512(meta_path)
             if got != expected_hash.lower():
                 raise RecordingError(
                     f"{meta_path}: sha512 does not match the collection's core:streams hash "
@@ -335,6 +396,7 @@ class _Meta:
                 )
         d = _load_json(meta_path, "channel metadata file")
         schemas.validate(d, schemas.META, str(meta_path), RecordingError)
+        _validate_sigmf_meta(d, meta_path)
         if "srsaoa:array" in d["global"]:
             schemas.check_array(
                 d["global"]["srsaoa:array"], f"{meta_path}: srsaoa:array", RecordingError
@@ -562,14 +624,22 @@ def _open_collection(path: Path, check_hash: bool | str, check_finite: bool) -> 
     from . import schemas
 
     d = _load_json(path, "collection file")
+    # the project's schema (stream names stay in the folder, hashes are hex): the collection
+    # schema shipped with sigmf 1.14 describes core:streams as arrays of strings, which
+    # contradicts the SigMF specification and sigmf's own SigMFCollection output
     schemas.validate(d, schemas.COLLECTION, str(path), RecordingError)
-    coll = _require(d, "collection", path)
-    streams = _require(coll, "core:streams", path)
-    if not isinstance(streams, list) or not streams:
+    pkg = _sigmf_package()
+    with _sigmf_errors(path, "not a valid SigMF collection"):
+        # a copy: SigMFCollection sets core:version to the package's specification
+        coll = pkg.SigMFCollection(
+            metadata=copy.deepcopy(d), base_path=path.parent, skip_checksums=True
+        )
+        names = coll.get_stream_names()
+        streams = coll.get_collection_field("core:streams", [])
+    if not names:
         raise RecordingError(f"{path}: core:streams is empty")
     metas: list[_Meta] = []
-    for i, s in enumerate(streams):
-        stem = s.get("name") if isinstance(s, dict) else None
+    for i, (stem, s) in enumerate(zip(names, streams, strict=True)):
         if not stem:
             raise RecordingError(f"{path}: core:streams[{i}] has no name")
         meta_path = path.parent / f"{stem}.sigmf-meta"
