@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -267,3 +268,109 @@ def test_open_recording_reads_blocks_lazily(tmp_path, interleaved):
     assert np.array_equal(reader.read(1000, 777), rec.samples[:, 1000:1777])
     assert np.array_equal(reader.read(rec.num_samples - 5, 100), rec.samples[:, -5:])
     assert np.array_equal(reader.to_recording().samples, rec.samples)
+
+
+# ------------------------------------------------------- the official SigMF schema (sigmf package)
+
+
+def _sigmf_valid(meta: Path) -> None:
+    """``meta`` passes the sigmf package's validator with no warning (undeclared extension
+    namespaces warn), and sigmf itself agrees with its core:sha512."""
+    import warnings
+
+    from sigmf import sigmffile, validate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        validate.validate(json.loads(meta.read_text()))
+        sigmffile.fromfile(meta, skip_checksum=False).validate()  # SigMFFileError on a bad hash
+
+
+def _sigmf_collection_valid(coll: Path) -> list[Path]:
+    """The collection reads with sigmf.SigMFCollection, which checks every core:streams hash;
+    returns its metadata files."""
+    from sigmf import sigmffile
+
+    c = sigmffile.fromfile(coll, skip_checksum=False)
+    assert isinstance(c, sigmffile.SigMFCollection)
+    c.verify_stream_hashes()
+    return [coll.parent / f"{name}.sigmf-meta" for name in c.get_stream_names()]
+
+
+@pytest.mark.parametrize("datatype", ["cf32_le", "ci16_le"])
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_writer_output_passes_the_sigmf_validator(tmp_path, datatype, interleaved):
+    rec = _small_recording(datatype)
+    p = io.write_recording(tmp_path / "w", rec, datatype=datatype, interleaved=interleaved)
+    metas = [p] if interleaved else _sigmf_collection_valid(p)
+    assert len(metas) == (1 if interleaved else 4)
+    for meta in metas:
+        _sigmf_valid(meta)
+
+
+@pytest.mark.parametrize("name", ["los_23deg_10db", "two_paths_period2"])
+def test_reference_recordings_pass_the_sigmf_validator(name):
+    metas = _sigmf_collection_valid(REF / f"{name}.sigmf-collection")
+    assert sorted(metas) == sorted(REF.glob(f"{name}_ch*.sigmf-meta"))
+    for meta in metas:
+        _sigmf_valid(meta)
+
+
+def _edit(d: dict, path: str, value=None) -> None:
+    """Set (or with value None delete) d[a][b]... for path 'a/b/...' (list indices as ints)."""
+    *head, last = [int(k) if k.isdigit() else k for k in path.split("/")]
+    for k in head:
+        d = d[k]
+    if value is None:
+        del d[last]
+    else:
+        d[last] = value
+
+
+@pytest.mark.parametrize(
+    "path,value,words",
+    [
+        # caught by the project's schema (schemas.META) first
+        ("global/core:sample_rate", "30.72e6", "core:sample_rate: '30.72e6' is not of type"),
+        ("global/core:datatype", None, "'core:datatype' is required"),
+        # only the official SigMF schema (sigmf.validate) requires or checks these
+        ("global/core:version", None, "not valid SigMF .* metadata: global: 'core:version'"),
+        ("annotations", None, "not valid SigMF .* metadata: top level: 'annotations' is"),
+        ("captures", None, "not valid SigMF .* metadata: top level: 'captures' is"),
+        ("captures/0/core:datetime", "yesterday", "captures\\[0\\].core:datetime: 'yesterday'"),
+        ("annotations/0/core:sample_start", 10**9, "annotations has incorrect sample start"),
+    ],
+)
+@pytest.mark.parametrize("through", ["collection", "meta"])
+def test_schema_invalid_meta_is_one_clear_error(tmp_path, path, value, words, through):
+    coll = _copy_ref(tmp_path)
+    _edit_meta(coll, 2, lambda d: _edit(d, path, value))
+    meta = tmp_path / "los_23deg_10db_ch2.sigmf-meta"
+    with pytest.raises(RecordingError) as err:
+        io.open_recording(coll if through == "collection" else meta)
+    text = str(err.value)
+    assert "\n" not in text and text.startswith(f"{meta}: "), text
+    assert re.search(words, text), text
+
+
+def test_sigmf_package_errors_become_recording_errors(tmp_path, monkeypatch):
+    """Whatever the sigmf package raises (here its own SigMFError) is one RecordingError
+    naming the file, not a traceback."""
+    from sigmf import error, validate
+
+    def broken(*_args, **_kwargs):
+        raise error.SigMFError("something inside sigmf\nwent wrong")
+
+    monkeypatch.setattr(validate, "validate", broken)
+    coll = _copy_ref(tmp_path)
+    with pytest.raises(RecordingError, match="ch0.sigmf-meta: not valid SigMF .*: something"):
+        io.read_recording(coll)
+
+
+def test_collection_stream_hash_uses_any_hex_case(tmp_path):
+    coll = _copy_ref(tmp_path)
+    c = json.loads(coll.read_text())
+    for s in c["collection"]["core:streams"]:
+        s["hash"] = s["hash"].upper()
+    coll.write_text(json.dumps(c))
+    assert io.open_recording(coll, check_hash=True).num_channels == 4

@@ -159,6 +159,19 @@ def test_sample_rate_mismatch(tmp_path):
     _one_clear_error(srsaoa("run", "--input", str(coll)), "rate")
 
 
+@pytest.mark.parametrize("key", ["core:version", "core:datatype"])
+def test_schema_invalid_metadata(tmp_path, key):
+    """A .sigmf-meta the official SigMF schema (sigmf package) or the project's schema
+    rejects: one line naming the file and the field."""
+    coll = _copy(tmp_path)
+    meta = tmp_path / f"{LOS}_ch1.sigmf-meta"
+    d = json.loads(meta.read_text())
+    del d["global"][key]
+    meta.write_text(json.dumps(d))
+    _rehash(coll)
+    _one_clear_error(srsaoa("run", "--input", str(coll)), meta.name, key)
+
+
 def test_non_finite_samples(tmp_path):
     from gnuradio.srsaoa.io import read_recording, write_recording
 
