@@ -51,7 +51,9 @@ void bind_covariance_kernel(py::module& m)
         .def("reset", &covariance_kernel::reset)
         .def_property_readonly("num_snapshots", &covariance_kernel::num_snapshots)
         .def_property_readonly("num_occasions", &covariance_kernel::num_occasions)
-        .def_property_readonly("num_elements", &covariance_kernel::num_elements);
+        .def_property_readonly("num_elements", &covariance_kernel::num_elements)
+        .def_property_readonly("forward_backward", &covariance_kernel::forward_backward)
+        .def_property_readonly("forgetting", &covariance_kernel::forgetting);
 }
 
 void bind_covariance_accumulator(py::module& m)

@@ -78,8 +78,6 @@ void bind_srs_sync_kernel(py::module& m)
             py::arg("samples"),
             "Append samples [M, n] (complex64) and run the detector.")
         .def("take_detections", &srs_sync_kernel::take_detections)
-        .def("decided", &srs_sync_kernel::decided)
-        .def("fed", &srs_sync_kernel::fed)
         .def("restart", &srs_sync_kernel::restart)
         .def("restart_after_gap",
              &srs_sync_kernel::restart_after_gap,
@@ -105,7 +103,10 @@ void bind_srs_sync_kernel(py::module& m)
         .def_property_readonly("period_pattern", &srs_sync_kernel::period_pattern)
         .def_property_readonly("state", &srs_sync_kernel::state)
         .def_property_readonly("nonfinite_count", &srs_sync_kernel::nonfinite_count)
-        .def_property_readonly("lookahead", &srs_sync_kernel::lookahead);
+        .def_property_readonly("lookahead", &srs_sync_kernel::lookahead)
+        .def_property_readonly("decided", &srs_sync_kernel::decided)
+        .def_property_readonly("fed", &srs_sync_kernel::fed)
+        .def_property_readonly("num_channels", &srs_sync_kernel::num_channels);
 }
 
 void bind_cfr_kernel(py::module& m)
@@ -150,9 +151,13 @@ void bind_cfr_kernel(py::module& m)
             py::arg("windows"),
             py::arg("cfo_hz"),
             "(H [M, S, K], snr_db) from the FFT windows [M, S, N]; None if non-finite.")
-        .def("window_start", &cfr_kernel::window_start)
-        .def("span_end", &cfr_kernel::span_end)
-        .def("set_calibration", &cfr_kernel::set_calibration);
+        .def("window_start", &cfr_kernel::window_start, py::arg("symbol"))
+        .def("set_calibration", &cfr_kernel::set_calibration)
+        .def_property_readonly("span_end", &cfr_kernel::span_end)
+        .def_property_readonly("num_channels", &cfr_kernel::num_channels)
+        .def_property_readonly("fft_size", &cfr_kernel::fft_size)
+        .def_property_readonly("num_symbols", &cfr_kernel::num_symbols)
+        .def_property_readonly("num_subcarriers", &cfr_kernel::num_subcarriers);
 }
 
 void bind_srs_sync_core(py::module& m)

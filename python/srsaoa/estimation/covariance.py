@@ -34,23 +34,51 @@ def sample_covariance(cfr: ArrayLike, fb: bool = False) -> NDArray[np.complex128
 
 
 class CovarianceAccumulator:
-    """Block or exponentially weighted covariance over CFR occasions."""
+    """Block or exponentially weighted covariance over CFR occasions.
+
+    Its state reads as read-only properties (``num_elements``, ``num_snapshots``,
+    ``num_occasions``, ``forward_backward``, ``forgetting``), as on the C++ kernel.
+    """
 
     def __init__(self, num_elements: int, forward_backward: bool = False, forgetting: float = 0.0):
         if int(num_elements) != num_elements or num_elements < 1:
             raise ValueError(f"num_elements must be an integer >= 1, got {num_elements}")
         if not (0.0 <= forgetting < 1.0):
             raise ValueError(f"forgetting must be in [0, 1), got {forgetting}")
-        self.num_elements = int(num_elements)
-        self.forward_backward = bool(forward_backward)
-        self.forgetting = float(forgetting)
+        self._m = int(num_elements)
+        self._fb = bool(forward_backward)
+        self._lambda = float(forgetting)
         self.reset()
 
+    @property
+    def num_elements(self) -> int:
+        """M, the number of array elements."""
+        return self._m
+
+    @property
+    def forward_backward(self) -> bool:
+        return self._fb
+
+    @property
+    def forgetting(self) -> float:
+        """lambda: 0 = block averaging, else exponential."""
+        return self._lambda
+
+    @property
+    def num_snapshots(self) -> float:
+        """Effective snapshot count W behind the current sums."""
+        return self._weight
+
+    @property
+    def num_occasions(self) -> int:
+        """Occasions accumulated since the last restart."""
+        return self._occasions
+
     def reset(self) -> None:
-        m = self.num_elements
+        m = self._m
         self._acc = np.zeros((m, m), dtype=np.complex128)
-        self.num_snapshots = 0.0
-        self.num_occasions = 0
+        self._weight = 0.0
+        self._occasions = 0
 
     def add(self, cfr: ArrayLike) -> bool:
         """Accumulate one CFR [M, S, K]; False (state unchanged) if it is rejected."""
@@ -63,10 +91,10 @@ class CovarianceAccumulator:
         lam = self.forgetting
         if lam > 0.0:
             self._acc *= lam
-            self.num_snapshots *= lam
+            self._weight *= lam
         self._acc += x @ x.conj().T
-        self.num_snapshots += x.shape[1]
-        self.num_occasions += 1
+        self._weight += x.shape[1]
+        self._occasions += 1
         return True
 
     def read_out(self) -> NDArray[np.complex64]:
