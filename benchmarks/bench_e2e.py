@@ -222,8 +222,8 @@ def worker_file(argv: list[str]) -> None:
                 timing["steady_s"] = (marks["p90"] - marks["p10"]) / 0.8
             timing["stream_s"] = time.perf_counter() - t0
             timing["cpu_s"] = time.process_time() - c0
-            timing["cfrs"] = tb.num_cfrs
-            timing["estimates"] = tb.num_estimates
+            timing["cfrs"] = tb.num_cfrs()
+            timing["estimates"] = tb.num_estimates()
             timing["held"] = tb.cfr.num_held()
             timing["max_in_flight"] = tb.cfr.max_in_flight()
             timing["dropped"] = sum(tb.dropped().values())
@@ -300,8 +300,8 @@ def worker_live(cfg: dict) -> None:
         "x_rt": n1 / fs / dt,
         "cpu_per_s": cpu / (n1 / fs),
         "occasions": int(n1 // (rec.num_samples // rec.truth["num_srs_occasions"])),
-        "cfrs": tb.num_cfrs,
-        "estimates": tb.num_estimates,
+        "cfrs": tb.num_cfrs(),
+        "estimates": tb.num_estimates(),
         "dropped": tb.dropped(),
         "peak_rss_anon_mb": max(rss) / 1024,
         "rss_first_half_mb": max(rss[:half] or [0]) / 1024,

@@ -131,7 +131,7 @@ def run(path: str, resources: list, out: Path) -> tuple[list[dict], float, dict[
     t0 = time.perf_counter()
     tb.run()
     dt = time.perf_counter() - t0
-    before = {rid: sep.sinr_before_db for rid, sep in tb.separators.items()}
+    before = {rid: sep.sinr_before_db() for rid, sep in tb.separators.items()}
     return [json.loads(x) for x in out.read_text().splitlines()], dt, before
 
 

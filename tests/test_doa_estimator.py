@@ -219,5 +219,5 @@ def test_handler_reads_the_settings_under_the_lock(rng):
     blk._lock = WatchedLock()
     h = physics_cfr(rng, 4, 2, [(10.0, 0.0, 1.0)], 20.0)
     out = run_graph(blk, K.PORT_CFR, [make_cfr_pdu(h, cfr_meta(0))], blk, K.PORT_ESTIMATE, 1)
-    assert len(out) == 1 and blk.num_estimates == 1 and blk.num_skipped == 0
+    assert len(out) == 1 and blk.num_estimates() == 1 and blk.num_skipped() == 0
     assert blk._lock.threads - {threading.get_ident()}, "the handler never took the lock"

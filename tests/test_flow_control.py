@@ -135,7 +135,7 @@ def test_live_queue_bound_drops_the_oldest_and_counts(rng, kind, tmp_path):
     for msg in _cov_msgs(100, rng):
         est.to_basic_block()._post(pmt.intern(K.PORT_COVARIANCE), msg)
     tb.start()
-    wait_until(lambda: sink.num_written == 3, "3 estimates")
+    wait_until(lambda: sink.num_written() == 3, "3 estimates")
     tb.stop()
     tb.wait()
     assert est.num_dropped() == 97
@@ -238,7 +238,7 @@ def test_skip_notices_go_down_the_branch_and_are_acknowledged():
     assert pmt.to_uint64(pmt.dict_ref(ack, pmt.intern(K.SAMPLE_INDEX), pmt.PMT_NIL)) == 777
     who = pmt.dict_ref(ack, pmt.intern(K.CONSUMER), pmt.PMT_NIL)
     assert pmt.symbol_to_string(who) == sink.alias()
-    assert sink.num_written == 0 and sink.num_skipped == 1
+    assert sink.num_written() == 0 and sink.num_skipped() == 1
 
 
 def test_flow_control_parameters_validated(recording):
@@ -277,7 +277,7 @@ def test_stop_returns_while_held_back_or_behind(recording, tmp_path, live):
         max_queue=4,
     )
     tb.start()
-    wait_until(lambda: tb.num_estimates >= 30, "some estimates")
+    wait_until(lambda: tb.num_estimates() >= 30, "some estimates")
     done = threading.Event()
 
     def stop():

@@ -255,17 +255,17 @@ def test_publish_gate_pass_through_and_timeout(tmp_path):
     gate = srsaoa.publish_gate("gnb1")  # no folder: a plain pass-through
     tb, dbg = _estimates_into_gate(gate, 5)
     tb.run()
-    assert gate.num_passed == dbg.num_messages() == 5 and not gate.failed
+    assert gate.num_passed() == dbg.num_messages() == 5 and not gate.failed()
     # with a folder but no fusion: hellos until the timeout, then the PDUs go out anyway
     (tmp_path / "gnb1.ack").write_text("stale")  # an earlier run's file is removed
     gate = srsaoa.publish_gate("gnb1", str(tmp_path), 0.02, 0.3)
     assert not (tmp_path / "gnb1.ack").exists()
     tb, dbg = _estimates_into_gate(gate, 5)
     tb.run()  # ends by itself: every wait of the gate is bounded
-    assert gate.failed and gate.num_passed == 5 and gate.num_hellos >= 2
+    assert gate.failed() and gate.num_passed() == 5 and gate.num_hellos() >= 2
     msgs = [P.parse_pdu(dbg.get_message(i))[0] for i in range(dbg.num_messages())]
     hellos = [m for m in msgs if m.get("hello") is True]
-    assert len(hellos) == gate.num_hellos and {m["anchor"] for m in hellos} == {"gnb1"}
+    assert len(hellos) == gate.num_hellos() and {m["anchor"] for m in hellos} == {"gnb1"}
     assert len(msgs) - len(hellos) == 5
     assert not (tmp_path / "gnb1.done").exists()  # never heard: no done file
     with pytest.raises(ValueError, match="does not exist"):
@@ -298,8 +298,8 @@ def test_gate_and_position_estimator_handshake_in_process(tmp_path):
         from gnuradio.srsaoa import handshake
 
         result["gnb1"] = handshake.serve(
-            tmp_path, ["gnb1"], lambda a: pe.num_hellos[a] + pe.num_received[a] > 0,
-            lambda a: pe.num_received[a], 20.0,
+            tmp_path, ["gnb1"], lambda a: pe.num_hellos()[a] + pe.num_received()[a] > 0,
+            lambda a: pe.num_received()[a], 20.0,
         )  # fmt: skip
         result["all"] = pe.serve_handshake(str(tmp_path), 0.3)
 
@@ -315,9 +315,9 @@ def test_gate_and_position_estimator_handshake_in_process(tmp_path):
         server.join(timeout=30)
         fusion.stop()
         fusion.wait()
-    assert not gate.failed and gate.num_passed == 40
-    assert pe.num_received["gnb1"] == 40 and pe.num_hellos["gnb1"] >= 1
+    assert not gate.failed() and gate.num_passed() == 40
+    assert pe.num_received()["gnb1"] == 40 and pe.num_hellos()["gnb1"] >= 1
     # one anchor without ranges solves nothing, but every estimate was taken in
-    assert pe.num_estimates["gnb1"] == 40 and pe.num_dropped == 0 and pe.num_positions == 0
+    assert pe.num_estimates()["gnb1"] == 40 and pe.num_dropped() == 0 and pe.num_positions() == 0
     assert result == {"gnb1": True, "all": False}
     assert json.loads((tmp_path / "gnb1.done").read_text()) == {"anchor": "gnb1", "published": 40}

@@ -94,9 +94,9 @@ def test_position_estimator_matches_locate(sim, tmp_path, track):
     for _, name, r in sorted(order, key=lambda x: x[0]):
         pe.to_basic_block()._post(pmt.intern("estimate"), _estimate_pdu(r, name))
         n += 1
-    wait_until(lambda: sum(pe.num_estimates.values()) == n)
+    wait_until(lambda: sum(pe.num_estimates().values()) == n)
     pe.flush()
-    wait_until(lambda: dbg.num_messages() == pe.num_positions)
+    wait_until(lambda: dbg.num_messages() == pe.num_positions())
     tb.stop()
     tb.wait()
     want = _offline(s, files, track)
@@ -129,7 +129,7 @@ def test_position_estimator_drops_bad_pdus(sim, tmp_path):
         pmt.intern("range"),
         P.make_pdu({"t_s": 0.0, "anchor": "gnb1", "range_m": float("nan"), "sigma_m": 0.1}, None),
     )
-    wait_until(lambda: pe.num_dropped == 4)
+    wait_until(lambda: pe.num_dropped() == 4)
     tb.stop()
     tb.wait()
     with pytest.raises(ValueError, match="not valid YAML"):
@@ -148,10 +148,10 @@ def test_range_source_file(sim, tmp_path):
     pe = srsaoa.position_estimator(str(files["anchors"]), "", "", FS, 0.05, 1.5)
     tb.msg_connect((src, "range"), (pe, "range"))
     tb.start()
-    wait_until(lambda: pe.num_ranges == 10 and src.num_bad == 1)
+    wait_until(lambda: pe.num_ranges() == 10 and src.num_bad() == 1)
     with open(path, "a") as f:  # followed like tail -f
         f.write("\n".join(lines[10:]) + "\n")
-    wait_until(lambda: pe.num_ranges == len(lines))
+    wait_until(lambda: pe.num_ranges() == len(lines))
     tb.stop()
     tb.wait()
     with pytest.raises(ValueError, match="does not exist"):
@@ -183,16 +183,16 @@ def test_range_source_zmq(sim):
 
         # the SUB joins asynchronously: repeat the first line until one arrives
         def first_arrived() -> bool:
-            if pe.num_ranges:
+            if pe.num_ranges():
                 return True
             pub.send(lines[0].encode())
             return False
 
         wait_until(first_arrived, "the subscriber to join", 20.0)
-        before = pe.num_ranges
+        before = pe.num_ranges()
         pub.send("\n".join(lines[1:20]).encode())  # several lines in one message
         pub.send(b'{"t_s": 1.0, "anchor": "gnb1"}')  # missing keys: skipped
-        wait_until(lambda: pe.num_ranges == before + 19 and src.num_bad == 1)
+        wait_until(lambda: pe.num_ranges() == before + 19 and src.num_bad() == 1)
         tb.stop()
         tb.wait()
     finally:

@@ -183,7 +183,7 @@ def test_block_joint_separation():
     assert np.array_equal(out[0][K.SUBCARRIERS], sub[::8])
     # one other UE of 7 to 9 basis vectors: rho about 1 - 9 / 288, SNR within 0.5 dB of 10
     assert out[0][K.SNR_DB] == pytest.approx(10.0, abs=0.5)
-    assert blk.sinr_before_db == pytest.approx(10 * np.log10(1 / 1.1), abs=0.5)
+    assert blk.sinr_before_db() == pytest.approx(10 * np.log10(1 / 1.1), abs=0.5)
 
 
 def test_block_refuses_sharers_on_other_res():
@@ -213,7 +213,7 @@ def test_block_falls_back_to_the_window():
     sub = frontend_params(CARRIER, cfgs[0]).subcarriers
     blk = resource_separator(0, 8, [], True, 0.0, CARRIER.to_dict(), cfgs[0], cfgs[1:])
     out = run_until_done(blk, [_cfr_pdu(y / xs[0], sub)], K.PORT_CFR, K.PORT_CFR)
-    assert blk.num_unseparated == 1 and len(out) == 1
+    assert blk.num_unseparated() == 1 and len(out) == 1
     assert list(out[0][K.SHAPE]) == [M, 4, 288 // 8]
     # noise-free, the window's SNR is the others' leftovers: 31 equal UEs against this one,
     # 10 log10(1 / 31) = -14.9 dB per RE give or take how their spread falls on 36 of 288

@@ -55,7 +55,7 @@ def test_json_lines_to_file(tmp_path):
         pmt.intern("not a pdu"),  # logged and dropped
     ]
     run_to_end(sink, msgs)
-    assert sink.num_written == 3
+    assert sink.num_written() == 3
     lines = path.read_text().splitlines()
     assert len(lines) == 3
     recs = [json.loads(x) for x in lines]
@@ -85,7 +85,7 @@ def test_stdout_and_full_chain(rng, capsys):
     post(est, K.PORT_CFR, make_cfr_pdu(h, meta))
     post_done(est)  # queued before the start: the CFR is handled first, then "done" travels
     tb.run()
-    assert sink.num_written == 1
+    assert sink.num_written() == 1
     rec = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rec["srs_occasion"] == 7 and rec["t_s"] == pytest.approx(61440 / FS)
     # SNR per element 26 dB, 192 snapshots: CRB ~ 0.005 deg; 0.1 deg is ample

@@ -281,13 +281,13 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
         """Samples missing in those gaps."""
         return max((int(s.num_gap_samples()) for s in self.syncs), default=0)
 
-    @property
     def num_cfrs(self) -> int:
+        """CFRs extracted, over every resource."""
         return sum(int(c.num_cfrs()) for c in self.cfrs)
 
-    @property
     def num_estimates(self) -> int:
-        return sum(s.num_written for s in self.sinks)
+        """Estimate lines written by the result sinks, over every branch."""
+        return sum(s.num_written() for s in self.sinks)
 
     def dropped(self) -> dict[str, int]:
         """PDUs dropped by the bounded queues of each branch so far (live runs only)."""
@@ -295,8 +295,7 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
         for method, stages in self.stages.items():
             n = 0
             for b in stages:
-                v = b.num_dropped
-                n += int(v() if callable(v) else v)
+                n += int(b.num_dropped())
             out[method] = n
         return out
 
@@ -511,7 +510,7 @@ def run_with_progress(
     t0 = time.monotonic()
 
     def line(final: bool = False) -> None:
-        n, e = tb.num_detections(), tb.num_estimates
+        n, e = tb.num_detections(), tb.num_estimates()
         extra = f" of a {duration_s:.3f} s recording" if duration_s else ""
         print(
             f"  {time.monotonic() - t0:6.1f} s: {n} SRS occasions, {e} estimates{extra}   ",

@@ -116,13 +116,11 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         with self._lock:
             return dict(self._cfg)
 
-    @property
     def num_estimates(self) -> int:
         """Estimate PDUs published so far."""
         with self._lock:
             return self._num_estimates
 
-    @property
     def num_skipped(self) -> int:
         """Inputs announced on ``skipped`` (no estimate) so far."""
         with self._lock:

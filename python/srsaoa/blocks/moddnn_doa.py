@@ -70,7 +70,7 @@ class moddnn_doa(gr.basic_block):
         self._batch_sizes: collections.deque[int] = collections.deque(maxlen=256)
         self._failure = None
         self._bound = _flow.InputBound(max_queue, "CFR PDUs")
-        self.num_skipped = 0
+        self._skipped = 0  # written only by the message handler; read through num_skipped()
         self._port = pmt.intern(K.PORT_CFR)
         self.message_port_register_in(self._port)
         self.message_port_register_out(pmt.intern(K.PORT_ESTIMATE))
@@ -84,9 +84,13 @@ class moddnn_doa(gr.basic_block):
         """CFR PDUs dropped by the queue bound so far."""
         return self._bound.dropped
 
+    def num_skipped(self):
+        """CFRs announced on ``skipped`` (no estimate) so far."""
+        return self._skipped
+
     def _skip(self, meta, why):
         """Announce a CFR without an estimate (``meta``: its parsed meta dict or None)."""
-        self.num_skipped += 1
+        self._skipped += 1
         d = pmt.make_dict()
         for key in (K.SRS_OCCASION, K.SAMPLE_INDEX):
             if meta is not None and key in meta:
@@ -114,7 +118,7 @@ class moddnn_doa(gr.basic_block):
                     pmt.intern(K.PORT_SKIPPED),
                     _flow.skip_notice(_flow.meta_of(m), "moddnn", "malformed"),
                 )
-                self.num_skipped += 1
+                self._skipped += 1
         if batch:
             self._process(batch)
 

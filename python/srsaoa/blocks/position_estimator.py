@@ -42,7 +42,7 @@ class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     flowgraph). Without it, the PDU belongs to the only anchor of a one-anchor file; else it
     is dropped with a warning. The estimate's time is ``t_s`` when the meta has it, else
     ``sample_index / sample_rate``. Hello PDUs of an anchor's ``publish_gate`` (meta ``hello``
-    = True) are counted (``num_hellos``), not fused; ``num_received`` counts each anchor's
+    = True) are counted (``num_hellos()``), not fused; ``num_received()`` counts each anchor's
     estimate PDUs and ``serve_handshake`` runs the fusion side of the file handshake over
     ZeroMQ (docs/positioning.md). In ``range``: range PDUs from ``range_source`` (meta
     ``t_s``, ``anchor``, ``range_m``, ``sigma_m``); recorded ranges can instead be given as
@@ -102,12 +102,14 @@ class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                     self._asm.add_range(m)
             except SrsaoaError as exc:
                 raise ValueError(str(exc)) from None
-        self.num_estimates: Counter[str] = Counter()  # AoA measurements used, per anchor
-        self.num_received: Counter[str] = Counter()  # estimate PDUs received, per anchor
-        self.num_hellos: Counter[str] = Counter()  # hello PDUs (publish_gate), per anchor
-        self.num_ranges = 0
-        self.num_positions = 0
-        self.num_dropped = 0
+        # counters, written by the message handlers under self._lock (read them through the
+        # num_* methods)
+        self._estimates: Counter[str] = Counter()  # AoA measurements used, per anchor
+        self._received: Counter[str] = Counter()  # estimate PDUs received, per anchor
+        self._hellos: Counter[str] = Counter()  # hello PDUs (publish_gate), per anchor
+        self._ranges = 0
+        self._positions = 0
+        self._dropped = 0
         self.records: list[dict] = []
         self.message_port_register_in(pmt.intern(K.PORT_ESTIMATE))
         self.message_port_register_in(pmt.intern(PORT_RANGE))
@@ -133,10 +135,10 @@ class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                 raise ValueError(f"unknown or missing anchor {name!r}")
             if meta.get(KEY_HELLO) is True:  # an anchor's publish_gate saying it is there
                 with self._lock:
-                    self.num_hellos[name] += 1
+                    self._hellos[name] += 1
                 return
             with self._lock:
-                self.num_received[name] += 1
+                self._received[name] += 1
             if self.method and meta.get(K.METHOD) != self.method:
                 return
             rec = {
@@ -150,13 +152,14 @@ class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                 rec["crb_deg"] = []
             m = estimate_measurement(rec, self.amap[name], f"anchor {name}", self.aoa_sigma_deg)
         except (ValueError, TypeError, SrsaoaError) as exc:
-            self.num_dropped += 1
+            with self._lock:
+                self._dropped += 1
             self.logger.warn(f"dropping estimate PDU: {exc}")
             return
         if m is None:
             return
         with self._lock:
-            self.num_estimates[name] += 1
+            self._estimates[name] += 1
             epochs = self._asm.add_estimate(m)
             self._solve(epochs)
 
@@ -165,11 +168,12 @@ class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             meta, _ = _pdu.parse_pdu(msg)
             m = range_measurement(meta, self.amap, "range PDU")
         except (ValueError, TypeError, SrsaoaError) as exc:
-            self.num_dropped += 1
+            with self._lock:
+                self._dropped += 1
             self.logger.warn(f"dropping range PDU: {exc}")
             return
         with self._lock:
-            self.num_ranges += 1
+            self._ranges += 1
             self._asm.add_range(m)
 
     # ------------------------------------------------------------------ output
@@ -180,7 +184,7 @@ class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                 continue
             rec = fix.to_record()
             self.records.append(rec)
-            self.num_positions += 1
+            self._positions += 1
             cov = np.array(rec["cov_m2"], dtype=np.float64).ravel()
             meta = {
                 KEY_T_S: rec["t_s"],
@@ -204,6 +208,38 @@ class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                 self._file = None
                 self.filename = ""
 
+    # ------------------------------------------------------------------ counters
+    def _per_anchor(self, counter: Counter[str]) -> dict[str, int]:
+        with self._lock:
+            return {a: int(counter[a]) for a in self.amap}
+
+    def num_estimates(self) -> dict[str, int]:
+        """AoA measurements fused so far, per anchor (every anchor of the file, 0 if none)."""
+        return self._per_anchor(self._estimates)
+
+    def num_received(self) -> dict[str, int]:
+        """Estimate PDUs received so far, per anchor (hello PDUs not included)."""
+        return self._per_anchor(self._received)
+
+    def num_hellos(self) -> dict[str, int]:
+        """Hello PDUs of the anchors' ``publish_gate`` received so far, per anchor."""
+        return self._per_anchor(self._hellos)
+
+    def num_ranges(self) -> int:
+        """Range PDUs taken so far (not counting those of ``ranges_file``)."""
+        with self._lock:
+            return self._ranges
+
+    def num_positions(self) -> int:
+        """Positions solved so far."""
+        with self._lock:
+            return self._positions
+
+    def num_dropped(self) -> int:
+        """Estimate and range PDUs dropped as invalid so far."""
+        with self._lock:
+            return self._dropped
+
     def serve_handshake(self, handshake_dir: str, timeout_s: float = 60.0) -> bool:
         """The fusion side of the file handshake with the anchors' ``publish_gate`` blocks
         (``gnuradio.srsaoa.handshake``) for every anchor of the anchors file: writes
@@ -214,11 +250,11 @@ class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
 
         def heard(a: str) -> bool:
             with self._lock:
-                return self.num_hellos[a] + self.num_received[a] > 0
+                return self._hellos[a] + self._received[a] > 0
 
         def received(a: str) -> int:
             with self._lock:
-                return self.num_received[a]
+                return self._received[a]
 
         return handshake.serve(
             handshake_dir, list(self.amap), heard, received, timeout_s, log=self.logger.error
@@ -228,7 +264,7 @@ class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         """Solve every epoch still open (end of data); the number of positions so far."""
         with self._lock:
             self._solve(self._asm.flush())
-            return self.num_positions
+            return self._positions
 
     def stop(self) -> bool:
         self.flush()

@@ -31,8 +31,9 @@ class publish_gate(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     ``<anchor>.ready``; at the end (``stop``, after the last PDU has been passed on) the gate
     writes ``<anchor>.done`` with the number of PDUs it passed and waits until the fusion writes
     ``<anchor>.ack``, which keeps the process and its PUB socket alive until everything has
-    arrived. Each wait ends after ``timeout_s``; then the error is logged, ``failed`` is set,
-    and the PDUs go out anyway.
+    arrived. Each wait ends after ``timeout_s``; then the error is logged, ``failed()`` turns
+    True, and the PDUs go out anyway. ``num_passed()`` and ``num_hellos()`` count the PDUs passed
+    on and the hellos sent.
     """
 
     def __init__(
@@ -56,9 +57,9 @@ class publish_gate(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             hs.check_name(self.anchor)
             hs.check_dir(self.handshake_dir)
             hs.clear(self.handshake_dir, self.anchor)
-        self.num_passed = 0
-        self.num_hellos = 0
-        self.failed = False
+        self._passed = 0  # written under self._lock; read through num_passed()
+        self._hellos = 0
+        self._failed = threading.Event()
         self._failure = None
         self._ready = threading.Event()
         self._stop = threading.Event()
@@ -68,6 +69,21 @@ class publish_gate(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self.message_port_register_in(pmt.intern(PORT_IN))
         self.message_port_register_out(pmt.intern(PORT_OUT))
         self.set_msg_handler(pmt.intern(PORT_IN), self._handle)
+
+    # ------------------------------------------------------------------ counters
+    def num_passed(self) -> int:
+        """PDUs passed from ``in`` to ``out`` so far."""
+        with self._lock:
+            return self._passed
+
+    def num_hellos(self) -> int:
+        """Hello PDUs sent so far."""
+        with self._lock:
+            return self._hellos
+
+    def failed(self) -> bool:
+        """True once a handshake wait has timed out (the error was logged)."""
+        return self._failed.is_set()
 
     # ------------------------------------------------------------------ anchor side
     def _ready_path(self):
@@ -83,11 +99,12 @@ class publish_gate(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                 self._give_up("no fusion flowgraph acknowledged the hellos")
                 return
             self.message_port_pub(pmt.intern(PORT_OUT), msg)
-            self.num_hellos += 1
+            with self._lock:
+                self._hellos += 1
             self._stop.wait(self.hello_period_s)
 
     def _give_up(self, why: str) -> None:
-        self.failed = True
+        self._failed.set()
         self.logger.error(
             f"anchor {self.anchor}: {why} within {self.timeout_s:g} s "
             f"(handshake folder {self.handshake_dir}); estimates may be lost"
@@ -108,24 +125,24 @@ class publish_gate(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             # hold the PDUs (the queue grows behind this handler) until the fusion listens
             self._ready.wait(max(0.0, self._deadline - time.monotonic()) + 1.0)
         with self._lock:
-            self.num_passed += 1
+            self._passed += 1
         self.message_port_pub(pmt.intern(PORT_OUT), msg)
 
     def stop(self) -> bool:
-        if self.handshake_dir and not self.failed and self._thread is not None:
+        if self.handshake_dir and not self.failed() and self._thread is not None:
             # no PDU at all, or none before the end: finish the hellos first (bounded)
             self._ready.wait(max(0.0, self._deadline - time.monotonic()) + 1.0)
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        if self.handshake_dir and self._ready.is_set() and not self.failed:
-            hs.write_done(self.handshake_dir, self.anchor, self.num_passed)
+        if self.handshake_dir and self._ready.is_set() and not self.failed():
+            hs.write_done(self.handshake_dir, self.anchor, self.num_passed())
             ack = hs.path(self.handshake_dir, self.anchor, "ack")
             if not hs.wait_for_file(ack, self.timeout_s):
-                self.failed = True
+                self._failed.set()
                 self.logger.error(
                     f"anchor {self.anchor}: the fusion did not acknowledge the "
-                    f"{self.num_passed} estimates within {self.timeout_s:g} s"
+                    f"{self.num_passed()} estimates within {self.timeout_s:g} s"
                 )
         return True

@@ -48,6 +48,7 @@ class range_source(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     flowgraph stops. The block never sends "done" (it would end the position_estimator
     before the estimates); for recorded ranges give position_estimator's ``ranges_file``.
     Malformed lines are logged and skipped. ``poll_ms``: receive timeout / file poll interval.
+    ``num_ranges()`` and ``num_bad()`` count the lines published and skipped.
     """
 
     def __init__(
@@ -66,8 +67,9 @@ class range_source(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self.source = src
         self.bind = bool(bind)
         self.poll_ms = int(poll_ms)
-        self.num_ranges = 0
-        self.num_bad = 0
+        # written only by the reader thread (an int store is atomic): num_ranges(), num_bad()
+        self._ranges = 0
+        self._bad = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if self.is_zmq:
@@ -86,6 +88,14 @@ class range_source(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                 ) from None
         self.message_port_register_out(pmt.intern(PORT_RANGE))
 
+    def num_ranges(self) -> int:
+        """Range lines published so far."""
+        return self._ranges
+
+    def num_bad(self) -> int:
+        """Malformed lines skipped so far."""
+        return self._bad
+
     def _publish(self, text: str) -> None:
         for line in text.splitlines():
             if not line.strip():
@@ -93,10 +103,10 @@ class range_source(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             try:
                 rec = parse_range_line(line)
             except ValueError as exc:  # json.JSONDecodeError is a ValueError
-                self.num_bad += 1
+                self._bad += 1
                 self.logger.warn(f"skipping range line {line[:80]!r}: {exc}")
                 continue
-            self.num_ranges += 1
+            self._ranges += 1
             self.message_port_pub(pmt.intern(PORT_RANGE), _pdu.make_pdu(rec, None))
 
     def _run_zmq(self) -> None:

@@ -81,8 +81,10 @@ class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         seqs = self._sequences(carrier, srs, sharers)
         self._x_own, self._x_others, self._columns, self._search = seqs
         self.joint = self._x_own is not None and len(self._x_others) > 0 and self.window
-        self.num_cfrs = 0
-        self.num_unseparated = 0  # CFRs the joint separation could not take: windowed only
+        # written only by the message handler (an int store is atomic); read through
+        # num_cfrs() and num_unseparated()
+        self._cfrs = 0
+        self._unseparated = 0  # CFRs the joint separation could not take: windowed only
         self._models: dict = {}  # the joint fit's factorised models (nr.separation)
         self._sinr_before: list[float] = []
         self._port = pmt.intern(K.PORT_CFR)
@@ -138,10 +140,18 @@ class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                 search.append(search_bins(k, n_cs_max, spread) if alone else None)
         return own.sequence.astype(np.complex128), others, np.asarray(own.subcarriers), search
 
-    @property
+    def num_cfrs(self) -> int:
+        """CFR PDUs passed on so far (skip notices not counted)."""
+        return self._cfrs
+
+    def num_unseparated(self) -> int:
+        """CFRs the joint separation could not take (windowed only) so far."""
+        return self._unseparated
+
     def sinr_before_db(self) -> float:
         """Mean SINR per RE before the joint separation (the other UEs as noise); NaN if none."""
-        return float(np.mean(self._sinr_before)) if self._sinr_before else float("nan")
+        vals = tuple(self._sinr_before)  # a snapshot: the handler may append meanwhile
+        return float(np.mean(vals)) if vals else float("nan")
 
     def _separate(self, meta: dict, h: np.ndarray) -> tuple[np.ndarray, float]:
         if self.joint:
@@ -159,11 +169,10 @@ class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                         search=self._search,
                     )
                 except ValueError as exc:  # the UEs' delay bands fill too much of the band
-                    self.num_unseparated += 1
-                    if self.num_unseparated in (1, 10, 100) or self.num_unseparated % 1000 == 0:
-                        self.logger.warn(
-                            f"{exc}: windowed only ({self.num_unseparated} CFRs so far)"
-                        )
+                    self._unseparated += 1
+                    n = self._unseparated
+                    if n in (1, 10, 100) or n % 1000 == 0:
+                        self.logger.warn(f"{exc}: windowed only ({n} CFRs so far)")
                 else:
                     self._sinr_before.append(r.sinr_before_db)
                     h2, _ = separate_cyclic_shift(
@@ -209,5 +218,5 @@ class resource_separator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                     )
                 v = np.ascontiguousarray(h2, np.complex64).ravel()
                 vec = pmt.init_c32vector(v.size, v)
-        self.num_cfrs += 1
+        self._cfrs += 1
         self.message_port_pub(self._port, pmt.cons(out_meta, vec))

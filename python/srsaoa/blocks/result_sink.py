@@ -139,7 +139,8 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     nothing. After each batch, out ``ack`` publishes {``consumer``: this block's alias,
     ``sample_index``: the latest occasion done}, for cfr_extractor's credits.
     ``max_queue`` > 0 bounds the input queue (oldest estimates dropped and counted,
-    ``num_dropped``); 0 never drops.
+    ``num_dropped()``); 0 never drops. ``num_written()`` counts the lines written,
+    ``num_skipped()`` the skip notices.
     """
 
     def __init__(
@@ -168,12 +169,12 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self.filename = fname
         self.sample_rate = sr
         self.set_log_level(log_level)
-        self.num_written = 0
+        self._written = 0  # under self._lock; read through num_written()
         self._shared: _SharedFile | None = None
         self._write_failed = False
         self._failure = None
         self._bound = _flow.InputBound(max_queue, "estimates")
-        self.num_skipped = 0
+        self._skipped = 0  # under self._lock; read through num_skipped()
         self._done_index: int | None = None  # latest sample_index written or skipped
         if fname != "-":
             try:
@@ -194,8 +195,18 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     def set_max_queue(self, max_queue: int) -> None:
         self._bound.set_max_queue(max_queue)
 
-    @property
+    def num_written(self) -> int:
+        """Estimate lines written so far."""
+        with self._lock:
+            return self._written
+
+    def num_skipped(self) -> int:
+        """Skip notices (inputs of the branch finished without an estimate) so far."""
+        with self._lock:
+            return self._skipped
+
     def num_dropped(self) -> int:
+        """Estimate PDUs dropped by the input queue bound so far."""
         return self._bound.dropped
 
     @guarded("writing an estimate")
@@ -210,7 +221,8 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                 if idx is not None:
                     done = int(idx) if done is None else max(done, int(idx))
                 if K.SKIPPED in meta:  # a stage of the branch finished it without estimate
-                    self.num_skipped += 1
+                    with self._lock:
+                        self._skipped += 1
                     continue
                 if self.resource:
                     meta[K.RESOURCE] = self.resource
@@ -258,7 +270,7 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             except OSError as exc:  # disk full, file removed, ...
                 self._write_failed = True
                 raise OSError(f"cannot write {self.filename}: {exc}; estimates are lost") from exc
-            self.num_written += len(recs)
+            self._written += len(recs)
         if self._log_level != "off":
             log = self.logger.info if self._log_level == "info" else self.logger.debug
             for rec in recs:

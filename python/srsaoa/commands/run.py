@@ -343,17 +343,17 @@ def _run_flowgraph(args: argparse.Namespace, src, rec, methods: tuple[str, ...],
             f"no SRS found in {args.input or args.usrp}: check the carrier/SRS configuration "
             f"(n_srs_id, c_srs, comb), the sample rate and the signal level"
         )
-    written = len(records) if records else tb.num_estimates  # live to stdout: not kept
+    written = len(records) if records else tb.num_estimates()  # live to stdout: not kept
     if not written:
         raise SrsaoaError(
-            f"{found} SRS occasions found but no estimate was made ({tb.num_cfrs} CFRs; "
+            f"{found} SRS occasions found but no estimate was made ({tb.num_cfrs()} CFRs; "
             f"--occasions {args.occasions}): nothing written"
         )
     truth = TruthTrack(rec.truth, rec.annotations)
     if not args.quiet:
         err = sys.stderr if out == "-" else sys.stdout
         print(
-            f"{found} SRS occasions found, {tb.num_cfrs} CFRs, {written} estimates "
+            f"{found} SRS occasions found, {tb.num_cfrs()} CFRs, {written} estimates "
             f"({', '.join(methods)}); results in {'stdout' if out == '-' else args.out}",
             file=err,
         )
@@ -392,7 +392,7 @@ def _run_flowgraph(args: argparse.Namespace, src, rec, methods: tuple[str, ...],
     if bad:
         print(
             f"warning: {bad} non-finite (NaN/Inf) sample(s) from sample {first_bad}; "
-            f"{max(found - tb.num_cfrs, 0)} SRS occasion(s) skipped",
+            f"{max(found - tb.num_cfrs(), 0)} SRS occasion(s) skipped",
             file=sys.stderr,
         )
     return 0
