@@ -46,12 +46,12 @@ def test_same_samples_as_the_offline_simulator(max_items):
     process = blk._chan.process
     blk._chan.process = lambda chunk: calls.append(len(chunk)) or process(chunk)
     tx = sim.transmit_stream(sc)
-    x = np.concatenate([tx, np.zeros(blk.latency, np.complex64)])  # flush the delay line
+    x = np.concatenate([tx, np.zeros(blk.latency(), np.complex64)])  # flush the delay line
     y, _ = _run(blk, x, max_items)
     if max_items is not None:
         assert len(calls) > x.size // max_items and max(calls) <= max_items
     n = rec.num_samples
-    assert y.shape[1] == x.size - blk.latency == n
+    assert y.shape[1] == x.size - blk.latency() == n
     # identical arithmetic except float32 storage: |error| far below the noise (sigma ~ 0.2)
     assert np.allclose(y, rec.samples, rtol=0, atol=1e-5)
 
@@ -65,7 +65,7 @@ def test_run_time_setters_match_a_scenario_with_those_values():
     paths = [dict(SCENARIO["paths"][0], aoa_deg=-41.5), SCENARIO["paths"][1]]
     sc2 = sc.copy(paths=paths, snr_db=3.0, cfo_hz=-2500.0)
     rec = sim.simulate(sc2)
-    x = np.concatenate([sim.transmit_stream(sc2), np.zeros(blk.latency, np.complex64)])
+    x = np.concatenate([sim.transmit_stream(sc2), np.zeros(blk.latency(), np.complex64)])
     y, _ = _run(blk, x, 1000)
     assert np.allclose(y, rec.samples, rtol=0, atol=1e-5)
 

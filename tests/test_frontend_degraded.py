@@ -289,7 +289,7 @@ def _write_with_capture_gap(tmp: Path, drop: int, cut_at_occasion: int) -> tuple
 def test_sigmf_capture_gap_resynchronises(tmp_path):
     path, info = _write_with_capture_gap(tmp_path, drop=40_000, cut_at_occasion=5)
     src = srsaoa.sigmf_source(str(path), check_hash=False)
-    m = src.num_channels
+    m = src.num_channels()
     tb = gr.top_block()
     rec = src.recording
     sync = srsaoa.srs_sync(m, rec.carrier, rec.srs)

@@ -160,7 +160,7 @@ def test_gui_spectrum_runs_offscreen(gui_module, qt_app):
     torch.set_num_threads(1)
     mod, out = gui_module
     tb = mod.gui_spectrum(recording="", speed=0.01, model="default")
-    grid = tb.spec_dbf.grid_deg
+    grid = tb.spec_dbf.grid_deg()
     sinks = {n: blocks.vector_sink_f(grid.size) for n in ("spec_dbf", "spec_music", "spec_moddnn")}
     for name, snk in sinks.items():
         tb.connect(getattr(tb, name), snk)
@@ -239,7 +239,7 @@ def test_gui_spectrum_replays_a_recording(gui_module, qt_app):
     mod, _ = gui_module
     rec = ROOT / "tests" / "data" / "recordings" / "los_23deg_10db.sigmf-collection"
     tb = mod.gui_spectrum(recording=str(rec), speed=0.01, model="default")
-    grid = tb.spec_music.grid_deg
+    grid = tb.spec_music.grid_deg()
     music = blocks.vector_sink_f(grid.size)
     tb.connect(tb.spec_music, music)
     esprit = blocks.vector_sink_f()

@@ -55,7 +55,7 @@ def run(blk, posts, expect, max_items=0):
     """Queue (port, msg) pairs and the system "done" message, then run the flowgraph: it
     ends by itself once the block has turned every PDU into its vector; (vectors, tags)."""
     tb = gr.top_block()
-    snk = VectorCollector(blk.grid_deg.size)
+    snk = VectorCollector(blk.grid_deg().size)
     tb.connect(blk, snk)
     if max_items:
         blk.set_max_noutput_items(max_items)
@@ -123,7 +123,7 @@ def test_cfr_port_until_covariance_arrives_and_other_grid():
     )
     h = h.astype(np.complex64)
     blk = srsaoa.spatial_spectrum("dbf", spacing, -80.0, 80.0, 2.0, 0, "default", FLOOR)
-    np.testing.assert_allclose(blk.grid_deg, grid)
+    np.testing.assert_allclose(blk.grid_deg(), grid)
     r_cov = covariance([-30.0], [1.0], 0.1, spacing).astype(np.complex64)
     # each port has its own queue, so the PDUs go in one at a time, as occasions would
     tb = gr.top_block()
@@ -236,7 +236,7 @@ def test_malformed_and_failing_pdus():
     bad_h = np.full((M, 1, 8), np.nan, np.complex64)
     blk = srsaoa.spatial_spectrum("dbf")
     tb = gr.top_block()
-    snk = VectorCollector(blk.grid_deg.size)
+    snk = VectorCollector(blk.grid_deg().size)
     tb.connect(blk, snk)
     tb.start()
     # GNU Radio gives messages on different ports no order: post one port at a time
@@ -276,7 +276,7 @@ def test_constructor_and_setters_validate(tmp_path):
     with pytest.raises(ValueError):
         blk.set_method("moddnn")  # ... until MoD-DNN is switched on
     blk = srsaoa.spatial_spectrum()
-    assert blk.grid_deg.size == GRID.size
+    assert blk.grid_deg().size == GRID.size
     for call in (
         lambda: blk.set_method("2d-esprit"),
         lambda: blk.set_order(-2),
@@ -311,7 +311,7 @@ def test_old_grid_keywords_still_work_with_a_deprecation_warning():
         "grid_start_deg",
         "grid_stop_deg",
     ]
-    np.testing.assert_array_equal(old.grid_deg, new.grid_deg)
-    assert old.grid_deg[0] == -30.0 and old.grid_deg[-1] == 40.0
+    np.testing.assert_array_equal(old.grid_deg(), new.grid_deg())
+    assert old.grid_deg()[0] == -30.0 and old.grid_deg()[-1] == 40.0
     with pytest.raises(TypeError, match="not both"):
         srsaoa.spatial_spectrum(fov_min_deg=-30.0, grid_start_deg=-30.0)

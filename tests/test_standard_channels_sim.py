@@ -125,7 +125,7 @@ def test_array_channel_block_reproduces_the_simulator():
     sc = sim.Scenario.from_dict({**BASE, "snr_db": 12.0, "channel": {"model": "CDL-D"}})
     rec = sim.simulate(sc)
     blk = srsaoa.array_channel.from_scenario(sc)
-    x = np.concatenate([sim.transmit_stream(sc), np.zeros(blk.latency, np.complex64)])
+    x = np.concatenate([sim.transmit_stream(sc), np.zeros(blk.latency(), np.complex64)])
     tb = gr.top_block()
     src = blocks.vector_source_c(x.tolist(), False)
     sinks = [blocks.vector_sink_c() for _ in range(4)]

@@ -258,13 +258,15 @@ class array_channel(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         with self._lock:
             self._chan.set_cfo_hz(float(cfo_hz))
 
-    @property
     def latency(self) -> int:
-        return self._chan.delay
+        """Samples of delay the block hides (append that many zeros to flush a stream)."""
+        with self._lock:
+            return self._chan.delay
 
-    @property
     def noise_variance(self) -> float:
-        return self._chan.noise_variance
+        """Noise variance per sample and channel now (follows set_snr_db)."""
+        with self._lock:
+            return self._chan.noise_variance
 
     # ------------------------------------------------------------------ streaming
     def forecast(self, noutput_items, ninputs):  # noqa: D401 - GNU Radio API

@@ -65,7 +65,7 @@ class cfr_extractor(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
             drop = np.isin(p.noise_bins, np.asarray(list(noise_exclude), dtype=np.int64))
             p = dataclasses.replace(p, noise_bins=p.noise_bins[~drop])
         self.params = p
-        self.num_channels = m
+        self._num_channels = m
         min_cp = min(p.cp_lengths)
         backoff = min_cp // 4 if int(cp_backoff) == -1 else int(cp_backoff)
         if not 0 <= backoff <= min_cp:
@@ -103,6 +103,10 @@ class cfr_extractor(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
             raise ValueError("flow_consumers must be >= 1 with a flow_window")
         self.core.set_flow_control(int(flow_window), int(flow_consumers))
 
+    def num_channels(self) -> int:
+        """Number of input streams (antenna channels)."""
+        return self._num_channels
+
     def num_in_flight(self) -> int:
         """CFRs published and not yet acknowledged by every consumer."""
         return int(self.core.num_in_flight())
@@ -117,7 +121,7 @@ class cfr_extractor(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
 
     def _multipliers(self, calibration: Any) -> list[complex]:
         mult = calibration_multipliers(
-            calibration, self.num_channels, self.subcarrier_frequencies_hz()
+            calibration, self._num_channels, self.subcarrier_frequencies_hz()
         )
         return [] if mult is None else np.asarray(mult, np.complex64).ravel().tolist()
 

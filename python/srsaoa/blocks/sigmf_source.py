@@ -168,7 +168,7 @@ class sigmf_source(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
             gr.io_signature(m, m, gr.sizeof_gr_complex),
         )
         self.recording = rec
-        self.num_channels = m
+        self._num_channels = m
         self.sample_rate = float(rec.sample_rate)
         self.logger = gr.logger("sigmf_source")
         self._failure = None
@@ -219,6 +219,10 @@ class sigmf_source(gr.hier_block2):  # noqa: N801 - GNU Radio block naming
                 raise TimeoutError("the SHA-512 check is still running")
         if self._hash_error is not None:
             raise RecordingError(self._hash_error)
+
+    def num_channels(self) -> int:
+        """Number of output streams (the recording's channels)."""
+        return self._num_channels
 
     def num_nonfinite(self) -> int:
         """Time samples with a NaN/Inf in some channel, counted so far (first pass)."""

@@ -126,8 +126,8 @@ class spatial_spectrum(gr.sync_block):  # noqa: N801 - GNU Radio block naming
         self.set_msg_handler(pmt.intern(K.PORT_CFR), self._handle_cfr)
 
     # ------------------------------------------------------------------ settings
-    @property
     def grid_deg(self) -> np.ndarray:
+        """The angles of the output vector's bins in degrees (a copy)."""
         return self._grid.copy()
 
     def set_method(self, method: str) -> None:
