@@ -49,6 +49,7 @@ EXPECTED_METHODS = {
         "num_ranges",
         "num_positions",
         "num_dropped",
+        "records",
     ),
     "publish_gate": ("num_passed", "num_hellos", "failed"),
     "range_source": ("num_ranges", "num_bad"),
@@ -160,6 +161,7 @@ def test_position_estimator_counts_every_anchor():
     counts = pe.num_received()
     counts[next(iter(names))] = 99  # a copy: the block's counter is not touched
     assert set(pe.num_received().values()) == {0}
+    assert pe.records() == [] and pe.num_positions() == 0
 
 
 @pytest.mark.parametrize("name", sorted(KERNEL_CLASSES))

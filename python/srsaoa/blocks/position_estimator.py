@@ -110,7 +110,7 @@ class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self._ranges = 0
         self._positions = 0
         self._dropped = 0
-        self.records: list[dict] = []
+        self._records: list[dict] = []  # under self._lock; read through records()
         self.message_port_register_in(pmt.intern(K.PORT_ESTIMATE))
         self.message_port_register_in(pmt.intern(PORT_RANGE))
         self.message_port_register_out(pmt.intern(PORT_POSITION))
@@ -183,7 +183,7 @@ class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             if fix is None:
                 continue
             rec = fix.to_record()
-            self.records.append(rec)
+            self._records.append(rec)
             self._positions += 1
             cov = np.array(rec["cov_m2"], dtype=np.float64).ravel()
             meta = {
@@ -224,6 +224,11 @@ class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     def num_hellos(self) -> dict[str, int]:
         """Hello PDUs of the anchors' ``publish_gate`` received so far, per anchor."""
         return self._per_anchor(self._hellos)
+
+    def records(self) -> list[dict]:
+        """The position records (JSON line dicts) solved so far, a copy."""
+        with self._lock:
+            return list(self._records)
 
     def num_ranges(self) -> int:
         """Range PDUs taken so far (not counting those of ``ranges_file``)."""
