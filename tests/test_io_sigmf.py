@@ -335,7 +335,6 @@ def _edit(d: dict, path: str, value=None) -> None:
         ("global/core:datatype", None, "'core:datatype' is required"),
         # only the official SigMF schema (sigmf.validate) requires or checks these
         ("global/core:version", None, "not valid SigMF .* metadata: global: 'core:version'"),
-        ("annotations", None, "not valid SigMF .* metadata: top level: 'annotations' is"),
         ("captures", None, "not valid SigMF .* metadata: top level: 'captures' is"),
         ("captures/0/core:datetime", "yesterday", "captures\\[0\\].core:datetime: 'yesterday'"),
         ("annotations/0/core:sample_start", 10**9, "annotations has incorrect sample start"),
@@ -351,6 +350,15 @@ def test_schema_invalid_meta_is_one_clear_error(tmp_path, path, value, words, th
     text = str(err.value)
     assert "\n" not in text and text.startswith(f"{meta}: "), text
     assert re.search(words, text), text
+
+
+def test_missing_annotations_read_as_none(tmp_path):
+    """The standard requires an ``annotations`` list, but a capture without one (hand-written
+    metadata) carries nothing this module needs: it is read as having no annotations."""
+    coll = _copy_ref(tmp_path)
+    _edit_meta(coll, 2, lambda d: _edit(d, "annotations", None))
+    rec = io.open_recording(coll)
+    assert rec.num_channels == 4
 
 
 def test_sigmf_package_errors_become_recording_errors(tmp_path, monkeypatch):
