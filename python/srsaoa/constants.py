@@ -47,5 +47,6 @@ PORT_ESTIMATE = "estimate"
 PORT_SKIPPED = "skipped"  # skip notices: down the branch (data ports) to its result_sink
 PORT_ACK = "ack"  # result_sink -> cfr_extractor: the branch has finished up to sample_index
 LOS_INDEX = "los_index"  # estimate PDU: index of the earliest significant path (estimation.los)
+LOS_EDGE = "los_edge"  # estimate PDU: True when aoa_deg[los_index] is the leading-edge angle
 RESOURCE = "resource"  # Python-only: the SRS resource (UE) id of an estimate (docs/multi_ue.md)
 FLAGS = "flags"  # estimate PDU: list of strings, e.g. "outside_domain" (MoD-DNN)

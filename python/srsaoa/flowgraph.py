@@ -68,6 +68,9 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
     fed by the same streams) and its own branches; its sinks write ``"resource": id``. None:
     one resource ``srs`` without an id.
 
+    ``los_edge``: the CFR methods with delays (2d-esprit, 2d-ml) read their earliest path's
+    angle on its leading edge (``doa_estimator(los_edge=True)``, docs/channels.md).
+
     ``live`` False (a recording): credit-based flow control, ``flow_window`` CFRs in flight
     at most, nothing dropped. ``live`` True (a radio): no credits, every queue bounded by
     ``max_queue`` with the oldest dropped and counted. ESPRIT on covariances runs in C++
@@ -95,6 +98,7 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
         flow_window: int = FLOW_WINDOW,
         max_queue: int = MAX_QUEUE,
         resources: list[tuple[str, Any]] | None = None,
+        los_edge: bool = False,
     ) -> None:
         gr.top_block.__init__(self, "srsaoa rx", catch_exceptions=False)
         unknown = [m for m in methods if m not in METHODS]
@@ -202,6 +206,7 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
                     occasions_per_estimate,
                     forward_backward,
                     q,
+                    los_edge,
                 )
                 if len(stages) > 1:
                     self.branches[key + ":covariance"] = tuple(stages[:-1])
@@ -241,6 +246,7 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
         occasions_per_estimate,
         forward_backward,
         q,
+        los_edge=False,
     ) -> tuple[Any, list[Any]]:
         """The estimator blocks of one method's branch: (estimator, stages CFR side first)."""
         if method == "moddnn":
@@ -251,7 +257,12 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
         if method in CFR_METHODS or (manifold is not None and method in CALIBRATED_METHODS):
             # one CFR per estimate; a manifold needs the subcarriers (per-band covariances)
             est = doa_estimator(
-                method, spacing_wavelengths, order, calibration=calibration, max_queue=q
+                method,
+                spacing_wavelengths,
+                order,
+                calibration=calibration,
+                max_queue=q,
+                los_edge=los_edge,
             )
             return est, [est]
         cov = covariance_accumulator(num_channels, occasions_per_estimate, forward_backward, 0.0)

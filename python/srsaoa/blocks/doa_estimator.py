@@ -49,6 +49,13 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     manifold: nothing changes here (cfr_extractor applies it). Without a manifold, ml and
     2d-ml use the ideal ULA.
 
+    ``los_edge`` (2d-esprit and 2d-ml without a manifold): the angle of the earliest path
+    (meta ``los_index``) is read on the leading edge of its delay response
+    (``estimation.los.leading_edge_angle``: later paths attenuated, 10.7 dB of SNR given
+    up) whenever the edge's own predicted noise std stays below 0.25 deg; meta ``los_edge``
+    says whether it was. For the LOS in rich multipath (docs/channels.md); off by default,
+    since on a clean single path it only adds noise.
+
     Flow control (docs/performance.md): the PDUs that queued up behind the current one (at
     most 32 in all) are taken off the queue and worked through in one handler call. An
     input without an estimate is announced on ``skipped`` (for the branch's result_sink to
@@ -72,6 +79,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         subarray_size: int = 0,
         calibration: str = "",
         max_queue: int = 0,
+        los_edge: bool = False,
     ):
         gr.basic_block.__init__(self, name="doa_estimator", in_sig=None, out_sig=None)
         self._lock = threading.Lock()
@@ -95,6 +103,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self.set_subarray_size(subarray_size)
         self._told_angle_independent = False
         self.set_calibration(calibration)
+        self.set_los_edge(los_edge)
         self._cov_errors = 0
         self._k2d: tuple | None = None  # (settings, C++ 2D-ESPRIT kernel)
         self._num_estimates = 0  # written by the handler thread, read from any (the lock)
@@ -180,6 +189,10 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         if subarray_size != 0 and subarray_size < 2:
             raise ValueError(f"subarray_size must be 0 (off) or >= 2, got {subarray_size}")
         self._set(subarray=int(subarray_size))
+
+    def set_los_edge(self, los_edge: bool) -> None:
+        """Read the earliest path's angle on its leading edge (2d-esprit, uncalibrated 2d-ml)."""
+        self._set(los_edge=bool(los_edge))
 
     def set_calibration(self, calibration: str) -> None:
         """Load a calibration file ('' = none); ValueError if it cannot be used."""
@@ -409,7 +422,22 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             e.snr_db,
             np.asarray(e.crb_deg, np.float64),
         )
-        self._publish(cfg, meta, msg, est, freqs)
+        self._publish(cfg, meta, msg, est, freqs, h)
+
+    @staticmethod
+    def _edge(
+        cfg: dict, est: Any, i: int, h: np.ndarray, freqs: np.ndarray
+    ) -> tuple[np.ndarray, bool]:
+        """(angles with the earliest path's read on its leading edge when the edge's noise
+        allows, whether it was): as estimation.los.estimate_los(edge=True)."""
+        aoa = est.aoa_deg.astype(np.float32)
+        a, d = float(est.aoa_deg[i]), float(est.delay_s[i])
+        x = np.asarray(h, np.complex128)
+        std = _los.leading_edge_std_deg(x, freqs, a, d, cfg["spacing"])
+        if not std <= _los.EDGE_MAX_STD_DEG:
+            return aoa, False
+        aoa[i] = _los.leading_edge_angle(x, freqs, a, d, cfg["spacing"])
+        return aoa, True
 
     def _run(self, cfg: dict, meta: dict, msg: pmt.pmt_t, **kw: Any) -> None:
         try:
@@ -440,7 +468,13 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self._publish(cfg, meta, msg, est)
 
     def _publish(
-        self, cfg: dict, meta: dict, msg: pmt.pmt_t, est: Any, freqs: np.ndarray | None = None
+        self,
+        cfg: dict,
+        meta: dict,
+        msg: pmt.pmt_t,
+        est: Any,
+        freqs: np.ndarray | None = None,
+        cfr: np.ndarray | None = None,
     ) -> None:
         out: dict[str, Any] = {}
         out[K.METHOD] = cfg["method"]
@@ -460,6 +494,8 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                 )
                 if i is not None:
                     out[K.LOS_INDEX] = int(i)
+                    if cfg["los_edge"] and cfr is not None:
+                        out[K.AOA_DEG], out[K.LOS_EDGE] = self._edge(cfg, est, i, cfr, freqs)
         snr = meta.get(K.SNR_DB, est.snr_db)
         out[K.SNR_DB] = float(snr)
         out[K.CRB_DEG] = est.crb_deg.astype(np.float32)

@@ -103,6 +103,8 @@ def estimate_record(meta: dict[str, Any], sample_rate: float) -> dict[str, Any]:
         rec["resource"] = str(meta[K.RESOURCE])
     if meta.get(K.LOS_INDEX) is not None:  # the earliest significant path (estimation.los)
         rec["los_index"] = int(meta[K.LOS_INDEX])
+    if meta.get(K.LOS_EDGE) is not None:  # its angle read on the leading edge (doa_estimator)
+        rec["los_edge"] = bool(meta[K.LOS_EDGE])
     rx = meta.get(K.RX_TIME)
     if isinstance(rx, (tuple, list)) and len(rx) == 2:
         rec["rx_time"] = float(rx[0]) + float(rx[1])

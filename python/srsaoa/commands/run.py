@@ -306,6 +306,7 @@ def _run_flowgraph(args: argparse.Namespace, src, rec, methods: tuple[str, ...],
             live=args.usrp is not None,
             max_queue=args.max_queue,
             resources=args.resources,
+            los_edge=args.los_edge,
         )
     except ValueError as exc:
         raise SrsaoaError(str(exc)) from None
@@ -432,6 +433,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--occasions", type=int, default=1, help="SRS occasions per covariance (1)")
     p.add_argument("--order", type=int, default=0, help="number of paths (0 = AIC)")
     p.add_argument("--no-fb", action="store_true", help="no forward-backward averaging")
+    p.add_argument(
+        "--los-edge",
+        action="store_true",
+        help="2d-esprit / 2d-ml: read the earliest path's angle on the leading edge of its "
+        "delay response (rich multipath; docs/channels.md)",
+    )
     p.add_argument("--no-hash-check", action="store_true", help="skip SigMF sha512 checks")
     raw = p.add_argument_group("raw .cfile/.dat input (interleaved channels)")
     raw.add_argument("--num-channels", type=int, default=0, help="channels (elements) M")
