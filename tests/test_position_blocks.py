@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import socket
 
@@ -75,9 +76,12 @@ def _offline(sim_, files, track=False):
 
 
 @pytest.mark.parametrize("track", [False, True])
-def test_position_estimator_matches_locate(sim, tmp_path, track):
+def test_position_estimator_matches_locate(sim, tmp_path, track, monkeypatch):
     s, files = sim
     out = tmp_path / "pos.jsonl"
+    # records() keeps only the latest (bounded: a live flowgraph runs for days)
+    module = importlib.import_module("gnuradio.srsaoa.blocks.position_estimator")
+    monkeypatch.setattr(module, "RECORDS_KEPT", 3)
     tb = gr.top_block()
     pe = srsaoa.position_estimator(
         str(files["anchors"]), str(files["ranges"]), str(out), FS, 0.05, 1.5, track, "", 1.0, 0.2
@@ -102,6 +106,7 @@ def test_position_estimator_matches_locate(sim, tmp_path, track):
     want = _offline(s, files, track)
     got = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(got) == len(want) == len(s.truth)
+    assert [json.loads(json.dumps(r)) for r in pe.records()] == got[-3:]
     for g, w in zip(got, want, strict=True):
         assert g["anchors"] == w["anchors"] and g["method"] == w["method"]
         np.testing.assert_allclose([g["t_s"], g["x_m"], g["y_m"]], [w["t_s"], w["x_m"], w["y_m"]])

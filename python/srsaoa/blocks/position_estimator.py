@@ -7,7 +7,7 @@ import math
 import os
 import sys
 import threading
-from collections import Counter
+from collections import Counter, deque
 from importlib import resources
 from typing import Any
 
@@ -21,6 +21,8 @@ from ..errors import SrsaoaError
 from ..position import EpochAssembler, Locator, anchor_map, read_anchors, read_ranges
 from ..position.epochs import estimate_measurement, range_measurement
 from . import pdu as _pdu
+
+RECORDS_KEPT = 1000  # position records kept for records(); all go to the file and port
 
 PORT_RANGE = "range"
 PORT_POSITION = "position"
@@ -110,7 +112,9 @@ class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self._ranges = 0
         self._positions = 0
         self._dropped = 0
-        self._records: list[dict] = []  # under self._lock; read through records()
+        # the latest position records, bounded: a live flowgraph runs for days (under
+        # self._lock; read through records())
+        self._records: deque[dict] = deque(maxlen=RECORDS_KEPT)
         self.message_port_register_in(pmt.intern(K.PORT_ESTIMATE))
         self.message_port_register_in(pmt.intern(PORT_RANGE))
         self.message_port_register_out(pmt.intern(PORT_POSITION))
@@ -226,7 +230,8 @@ class position_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         return self._per_anchor(self._hellos)
 
     def records(self) -> list[dict]:
-        """The position records (JSON line dicts) solved so far, a copy."""
+        """The latest position records (JSON line dicts, at most ``RECORDS_KEPT``), a copy;
+        every record goes to the output file and port."""
         with self._lock:
             return list(self._records)
 
