@@ -18,7 +18,14 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         default=1.0,
         help="angle grid step, deg (paper: 0.1; the CPU default 1.0 trains ~10x faster)",
     )
-    g.add_argument("--subregions", type=int, default=4, help="P subregions over [-60, 60] deg")
+    g.add_argument(
+        "--subregions",
+        type=int,
+        default=None,
+        help="P subregions over [-60, 60] deg (default: the paper's 4; 1 with a calibrated "
+        "dictionary, where 4 elements' subregions leak a reflection into the LOS's spectrum: "
+        "docs/calibration.md)",
+    )
     g.add_argument("--hidden", type=int, default=16, help="autoencoder hidden units")
     g.add_argument(
         "--shared-encoder",
@@ -174,7 +181,11 @@ def _train(args: argparse.Namespace, device: str | None = None) -> int:
     cfg = ModelConfig(
         dictionary=dictionary,
         grid_step_deg=args.grid_step,
-        num_subregions=args.subregions,
+        num_subregions=(
+            args.subregions
+            if args.subregions is not None
+            else (1 if dictionary == "calibrated" else 4)
+        ),
         hidden=args.hidden,
         frequency_diverse=not args.shared_encoder,
         outer_iterations=args.outer_iterations,
