@@ -195,7 +195,7 @@ def table(title: str, res: dict, methods: list[str]) -> None:
         print(f"| {m} | {rmse:.4f} | {p80:.4f} | {rmse / crb:.2f} |{two} {ms:.1f} |")
 
 
-def moddnn_models(arr, step, occ, rng, epochs, grid_step=1.0) -> dict:
+def moddnn_models(arr, step, occ, rng, epochs, grid_step=1.0, synthetic=9600) -> dict:
     """MoD-DNN trained from the sweep (the train --data recipe at the CFR level: measured
     CFRs of 80 % of the sweep angles + manifold draws, the manifold's coarray dictionary,
     the weights of the best epoch on the other 20 %), the same with the paper's
@@ -222,7 +222,7 @@ def moddnn_models(arr, step, occ, rng, epochs, grid_step=1.0) -> dict:
     full = D.CfrDataset((cf * c).astype(np.complex64), lab, np.full(lab.size, 15.0), F)
     measured, val = full.subset(np.flatnonzero(~is_val)), full.subset(np.flatnonzero(is_val))
     tcfg = TrainConfig(epochs=epochs)
-    ang = rng.uniform(-60, 60, 4800)
+    ang = rng.uniform(-60, 60, synthetic)
     synth = D.simulate_from_manifold(man, ang, rng.uniform(7, 13, ang.size), rng, F)
     both = D.concat([measured, synth])
     out = {}
@@ -258,6 +258,9 @@ def main() -> None:
     )
     ap.add_argument("--moddnn", action="store_true", help="also MoD-DNN (trains, minutes)")
     ap.add_argument("--epochs", type=int, default=30, help="MoD-DNN epochs with --moddnn")
+    ap.add_argument(
+        "--synthetic", type=int, default=9600, help="MoD-DNN: manifold-drawn CFRs (train's)"
+    )
     ap.add_argument("--plot", default="bench_calibration.png")
     ap.add_argument("--steps", type=float, nargs="+", default=[1.0, 5.0], help="sweep steps (deg)")
     ap.add_argument("--arrays", type=int, default=len(ARRAY_SEEDS), help="how many of the arrays")
@@ -298,7 +301,9 @@ def main() -> None:
                 models = None
                 if args.moddnn and step == 1.0 and arr is arrays[0]:
                     if "models" not in cache:
-                        cache["models"] = moddnn_models(arr, step, occ, rng, args.epochs)
+                        cache["models"] = moddnn_models(
+                            arr, step, occ, rng, args.epochs, synthetic=args.synthetic
+                        )
                     models = cache["models"]
                     mth += list(models)
                 res = run_case(

@@ -359,7 +359,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--synthetic",
         type=int,
-        default=4800,
+        default=9600,
         help="--data: CFRs drawn from the sweep's fitted manifold beside the measured ones "
         "(0: measured CFRs only, the old behaviour); docs/calibration.md",
     )
