@@ -438,9 +438,13 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "calibrate",
-        help="per-channel phase/gain/delay calibration from a reference recording",
+        help="array calibration: a turntable sweep's manifold (--sweep) or per-channel "
+        "phase/gain/delay from a reference recording",
         description=(
-            "Estimate each receive channel's complex gain and delay relative to channel 0 "
+            "With --sweep DIR: measure the array manifold from a turntable sweep (one "
+            "labelled recording per angle), fit a smooth model of it in angle and save it "
+            "with a plot (docs/calibration.md). Otherwise: estimate each receive channel's "
+            "complex gain and delay relative to channel 0 "
             "from a recording with the UE at a known angle (--aoa-deg) or with one reference "
             "fed to all channels through a splitter (--splitter); save them as JSON with the "
             "radio settings (use with cfr_extractor's calibration / srsaoa run "
