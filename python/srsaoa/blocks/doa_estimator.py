@@ -370,8 +370,10 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                     f"the CFR has {h.shape[0]} elements, the calibration {manifold.num_elements}"
                 )
             d = None  # AIC/MDL in estimate_calibrated, whitened by each channel's noise
-            if cfg["order"] > 0 or K.ORDER in meta:
-                d = min(self._resolve_order(cfg, meta, np.eye(1), None), h.shape[0] - 1)
+            if cfg["order"] > 0:
+                d = min(cfg["order"], h.shape[0] - 1)
+            elif K.ORDER in meta:  # from order_estimator
+                d = min(int(meta[K.ORDER]), h.shape[0] - 1)
             est = _cal.estimate_calibrated(
                 cfg["method"],
                 h,
