@@ -127,3 +127,13 @@ def test_calibrated_model_file_round_trip_and_corrupt_atoms(trained):
         (d / "bad.json").write_text(json.dumps(meta))
         with pytest.raises(ModelFileError, match="unit-norm|non-finite"):
             load_model(d / "bad")
+
+
+def test_calibrated_model_exports_to_onnx(trained):
+    """The calibrated atoms reach the ONNX graph: export_onnx's own onnxruntime check
+    against PyTorch (spectra within RTOL of the peak, angles within 0.01 deg) passes."""
+    pytest.importorskip("onnxruntime")
+    from gnuradio.srsaoa.moddnn.onnx_export import export_onnx
+
+    model, _, d = trained
+    assert export_onnx(model, d / "m.onnx", check=True).is_file()
