@@ -433,12 +433,16 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         """(angles with the earliest path's read on its leading edge when the edge's noise
         allows, whether it was): as estimation.los.estimate_los(edge=True)."""
         aoa = est.aoa_deg.astype(np.float32)
-        a, d = float(est.aoa_deg[i]), float(est.delay_s[i])
-        x = np.asarray(h, np.complex128)
-        std = _los.leading_edge_std_deg(x, freqs, a, d, cfg["spacing"])
-        if not std <= _los.EDGE_MAX_STD_DEG:
+        a = _los.guarded_edge_angle(
+            np.asarray(h, np.complex128),
+            freqs,
+            float(est.aoa_deg[i]),
+            float(est.delay_s[i]),
+            cfg["spacing"],
+        )
+        if a is None:
             return aoa, False
-        aoa[i] = _los.leading_edge_angle(x, freqs, a, d, cfg["spacing"])
+        aoa[i] = a
         return aoa, True
 
     def _run(self, cfg: dict, meta: dict, msg: pmt.pmt_t, **kw: Any) -> None:

@@ -397,6 +397,24 @@ class LosEstimate:
         return {} if self.los_index is None else {LOS_INDEX_KEY: int(self.los_index)}
 
 
+def guarded_edge_angle(
+    cfr: ArrayLike,
+    subcarrier_hz: ArrayLike,
+    aoa_deg: float,
+    delay_s: float,
+    spacing_wavelengths: float = 0.5,
+    max_std_deg: float = EDGE_MAX_STD_DEG,
+) -> float | None:
+    """:func:`leading_edge_angle` of the path at (``aoa_deg``, ``delay_s``) when its predicted
+    noise std (:func:`leading_edge_std_deg`) is at most ``max_std_deg``, else None (keep the
+    subspace angle): the edge gives up 10.7 dB of SNR, which pays only while its noise stays
+    below the multipath bias it removes."""
+    std = leading_edge_std_deg(cfr, subcarrier_hz, aoa_deg, delay_s, spacing_wavelengths)
+    if not std <= max_std_deg:
+        return None
+    return leading_edge_angle(cfr, subcarrier_hz, aoa_deg, delay_s, spacing_wavelengths)
+
+
 def estimate_los(
     cfr: ArrayLike,
     subcarrier_hz: ArrayLike,
@@ -457,19 +475,19 @@ def estimate_los(
         aoa, dly = est.aoa_deg.copy(), est.delay_s.copy()
         aoa[idx], dly[idx] = a, d
         est = replace(est, aoa_deg=aoa, delay_s=dly)
-    if (
-        edge
-        and idx is not None
-        and leading_edge_std_deg(
-            h, f, float(est.aoa_deg[idx]), float(est.delay_s[idx]), spacing_wavelengths
+    if edge and idx is not None:
+        a = guarded_edge_angle(
+            h,
+            f,
+            float(est.aoa_deg[idx]),
+            float(est.delay_s[idx]),
+            spacing_wavelengths,
+            edge_max_std_deg,
         )
-        <= edge_max_std_deg
-    ):
-        from dataclasses import replace
+        if a is not None:
+            from dataclasses import replace
 
-        aoa = est.aoa_deg.copy()
-        aoa[idx] = leading_edge_angle(
-            h, f, float(est.aoa_deg[idx]), float(est.delay_s[idx]), spacing_wavelengths
-        )
-        est = replace(est, aoa_deg=aoa)
+            aoa = est.aoa_deg.copy()
+            aoa[idx] = a
+            est = replace(est, aoa_deg=aoa)
     return LosEstimate(est, idx)
