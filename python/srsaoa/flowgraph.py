@@ -50,6 +50,16 @@ def _srs_config(srs: Any) -> Any:
     return SRSConfig.from_dict(srs) if isinstance(srs, dict) else srs
 
 
+def stacks_cfrs(method: str, manifold: object | None) -> bool:
+    """True when ``method``'s branch estimates from CFRs in ``doa_estimator`` (2d-esprit,
+    2d-ml, and dbf / music / ml on a sweep calibration's ``manifold``): its occasions per
+    estimate are stacked CFRs, at most ``MAX_STACKED_OCCASIONS``, not an accumulated
+    covariance."""
+    return method in ("2d-esprit", "2d-ml") or (
+        manifold is not None and method in CALIBRATED_METHODS
+    )
+
+
 class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
     """Receiver chain from ``num_channels`` complex streams to JSON lines.
 
@@ -67,6 +77,11 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
     resource gets its own srs_sync + cfr_extractor (correlating against its own waveform, all
     fed by the same streams) and its own branches; its sinks write ``"resource": id``. None:
     one resource ``srs`` without an id.
+
+    ``occasions_per_estimate``: SRS occasions per estimate: accumulated into one covariance
+    (covariance_accumulator) for the 1-D methods, their CFRs stacked along the symbol axis
+    (``doa_estimator(occasions=...)``) for the CFR methods (``stacks_cfrs``); MoD-DNN
+    estimates every occasion.
 
     ``los_edge``: the CFR methods with delays (2d-esprit, 2d-ml) read their earliest path's
     angle on its leading edge (``doa_estimator(los_edge=True)``, docs/channels.md).
@@ -254,8 +269,9 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
 
             est = moddnn_doa(model, 32, q, calibration or "")
             return est, [est]
-        if method in CFR_METHODS or (manifold is not None and method in CALIBRATED_METHODS):
-            # one CFR per estimate; a manifold needs the subcarriers (per-band covariances)
+        if stacks_cfrs(method, manifold):
+            # CFRs (stacked over the occasions of one estimate); a manifold needs the
+            # subcarriers (per-band covariances)
             est = doa_estimator(
                 method,
                 spacing_wavelengths,
@@ -263,6 +279,7 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
                 calibration=calibration,
                 max_queue=q,
                 los_edge=los_edge,
+                occasions=occasions_per_estimate,
             )
             return est, [est]
         cov = covariance_accumulator(num_channels, occasions_per_estimate, forward_backward, 0.0)

@@ -21,6 +21,7 @@ from ._guard import guarded
 
 _PASS_KEYS = (K.SRS_OCCASION, K.SAMPLE_INDEX, K.RX_TIME)
 MAX_BATCH = 32  # PDUs taken off the queue per handler call
+MAX_STACKED_OCCASIONS = 256  # CFRs held for one estimate (about 100 MB at 273 RB, 4 elements)
 
 
 class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
@@ -80,6 +81,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         calibration: str = "",
         max_queue: int = 0,
         los_edge: bool = False,
+        occasions: int = 1,
     ):
         gr.basic_block.__init__(self, name="doa_estimator", in_sig=None, out_sig=None)
         self._lock = threading.Lock()
@@ -104,6 +106,9 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self._told_angle_independent = False
         self.set_calibration(calibration)
         self.set_los_edge(los_edge)
+        self._stack: list[np.ndarray] = []  # CFRs held for the next estimate (``occasions``)
+        self._stack_key: tuple | None = None
+        self.set_occasions(occasions)
         self._cov_errors = 0
         self._k2d: tuple | None = None  # (settings, C++ 2D-ESPRIT kernel)
         self._num_estimates = 0  # written by the handler thread, read from any (the lock)
@@ -193,6 +198,21 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     def set_los_edge(self, los_edge: bool) -> None:
         """Read the earliest path's angle on its leading edge (2d-esprit, uncalibrated 2d-ml)."""
         self._set(los_edge=bool(los_edge))
+
+    def set_occasions(self, occasions: int) -> None:
+        """CFRs per estimate on the ``cfr`` port: that many consecutive SRS occasions are
+        stacked along the symbol axis into one CFR [M, N S, K] (1 = every occasion)."""
+        if (
+            isinstance(occasions, bool)
+            or int(occasions) != occasions
+            or not 1 <= occasions <= MAX_STACKED_OCCASIONS
+        ):
+            raise ValueError(
+                f"occasions must be an integer in [1, {MAX_STACKED_OCCASIONS}], got {occasions!r}"
+            )
+        with self._lock:
+            self._cfg["occasions"] = int(occasions)
+            self._stack, self._stack_key = [], None
 
     def set_calibration(self, calibration: str) -> None:
         """Load a calibration file ('' = none); ValueError if it cannot be used."""
@@ -295,6 +315,11 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         if parsed is None:
             return
         meta, h, freqs = parsed
+        if cfg["occasions"] > 1:
+            h = self._stacked(cfg, msg, h, freqs)
+            if h is None:
+                return
+            meta[K.OCCASIONS] = cfg["occasions"]
         if freqs is not None:
             n = h.shape[1] * h.shape[2]
             if self._calibrated(cfg):
@@ -311,6 +336,26 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             self._skip(msg, str(exc), cfg["method"])
             return
         self._run(cfg, meta, msg, covariance=r, n_snapshots=n, cfr=h)
+
+    def _stacked(
+        self, cfg: dict, msg: pmt.pmt_t, h: np.ndarray, freqs: np.ndarray | None
+    ) -> np.ndarray | None:
+        """Hold this CFR until ``occasions`` of them are in (announced on ``skipped`` as
+        "accumulated", as covariance_accumulator does); then the CFRs stacked along the
+        symbol axis. CFRs of another shape or band than the held ones start a new stack."""
+        key = (h.shape[0], h.shape[2], None if freqs is None else freqs.tobytes())
+        with self._lock:
+            if key != self._stack_key:
+                self._stack, self._stack_key = [], key
+            self._stack.append(h)
+            if len(self._stack) < cfg["occasions"]:
+                full = None
+            else:
+                full = np.concatenate(self._stack, axis=1)
+                self._stack = []
+        if full is None:
+            self._skip(msg, "accumulated", cfg["method"])
+        return full
 
     def _parse_cfr(self, cfg: dict, msg: pmt.pmt_t) -> tuple | None:
         """(meta, H, subcarrier Hz or None) of a CFR PDU; None (skipped) when unusable.
@@ -484,6 +529,8 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     ) -> None:
         out: dict[str, Any] = {}
         out[K.METHOD] = cfg["method"]
+        if int(meta.get(K.OCCASIONS, 1)) > 1:  # SRS occasions behind it (accumulated, stacked)
+            out[K.OCCASIONS] = int(meta[K.OCCASIONS])
         out[K.ORDER] = int(est.order)
         out[K.AOA_DEG] = est.aoa_deg.astype(np.float32)
         out[K.POWER] = est.power.astype(np.float32)

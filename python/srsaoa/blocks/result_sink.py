@@ -101,6 +101,8 @@ def estimate_record(meta: dict[str, Any], sample_rate: float) -> dict[str, Any]:
         rec["dropped"] = int(meta[K.DROPPED])
     if meta.get(K.RESOURCE) is not None:  # several UEs: the SRS resource id
         rec["resource"] = str(meta[K.RESOURCE])
+    if meta.get(K.OCCASIONS):  # SRS occasions combined into it, when more than one
+        rec["occasions"] = int(meta[K.OCCASIONS])
     if meta.get(K.LOS_INDEX) is not None:  # the earliest significant path (estimation.los)
         rec["los_index"] = int(meta[K.LOS_INDEX])
     if meta.get(K.LOS_EDGE) is not None:  # its angle read on the leading edge (doa_estimator)

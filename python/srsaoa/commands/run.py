@@ -273,6 +273,26 @@ def _run(args: argparse.Namespace) -> int:
         raise SrsaoaError(f"--max-queue must be >= 1, got {args.max_queue}")
     if not 1 <= args.occasions <= MAX_OCCASIONS:
         raise SrsaoaError(f"--occasions must be in [1, {MAX_OCCASIONS}], got {args.occasions}")
+    from ..blocks.doa_estimator import MAX_STACKED_OCCASIONS as most
+
+    if args.occasions > most:
+        from ..array.manifold import load_calibration_file
+        from ..flowgraph import stacks_cfrs
+
+        man = load_calibration_file(args.calibration)[1] if args.calibration else None
+        stacked = [m for m in methods if stacks_cfrs(m, man)]
+        if stacked:
+            raise SrsaoaError(
+                f"--occasions {args.occasions}: {', '.join(stacked)} stack the CFRs of an "
+                f"estimate's occasions, at most {most} (the 1-D methods accumulate a "
+                f"covariance, up to {MAX_OCCASIONS})"
+            )
+    if "moddnn" in methods and args.occasions > 1:
+        print(
+            f"srsaoa run: --occasions {args.occasions} does not apply to moddnn, which "
+            "estimates every occasion",
+            file=sys.stderr,
+        )
     with AtomicFiles() as files:  # results go to a temporary file, renamed at the end
         out = "-" if args.out == "-" else str(files.path(args.out))
         _run_flowgraph(args, src, rec, methods, out)
@@ -430,7 +450,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "a sweep calibration's manifold is also searched by dbf, music, ml and 2d-ml",
     )
     p.add_argument("--out", "-o", default="-", help="results .jsonl path, '-' for stdout")
-    p.add_argument("--occasions", type=int, default=1, help="SRS occasions per covariance (1)")
+    p.add_argument(
+        "--occasions",
+        type=int,
+        default=1,
+        help="SRS occasions per estimate (1): accumulated into one covariance for the 1-D "
+        "methods, their CFRs stacked (at most 256) for 2d-esprit, 2d-ml and the calibrated "
+        "methods; moddnn estimates every occasion",
+    )
     p.add_argument("--order", type=int, default=0, help="number of paths (0 = AIC)")
     p.add_argument("--no-fb", action="store_true", help="no forward-backward averaging")
     p.add_argument(
