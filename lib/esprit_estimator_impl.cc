@@ -168,6 +168,10 @@ void esprit_estimator_impl::handle(const pmt::pmt_t& msg)
          { keys::srs_occasion(), keys::sample_index(), keys::rx_time() })
         if (pmt::dict_has_key(meta, key))
             out = pmt::dict_add(out, key, pmt::dict_ref(meta, key, pmt::PMT_NIL));
+    // the SRS occasions behind the covariance (covariance_accumulator), if more than one
+    const pmt::pmt_t n_occ = pmt::dict_ref(meta, keys::occasions(), pmt::PMT_NIL);
+    if ((pmt::is_integer(n_occ) || pmt::is_uint64(n_occ)) && pmt::to_uint64(n_occ) > 1)
+        out = pmt::dict_add(out, keys::occasions(), n_occ);
     std::uint64_t dropped = d_bound.dropped();
     const pmt::pmt_t up = pmt::dict_ref(meta, keys::dropped(), pmt::PMT_NIL);
     if (pmt::is_integer(up) || pmt::is_uint64(up))

@@ -134,6 +134,7 @@ def test_block_equals_order_and_doa_estimator_blocks():
             K.NUM_SNAPSHOTS: n,
             K.SNR_DB: 12.5,
             K.RX_TIME: (5, 0.25),
+            K.OCCASIONS: 1 + i % 4,  # as covariance_accumulator: passed on when > 1
         }
         msgs.append(make_pdu(meta, r.ravel()))
     cpp, _ = _run([srsaoa.esprit_estimator(0.5, 0, "aic", 0, True, -90.0, 90.0, 0)], msgs)
@@ -143,8 +144,11 @@ def test_block_equals_order_and_doa_estimator_blocks():
     py.sort(key=lambda d: d[K.SRS_OCCASION])
     for c, p in zip(cpp, py):
         assert set(c) == set(p)
+        assert (K.OCCASIONS in c) == (c[K.SRS_OCCASION] % 4 > 0)
         for key in (K.METHOD, K.ORDER, K.SRS_OCCASION, K.SAMPLE_INDEX, K.SNR_DB):
             assert c[key] == p[key]
+        if K.OCCASIONS in c:
+            assert int(c[K.OCCASIONS]) == int(p[K.OCCASIONS]) == 1 + c[K.SRS_OCCASION] % 4
         assert tuple(c[K.RX_TIME]) == tuple(p[K.RX_TIME])
         for key in (K.AOA_DEG, K.POWER, K.CRB_DEG):
             assert c[key].dtype == p[key].dtype == np.float32

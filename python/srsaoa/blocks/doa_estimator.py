@@ -57,6 +57,11 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     says whether it was. For the LOS in rich multipath (docs/channels.md); off by default,
     since on a clean single path it only adds noise.
 
+    ``occasions`` N > 1 (CFR input): the CFRs of N consecutive SRS occasions are stacked
+    along the symbol axis into one CFR [M, N S, K] and give one estimate (meta
+    ``occasions`` = N, the last occasion's index); the N - 1 held ones are announced on
+    ``skipped`` as "accumulated", as covariance_accumulator does for the covariance input.
+
     Flow control (docs/performance.md): the PDUs that queued up behind the current one (at
     most 32 in all) are taken off the queue and worked through in one handler call. An
     input without an estimate is announced on ``skipped`` (for the branch's result_sink to
@@ -346,6 +351,11 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         key = (h.shape[0], h.shape[2], None if freqs is None else freqs.tobytes())
         with self._lock:
             if key != self._stack_key:
+                if self._stack:
+                    self.logger.info(
+                        f"CFR of shape {list(h.shape)} after {len(self._stack)} held CFR(s) of "
+                        "another shape or band: those give no estimate, a new stack starts"
+                    )
                 self._stack, self._stack_key = [], key
             self._stack.append(h)
             if len(self._stack) < cfg["occasions"]:
