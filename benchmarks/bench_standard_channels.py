@@ -49,7 +49,7 @@ Parts:
 - ``moddnn``: the MoD-DNN paper's per-channel comparison (Fig. 4i): InH, InF, UMi, UMa, RMa
   (LOS) with the default impaired array (rho = 1), 10 dB, the shipped MoD-DNN model on its own
   subcarriers, against MUSIC and ESPRIT on the same CFRs; RMSE.
-- ``motion``: the issue's 51 RB case with a moving UE (1.4 and 8.3 m/s, rays turning with their
+- ``motion``: the issue's 51 RB case (``--motion-rb 273``: the 273 RB one) with a moving UE (1.4 and 8.3 m/s, rays turning with their
   Doppler shifts) and the leading-edge covariance summed over SRS occasions every 20 ms for
   0.1 or 0.4 s (``part_motion``: the geometry is held, no spatial consistency).
 
@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import sys
 import time
 from pathlib import Path
@@ -317,17 +318,18 @@ MOTION_CASES = (  # UE speed (m/s), span of the SRS occasions combined (s)
 )
 
 
-def part_motion(drops: int, rng: np.random.Generator) -> list[dict]:
-    """Occasions of a moving UE, combined incoherently: UMi LOS drops as ``issue`` at 51 RB,
-    the UE walking (1.4 m/s) or driving (8.3 m/s) in a random horizontal direction, one SRS
-    occasion (4 symbols) every 20 ms over the span (the static case: 6 slots), every ray
+def part_motion(drops: int, rng: np.random.Generator, num_rb: int = 51) -> list[dict]:
+    """Occasions of a moving UE, combined incoherently: UMi LOS drops as ``issue`` at
+    ``num_rb`` (51: c_srs 12, or 273: c_srs 63), the UE walking (1.4 m/s) or driving
+    (8.3 m/s) in a random horizontal direction, one SRS occasion (4 symbols) every 20 ms
+    over the span (the static case: 6 slots), every ray
     turning with its own Doppler (UE-side angles). The diffuse rays at the LOS delay then
     change phase relative to the LOS ray from occasion to occasion, and the leading-edge
     covariance summed over the occasions averages their bias. No spatial consistency: the
     geometry (LOS direction, clusters) is held, which the real UE's motion would not do
     (1.4 m/s over 0.4 s moves the UE 0.56 m, up to 1.6 deg at 20 m)."""
     ula = ULA(num_elements=4, spacing_m=None, carrier_frequency_hz=FC_HZ)
-    f = srs_freqs(51, 12)
+    f = srs_freqs(num_rb, {51: 12, 273: 63}[num_rb])
     lam = 299792458.0 / FC_HZ
     w = np.exp(-0.5 * ((f - f.mean()) / (los.EDGE_SIGMA_FRACTION * np.ptp(f))) ** 2)
     err: dict[tuple, list[float]] = {}
@@ -472,6 +474,9 @@ def main() -> int:
     ap.add_argument("--drops", type=int, default=200)
     ap.add_argument("--quick", action="store_true", help="40 drops per point")
     ap.add_argument("--seed", type=int, default=16)
+    ap.add_argument(
+        "--motion-rb", type=int, choices=(51, 273), default=51, help="band of --part motion"
+    )
     args = ap.parse_args()
     global DROPS_TAG
     DROPS_TAG = "" if args.seed == 16 else f"_seed{args.seed}"
@@ -482,7 +487,7 @@ def main() -> int:
         "fig2": (part_fig2, "snr_db"),
         "table1": (part_table1, "distance_m"),
         "moddnn": (part_moddnn, "channel"),
-        "motion": (part_motion, "speed_mps"),
+        "motion": (functools.partial(part_motion, num_rb=args.motion_rb), "speed_mps"),
     }
     for name in args.part.split(","):
         fn, key = parts[name]
@@ -491,7 +496,8 @@ def main() -> int:
         rows = fn(drops, rng)
         print(f"\n### {name} ({time.time() - t0:.0f} s)\n")
         _print(rows, key)
-        with open(OUT / f"standard_channels_{name}{DROPS_TAG}.csv", "w", newline="") as fh:
+        tag = f"_{args.motion_rb}rb" if name == "motion" and args.motion_rb != 51 else ""
+        with open(OUT / f"standard_channels_{name}{tag}{DROPS_TAG}.csv", "w", newline="") as fh:
             fields = list(dict.fromkeys(k for r in rows for k in r))
             w = csv.DictWriter(fh, fieldnames=fields)
             w.writeheader()
