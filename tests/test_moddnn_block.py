@@ -136,3 +136,36 @@ def test_constructor_validates(tmp_path):
     blk = srsaoa.moddnn_doa("default", 8)
     with pytest.raises(ValueError):
         blk.set_max_batch(0)
+
+
+@pytest.mark.parametrize("max_batch", [1, 32])
+def test_stacked_occasions_equal_the_model_on_the_stacked_cfr(model_path, max_batch):
+    """occasions=3 on 7 CFRs (one path at one angle, independent noise and phases): two
+    estimates, each the model run on the three CFRs concatenated along the symbol axis,
+    carrying the last occasion's index and ``occasions`` 3, for any batching; the held CFRs
+    are announced as "accumulated" (the seventh too, held for a stack that never fills)."""
+    rng = np.random.default_rng(31)
+    h = D.simulate(np.full(7, 21.3), 10.0, rng).cfr
+    net, _ = load_model(model_path)
+    blk = srsaoa.moddnn_doa(model_path, max_batch, 0, "", 3)
+    msgs = [make_cfr_pdu(x, {**meta(i), K.SCS_HZ: 30e3}) for i, x in enumerate(h)]
+    posts = [(blk, K.PORT_CFR, m) for m in msgs]
+    out = [
+        parse_pdu(m)[0]
+        for m in run_messages(posts, [(blk, K.PORT_ESTIMATE), (blk, K.PORT_SKIPPED)], 7)
+    ]
+    est = [m for m in out if K.SKIPPED not in m]
+    held = [m for m in out if K.SKIPPED in m]
+    assert [int(m[K.SRS_OCCASION]) for m in est] == [2, 5]
+    assert [int(m[K.SRS_OCCASION]) for m in held] == [0, 1, 3, 4, 6]
+    assert all(str(m[K.SKIPPED]) == "accumulated" for m in held)
+    for j, m in enumerate(est):
+        want = net.estimate(np.concatenate(list(h[3 * j : 3 * j + 3]), axis=1))[0]
+        assert int(m[K.OCCASIONS]) == 3
+        np.testing.assert_allclose(m[K.AOA_DEG][0], want, atol=1e-3)
+
+
+@pytest.mark.parametrize("bad", [0, 257, 1.5, True])
+def test_occasions_are_validated(model_path, bad):
+    with pytest.raises(ValueError, match="occasions"):
+        srsaoa.moddnn_doa(model_path, 32, 0, "", bad)

@@ -51,11 +51,11 @@ def _srs_config(srs: Any) -> Any:
 
 
 def stacks_cfrs(method: str, manifold: object | None) -> bool:
-    """True when ``method``'s branch estimates from CFRs in ``doa_estimator`` (2d-esprit,
-    2d-ml, and dbf / music / ml on a sweep calibration's ``manifold``): its occasions per
-    estimate are stacked CFRs, at most ``MAX_STACKED_OCCASIONS``, not an accumulated
-    covariance."""
-    return method in ("2d-esprit", "2d-ml") or (
+    """True when ``method``'s branch estimates from CFRs (``doa_estimator``: 2d-esprit,
+    2d-ml, and dbf / music / ml on a sweep calibration's ``manifold``; ``moddnn_doa``): its
+    occasions per estimate are stacked CFRs, at most ``MAX_STACKED_OCCASIONS``, not an
+    accumulated covariance."""
+    return method in ("2d-esprit", "2d-ml", "moddnn") or (
         manifold is not None and method in CALIBRATED_METHODS
     )
 
@@ -80,8 +80,8 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
 
     ``occasions_per_estimate``: SRS occasions per estimate: accumulated into one covariance
     (covariance_accumulator) for the 1-D methods, their CFRs stacked along the symbol axis
-    (``doa_estimator(occasions=...)``) for the CFR methods (``stacks_cfrs``); MoD-DNN
-    estimates every occasion.
+    (``doa_estimator(occasions=...)``, ``moddnn_doa(occasions=...)``) for the CFR methods
+    (``stacks_cfrs``) and MoD-DNN.
 
     ``los_edge``: the CFR methods with delays (2d-esprit, 2d-ml) read their earliest path's
     angle on its leading edge (``doa_estimator(los_edge=True)``, docs/channels.md).
@@ -267,7 +267,7 @@ class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
         if method == "moddnn":
             from .blocks.moddnn_doa import moddnn_doa
 
-            est = moddnn_doa(model, 32, q, calibration or "")
+            est = moddnn_doa(model, 32, q, calibration or "", occasions_per_estimate)
             return est, [est]
         if stacks_cfrs(method, manifold):
             # CFRs (stacked over the occasions of one estimate); a manifold needs the

@@ -36,9 +36,15 @@ class moddnn_doa(gr.basic_block):
     sweep's angle-independent part (MODEL.calibration.json): given another calibration the
     block refuses every CFR with the reason; given none it warns once that the front end
     must apply the model's. A model trained without a calibration warns when given one.
+
+    ``occasions`` N > 1: the CFRs of N consecutive SRS occasions are stacked along the symbol
+    axis into one CFR [M, N S, K] and give one estimate (meta ``occasions`` = N, the last
+    occasion's index), as ``doa_estimator(occasions=N)``; the N - 1 held ones are announced
+    on ``skipped`` as "accumulated". The network's covariance (eq 11) then averages N times
+    the snapshots.
     """
 
-    def __init__(self, model="default", max_batch=32, max_queue=0, calibration=""):
+    def __init__(self, model="default", max_batch=32, max_queue=0, calibration="", occasions=1):
         gr.basic_block.__init__(self, name="moddnn_doa", in_sig=None, out_sig=None)
         if not isinstance(model, str):
             raise ValueError(f"model must be a path string (or 'default'), got {model!r}")
@@ -59,6 +65,9 @@ class moddnn_doa(gr.basic_block):
             except (CalibrationError, OSError, ValueError) as exc:
                 raise ValueError(f"calibration {calibration!r}: {exc}") from None
         self._calibration = calibration
+        self._stack = []  # (meta, CFR) held for the next estimate; the message thread's only
+        self._stack_key = None
+        self.set_occasions(occasions)
         self._model_path = model
         self._max_batch = int(max_batch)
         self._net = None
@@ -97,6 +106,45 @@ class moddnn_doa(gr.basic_block):
                 d = pmt.dict_add(d, pmt.intern(key), pmt.from_long(int(meta[key])))
         notice = _flow.skip_notice(d, "moddnn", why)
         self.message_port_pub(pmt.intern(K.PORT_SKIPPED), notice)
+
+    def set_occasions(self, occasions):
+        """CFRs per estimate: that many consecutive occasions stacked along the symbol axis
+        (1 = every occasion); at most ``doa_estimator.MAX_STACKED_OCCASIONS``."""
+        from .doa_estimator import MAX_STACKED_OCCASIONS
+
+        if (
+            isinstance(occasions, bool)
+            or int(occasions) != occasions
+            or not 1 <= occasions <= MAX_STACKED_OCCASIONS
+        ):
+            raise ValueError(
+                f"occasions must be an integer in [1, {MAX_STACKED_OCCASIONS}], got {occasions!r}"
+            )
+        self._occasions = int(occasions)
+
+    def _stacked(self, good):
+        """The (meta, CFR) pairs of ``good`` stacked ``occasions`` at a time (the held ones
+        announced as "accumulated"); a CFR of another shape or band starts a new stack."""
+        n = self._occasions
+        out = []
+        for meta, h in good:
+            sub = meta.get(K.SUBCARRIERS)
+            key = (h.shape[0], h.shape[2], None if sub is None else np.asarray(sub).tobytes())
+            if key != self._stack_key:
+                if self._stack:
+                    self.logger.info(
+                        f"CFR of shape {list(h.shape)} after {len(self._stack)} held CFR(s) of "
+                        "another shape or band: those give no estimate, a new stack starts"
+                    )
+                self._stack, self._stack_key = [], key
+            self._stack.append(h)
+            if len(self._stack) < n:
+                self._skip(meta, "accumulated")
+                continue
+            stack = np.concatenate(self._stack, axis=1)
+            out.append(({**meta, K.OCCASIONS: len(self._stack)}, stack))
+            self._stack = []
+        return out
 
     def set_max_batch(self, max_batch):
         if int(max_batch) != max_batch or max_batch < 1:
@@ -190,6 +238,8 @@ class moddnn_doa(gr.basic_block):
                     self._skip(meta, "outside the model's domain")
                     continue
             good.append((meta, h))
+        if self._occasions > 1:
+            good = self._stacked(good)
         if not good:
             return
         self._batch_sizes.append(len(good))
@@ -215,6 +265,8 @@ class moddnn_doa(gr.basic_block):
             for key in (K.SRS_OCCASION, K.SAMPLE_INDEX, K.RX_TIME, K.SNR_DB):
                 if key in meta:
                     out[key] = meta[key]
+            if int(meta.get(K.OCCASIONS, 1)) > 1:
+                out[K.OCCASIONS] = int(meta[K.OCCASIONS])
             dropped = _flow.dropped_upstream(meta) + self._bound.dropped
             if dropped:
                 out[K.DROPPED] = dropped

@@ -287,12 +287,6 @@ def _run(args: argparse.Namespace) -> int:
                 f"estimate's occasions, at most {most} (the 1-D methods accumulate a "
                 f"covariance, up to {MAX_OCCASIONS})"
             )
-    if "moddnn" in methods and args.occasions > 1:
-        print(
-            f"srsaoa run: --occasions {args.occasions} does not apply to moddnn, which "
-            "estimates every occasion",
-            file=sys.stderr,
-        )
     with AtomicFiles() as files:  # results go to a temporary file, renamed at the end
         out = "-" if args.out == "-" else str(files.path(args.out))
         _run_flowgraph(args, src, rec, methods, out)
@@ -455,8 +449,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=1,
         help="SRS occasions per estimate (1): accumulated into one covariance for the 1-D "
-        "methods, their CFRs stacked (at most 256) for 2d-esprit, 2d-ml and the calibrated "
-        "methods; moddnn estimates every occasion",
+        "methods, their CFRs stacked (at most 256) for 2d-esprit, 2d-ml, moddnn and the "
+        "calibrated methods",
     )
     p.add_argument("--order", type=int, default=0, help="number of paths (0 = AIC)")
     p.add_argument("--no-fb", action="store_true", help="no forward-backward averaging")
