@@ -18,10 +18,10 @@ from ..estimation import order as _order
 from . import _flow
 from . import pdu as _pdu
 from ._guard import guarded
+from ._stack import OccasionStack, check_occasions
 
 _PASS_KEYS = (K.SRS_OCCASION, K.SAMPLE_INDEX, K.RX_TIME)
 MAX_BATCH = 32  # PDUs taken off the queue per handler call
-MAX_STACKED_OCCASIONS = 256  # CFRs held for one estimate (about 100 MB at 273 RB, 4 elements)
 
 
 class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
@@ -111,8 +111,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         self._told_angle_independent = False
         self.set_calibration(calibration)
         self.set_los_edge(los_edge)
-        self._stack: list[np.ndarray] = []  # CFRs held for the next estimate (``occasions``)
-        self._stack_key: tuple | None = None
+        self._stack = OccasionStack()  # CFRs held for the next estimate (``occasions``)
         self.set_occasions(occasions)
         self._cov_errors = 0
         self._k2d: tuple | None = None  # (settings, C++ 2D-ESPRIT kernel)
@@ -207,17 +206,10 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
     def set_occasions(self, occasions: int) -> None:
         """CFRs per estimate on the ``cfr`` port: that many consecutive SRS occasions are
         stacked along the symbol axis into one CFR [M, N S, K] (1 = every occasion)."""
-        if (
-            isinstance(occasions, bool)
-            or int(occasions) != occasions
-            or not 1 <= occasions <= MAX_STACKED_OCCASIONS
-        ):
-            raise ValueError(
-                f"occasions must be an integer in [1, {MAX_STACKED_OCCASIONS}], got {occasions!r}"
-            )
+        n = check_occasions(occasions)
         with self._lock:
-            self._cfg["occasions"] = int(occasions)
-            self._stack, self._stack_key = [], None
+            self._cfg["occasions"] = n
+        self._stack.clear()
 
     def set_calibration(self, calibration: str) -> None:
         """Load a calibration file ('' = none); ValueError if it cannot be used."""
@@ -349,20 +341,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         "accumulated", as covariance_accumulator does); then the CFRs stacked along the
         symbol axis. CFRs of another shape or band than the held ones start a new stack."""
         key = (h.shape[0], h.shape[2], None if freqs is None else freqs.tobytes())
-        with self._lock:
-            if key != self._stack_key:
-                if self._stack:
-                    self.logger.info(
-                        f"CFR of shape {list(h.shape)} after {len(self._stack)} held CFR(s) of "
-                        "another shape or band: those give no estimate, a new stack starts"
-                    )
-                self._stack, self._stack_key = [], key
-            self._stack.append(h)
-            if len(self._stack) < cfg["occasions"]:
-                full = None
-            else:
-                full = np.concatenate(self._stack, axis=1)
-                self._stack = []
+        full = self._stack.push(h, key, cfg["occasions"], self.logger)
         if full is None:
             self._skip(msg, "accumulated", cfg["method"])
         return full

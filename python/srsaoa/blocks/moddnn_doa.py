@@ -11,6 +11,7 @@ from gnuradio import gr
 from .. import constants as K
 from . import _flow
 from ._guard import guarded
+from ._stack import OccasionStack, check_occasions
 from .pdu import PduError, cfr_from_pdu, make_pdu
 
 
@@ -65,8 +66,7 @@ class moddnn_doa(gr.basic_block):
             except (CalibrationError, OSError, ValueError) as exc:
                 raise ValueError(f"calibration {calibration!r}: {exc}") from None
         self._calibration = calibration
-        self._stack = []  # (meta, CFR) held for the next estimate; the message thread's only
-        self._stack_key = None
+        self._stack = OccasionStack()  # CFRs held for the next estimate (``occasions``)
         self.set_occasions(occasions)
         self._model_path = model
         self._max_batch = int(max_batch)
@@ -109,18 +109,9 @@ class moddnn_doa(gr.basic_block):
 
     def set_occasions(self, occasions):
         """CFRs per estimate: that many consecutive occasions stacked along the symbol axis
-        (1 = every occasion); at most ``doa_estimator.MAX_STACKED_OCCASIONS``."""
-        from .doa_estimator import MAX_STACKED_OCCASIONS
-
-        if (
-            isinstance(occasions, bool)
-            or int(occasions) != occasions
-            or not 1 <= occasions <= MAX_STACKED_OCCASIONS
-        ):
-            raise ValueError(
-                f"occasions must be an integer in [1, {MAX_STACKED_OCCASIONS}], got {occasions!r}"
-            )
-        self._occasions = int(occasions)
+        (1 = every occasion); at most ``_stack.MAX_STACKED_OCCASIONS``."""
+        self._occasions = check_occasions(occasions)
+        self._stack.clear()
 
     def _stacked(self, good):
         """The (meta, CFR) pairs of ``good`` stacked ``occasions`` at a time (the held ones
@@ -130,20 +121,11 @@ class moddnn_doa(gr.basic_block):
         for meta, h in good:
             sub = meta.get(K.SUBCARRIERS)
             key = (h.shape[0], h.shape[2], None if sub is None else np.asarray(sub).tobytes())
-            if key != self._stack_key:
-                if self._stack:
-                    self.logger.info(
-                        f"CFR of shape {list(h.shape)} after {len(self._stack)} held CFR(s) of "
-                        "another shape or band: those give no estimate, a new stack starts"
-                    )
-                self._stack, self._stack_key = [], key
-            self._stack.append(h)
-            if len(self._stack) < n:
+            full = self._stack.push(h, key, n, self.logger)
+            if full is None:
                 self._skip(meta, "accumulated")
                 continue
-            stack = np.concatenate(self._stack, axis=1)
-            out.append(({**meta, K.OCCASIONS: len(self._stack)}, stack))
-            self._stack = []
+            out.append(({**meta, K.OCCASIONS: n}, full))
         return out
 
     def set_max_batch(self, max_batch):

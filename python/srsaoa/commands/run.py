@@ -273,7 +273,7 @@ def _run(args: argparse.Namespace) -> int:
         raise SrsaoaError(f"--max-queue must be >= 1, got {args.max_queue}")
     if not 1 <= args.occasions <= MAX_OCCASIONS:
         raise SrsaoaError(f"--occasions must be in [1, {MAX_OCCASIONS}], got {args.occasions}")
-    from ..blocks.doa_estimator import MAX_STACKED_OCCASIONS as most
+    from ..blocks._stack import MAX_STACKED_OCCASIONS as most
 
     if args.occasions > most:
         from ..array.manifold import load_calibration_file
