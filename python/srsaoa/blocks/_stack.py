@@ -26,9 +26,10 @@ def check_occasions(occasions: Any) -> int:
 
 class OccasionStack:
     """The CFRs [M, S, K] held for the next estimate. ``push`` adds one and, once ``n`` are
-    held, returns them stacked along the symbol axis, [M, n S, K] (else None). A CFR whose
-    ``key`` (its shape and band) differs from the held ones' starts a new stack; the held
-    ones then give no estimate (logged; they were announced when held)."""
+    held, returns them stacked along the symbol axis, [M, n S, K] (else None). A CFR of
+    another element count, subcarrier count or ``band`` (its subcarriers, in any unit; None
+    when unknown) than the held ones starts a new stack; the held ones then give no
+    estimate (logged; they were announced when held)."""
 
     def __init__(self) -> None:
         self._held: list[np.ndarray] = []
@@ -39,7 +40,8 @@ class OccasionStack:
         with self._lock:
             self._held, self._key = [], None
 
-    def push(self, h: np.ndarray, key: Any, n: int, logger: Any) -> np.ndarray | None:
+    def push(self, h: np.ndarray, band: Any, n: int, logger: Any) -> np.ndarray | None:
+        key = (h.shape[0], h.shape[2], None if band is None else np.asarray(band).tobytes())
         with self._lock:
             if key != self._key:
                 if self._held:

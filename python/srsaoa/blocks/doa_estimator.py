@@ -340,8 +340,7 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         """Hold this CFR until ``occasions`` of them are in (announced on ``skipped`` as
         "accumulated", as covariance_accumulator does); then the CFRs stacked along the
         symbol axis. CFRs of another shape or band than the held ones start a new stack."""
-        key = (h.shape[0], h.shape[2], None if freqs is None else freqs.tobytes())
-        full = self._stack.push(h, key, cfg["occasions"], self.logger)
+        full = self._stack.push(h, freqs, cfg["occasions"], self.logger)
         if full is None:
             self._skip(msg, "accumulated", cfg["method"])
         return full

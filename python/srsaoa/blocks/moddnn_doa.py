@@ -119,9 +119,7 @@ class moddnn_doa(gr.basic_block):
         n = self._occasions
         out = []
         for meta, h in good:
-            sub = meta.get(K.SUBCARRIERS)
-            key = (h.shape[0], h.shape[2], None if sub is None else np.asarray(sub).tobytes())
-            full = self._stack.push(h, key, n, self.logger)
+            full = self._stack.push(h, meta.get(K.SUBCARRIERS), n, self.logger)
             if full is None:
                 self._skip(meta, "accumulated")
                 continue
