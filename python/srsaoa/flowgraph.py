@@ -55,9 +55,7 @@ def stacks_cfrs(method: str, manifold: object | None) -> bool:
     2d-ml, and dbf / music / ml on a sweep calibration's ``manifold``; ``moddnn_doa``): its
     occasions per estimate are stacked CFRs, at most ``MAX_STACKED_OCCASIONS``, not an
     accumulated covariance."""
-    return method in CFR_METHODS or (
-        manifold is not None and method in CALIBRATED_METHODS
-    )
+    return method in CFR_METHODS or (manifold is not None and method in CALIBRATED_METHODS)
 
 
 class rx_flowgraph(gr.top_block):  # noqa: N801 - GNU Radio naming
