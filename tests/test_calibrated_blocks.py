@@ -127,6 +127,33 @@ def test_doa_estimator_calibrated_order_with_unequal_channel_noise(rng, cal_file
     assert plain >= 6  # unwhitened: order 2 in at least two of the four
 
 
+@pytest.mark.parametrize("method", ["2d-esprit", "esprit"])
+def test_esprit_order_after_a_calibration_is_whitened(rng, cal_file, method):
+    """ESPRIT-type methods with a calibration use its angle-independent part, which the CFR
+    Extractor applies: the channels' noise is then unequal (+-1.5 dB here, 32 symbols,
+    10 dB). With order 0 the block chooses the order on R whitened by each channel's noise:
+    one path in each of six CFRs, angles identical to the block with the order fixed at 1;
+    the same block without the calibration (white-noise AIC) reads the spread as a second
+    path in at least two of them."""
+    g = 10 ** (np.array([0.0, 1.5, -1.5, 0.8]) / 20)
+    cfrs = []
+    for _ in range(6):
+        h = synth(rng, [(-12.5, 0.0, 0.0)], snr_db=300.0, s=32).astype(complex)
+        n = rng.standard_normal(h.shape) + 1j * rng.standard_normal(h.shape)
+        cfrs.append((h + g[:, None, None] * np.sqrt(0.05) * n).astype(np.complex64))
+    msgs = [make_cfr_pdu(h, meta(i)) for i, h in enumerate(cfrs)]
+
+    def run(order, calibration):
+        blk = srsaoa.doa_estimator(method, 0.5, order, calibration=calibration)
+        return run_graph(blk, K.PORT_CFR, msgs, blk, K.PORT_ESTIMATE, expect=6)
+
+    whitened, fixed, plain = run(0, cal_file), run(1, cal_file), run(0, "")
+    assert [int(m[K.ORDER]) for m in whitened] == [1] * 6
+    for w, f in zip(whitened, fixed, strict=True):
+        np.testing.assert_array_equal(w[K.AOA_DEG], f[K.AOA_DEG])
+    assert sum(int(m[K.ORDER]) > 1 for m in plain) >= 2
+
+
 def test_doa_estimator_esprit_with_manifold_and_covariance_port(rng, cal_file):
     """ESPRIT ignores the manifold (angle-independent part only, applied upstream);
     covariance PDUs cannot feed a calibrated method (no frequencies) and are dropped."""

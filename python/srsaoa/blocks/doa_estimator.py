@@ -383,6 +383,16 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
         return _order.estimate_order(r, n, cfg["order_method"])
 
     @staticmethod
+    def _whitened(r: np.ndarray, cfr: np.ndarray, fb: bool = False) -> np.ndarray:
+        """R scaled to equal noise per channel, for AIC/MDL after a calibration: the CFR
+        Extractor's gain correction leaves the channels' noise unequal, which the white-noise
+        criteria read as extra paths (docs/calibration.md); noise per channel measured in
+        the delay domain away from the paths (estimation.los.noise_per_channel), averaged
+        with the mirrored channel's when R is forward-backward averaged (``fb``)."""
+        q = _los.noise_per_channel(cfr)
+        return _order.whiten(r, 0.5 * (q + q[::-1]) if fb else q)
+
+    @staticmethod
     def _smoothed(cfg: dict, r: np.ndarray, n: float | None) -> tuple[np.ndarray, float | None]:
         """R and N as the 1-D estimators see them (spatially smoothed when configured)."""
         ms = cfg["subarray"]
@@ -439,6 +449,9 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             d = cfg["order"]
         elif K.ORDER in meta:
             d = int(meta[K.ORDER])
+        elif cfg["calibration"]:  # gain-corrected channels: the criterion on whitened R
+            r, n = _cov.covariance_from_cfr(h)
+            d = _order.estimate_order(self._whitened(r, h), n, cfg["order_method"])
         else:
             d = -1  # AIC/MDL on the spatial covariance, in the kernel
         try:
@@ -484,7 +497,12 @@ class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
             if r is None:
                 r, _ = _cov.covariance_from_cfr(kw["cfr"])
             r_eff, n_eff = self._smoothed(cfg, r, kw.get("n_snapshots"))
-            d = self._resolve_order(cfg, meta, r_eff, n_eff)
+            r_ord = r_eff
+            cfr = kw.get("cfr")
+            if cfg["calibration"] and cfr is not None and cfg["order"] == 0 and K.ORDER not in meta:
+                fb = cfg["fb"] and kw.get("covariance") is not None  # R from _handle_cfr
+                r_ord = self._smoothed(cfg, self._whitened(r, cfr, fb), None)[0]
+            d = self._resolve_order(cfg, meta, r_ord, n_eff)
             if cfg["method"] not in _doa.CFR_ONLY_METHODS:
                 d = min(d, r_eff.shape[0] - 1)
                 kw.pop("cfr", None)

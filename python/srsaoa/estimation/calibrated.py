@@ -866,12 +866,7 @@ def resolve_order(
         if order > m - 1:
             raise ValueError(f"order {order} is too large: {m} elements resolve at most {m - 1}")
         return int(order)
-    r = bc.full_band()
-    if channel_noise is not None:
-        q = np.asarray(channel_noise, dtype=np.float64).ravel()
-        if q.shape == (m,) and np.all(np.isfinite(q)) and np.all(q > 0):
-            d = 1.0 / np.sqrt(q / np.mean(q))
-            r = r * np.outer(d, d)
+    r = _order.whiten(bc.full_band(), channel_noise)
     return min(_order.estimate_order(r, bc.total, order_method), m - 1)
 
 

@@ -127,6 +127,21 @@ def guard_order(lam: ArrayLike, order: int, n_snapshots: float) -> int:
     return k
 
 
+def whiten(r: ArrayLike, channel_noise: ArrayLike | None) -> NDArray[np.complex128]:
+    """R (M x M) with each channel's noise power ``channel_noise`` [M] scaled to their mean,
+    D^-1/2 R D^-1/2 with D = diag(q / mean(q)): what the white-noise criteria assume. R
+    unchanged when the noise powers are missing, not M finite positive numbers. For the
+    order only (it changes the array response)."""
+    rr = np.asarray(r, dtype=np.complex128)
+    if channel_noise is None:
+        return rr
+    q = np.asarray(channel_noise, dtype=np.float64).ravel()
+    if q.shape != (rr.shape[0],) or not (np.all(np.isfinite(q)) and np.all(q > 0)):
+        return rr
+    d = 1.0 / np.sqrt(q / np.mean(q))
+    return rr * np.outer(d, d)
+
+
 def estimate_order(
     r: ArrayLike, n_snapshots: float, method: str = "aic", guard: bool = True
 ) -> int:
