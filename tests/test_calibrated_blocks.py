@@ -73,6 +73,18 @@ def synth(rng, paths, snr_db=10.0, s=4):
     return h.astype(np.complex64)
 
 
+def gain_corrected_cfrs(rng, count):
+    """Single-path CFRs at -12.5 deg, 32 symbols, 10 dB, whose channels carry noise 0, +1.5,
+    -1.5 and +0.8 dB apart: what a CFR corrected by a calibration's gains looks like."""
+    g = 10 ** (np.array([0.0, 1.5, -1.5, 0.8]) / 20)
+    cfrs = []
+    for _ in range(count):
+        h = synth(rng, [(-12.5, 0.0, 0.0)], snr_db=300.0, s=32).astype(complex)
+        n = rng.standard_normal(h.shape) + 1j * rng.standard_normal(h.shape)
+        cfrs.append((h + g[:, None, None] * np.sqrt(0.05) * n).astype(np.complex64))
+    return cfrs
+
+
 def meta(i):
     return {K.SRS_OCCASION: i, K.SAMPLE_INDEX: 100 + i, K.SUBCARRIERS: SUB.astype(np.int32),
             K.SCS_HZ: SCS}  # fmt: skip
@@ -109,12 +121,7 @@ def test_doa_estimator_calibrated_order_with_unequal_channel_noise(rng, cal_file
     The block gives the math's order (1) and angles; the unwhitened criterion on the same
     CFRs reads the noise spread as a second path (in at least two of the four here)."""
     _, man = load_calibration_file(cal_file)
-    g = 10 ** (np.array([0.0, 1.5, -1.5, 0.8]) / 20)
-    cfrs = []
-    for _ in range(4):
-        h = synth(rng, [(-12.5, 0.0, 0.0)], snr_db=300.0, s=32).astype(complex)
-        n = rng.standard_normal(h.shape) + 1j * rng.standard_normal(h.shape)
-        cfrs.append((h + g[:, None, None] * np.sqrt(0.05) * n).astype(np.complex64))
+    cfrs = gain_corrected_cfrs(rng, 4)
     blk = srsaoa.doa_estimator("ml", 0.5, 0, "mdl", -90.0, 90.0, 0.5, True, False, 0, 0, cal_file)
     out = run_graph(blk, K.PORT_CFR, [make_cfr_pdu(h, meta(i)) for i, h in enumerate(cfrs)],
                     blk, K.PORT_ESTIMATE, expect=4)  # fmt: skip
@@ -135,12 +142,7 @@ def test_esprit_order_after_a_calibration_is_whitened(rng, cal_file, method):
     one path in each of six CFRs, angles identical to the block with the order fixed at 1;
     the same block without the calibration (white-noise AIC) reads the spread as a second
     path in at least two of them."""
-    g = 10 ** (np.array([0.0, 1.5, -1.5, 0.8]) / 20)
-    cfrs = []
-    for _ in range(6):
-        h = synth(rng, [(-12.5, 0.0, 0.0)], snr_db=300.0, s=32).astype(complex)
-        n = rng.standard_normal(h.shape) + 1j * rng.standard_normal(h.shape)
-        cfrs.append((h + g[:, None, None] * np.sqrt(0.05) * n).astype(np.complex64))
+    cfrs = gain_corrected_cfrs(rng, 6)
     msgs = [make_cfr_pdu(h, meta(i)) for i, h in enumerate(cfrs)]
 
     def run(order, calibration):
