@@ -25,7 +25,8 @@ MAX_BATCH = 32  # PDUs taken off the queue per handler call
 
 
 class doa_estimator(gr.basic_block):  # noqa: N801 - GNU Radio block naming
-    """One estimate PDU (DESIGN section 6) per covariance or CFR PDU.
+    """One estimate PDU (DESIGN section 6) per covariance PDU, and per CFR PDU or ``occasions``
+    consecutive ones.
 
     In ``covariance``: covariance PDUs (1-D methods only). In ``cfr``: CFR PDUs; the 1-D
     methods turn H into R = (1/SK) sum h h^H (forward-backward averaged if
