@@ -230,11 +230,13 @@ def moddnn_models(arr, step, occ, rng, epochs, grid_step=1.0, synthetic=9600) ->
         ("moddnn (from sweep)", "calibrated"),
         ("moddnn (from sweep, nominal dictionary)", "nominal"),
     ):
-        # as train --data: one subregion with the calibrated dictionary, the paper's 4 else
+        # as train --data: one subregion and eta >= 0 with the calibrated dictionary, the
+        # paper's 4 subregions and Algorithm 1 as written else
         cfg = ModelConfig(
             grid_step_deg=grid_step,
             dictionary=dictionary,
             num_subregions=1 if dictionary == "calibrated" else 4,
+            nonnegative=dictionary == "calibrated",
         )
         t0 = time.time()
         net, _ = train(cfg, tcfg, both, val, progress=False, manifold=man)

@@ -203,6 +203,12 @@ def test_config_validation():
     with pytest.raises(ValueError):
         ModelConfig.from_dict({**ModelConfig().to_dict(), "bogus": 1})
     assert ModelConfig.from_dict(ModelConfig().to_dict()) == ModelConfig()
+    on = ModelConfig(nonnegative=True)
+    assert ModelConfig.from_dict(on.to_dict()) == on
+    # a model file written before the projection existed is Algorithm 1 as written
+    old = {k: v for k, v in on.to_dict().items() if k != "nonnegative"}
+    assert ModelConfig.from_dict(old).nonnegative is False
+    assert load_model("default")[0].cfg.nonnegative is False
 
 
 # ---------------------------------------------------------------- training

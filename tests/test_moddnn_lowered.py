@@ -51,8 +51,9 @@ def _cfrs(n: int, seed: int, cfg: ModelConfig) -> np.ndarray:
         ModelConfig(grid_step_deg=1.0),
         ModelConfig(grid_step_deg=2.0, frequency_diverse=False, num_subregions=3),
         ModelConfig(grid_step_deg=1.0, rhs="iterate", sparsity=False, subcarrier_bands=False),
+        ModelConfig(grid_step_deg=1.0, num_subregions=1, nonnegative=True),
     ],
-    ids=["default", "shared-encoder", "iterate-no-sparsity"],
+    ids=["default", "shared-encoder", "iterate-no-sparsity", "nonnegative"],
 )
 def test_lowered_spectra_match_the_pytorch_model(cfg):
     net = _randomised(cfg, 3)
@@ -68,6 +69,8 @@ def test_lowered_spectra_match_the_pytorch_model(cfg):
         want32 = net.full_spectrum(net(torch.from_numpy(x))).double().numpy()
     got = low.spectrum(h)
     assert got.shape == want.shape
+    # eta >= 0 exactly where the model projects onto it (random weights go negative otherwise)
+    assert (got.min() >= 0) == cfg.nonnegative
     err32 = np.abs(want32 - want).max()
     assert 0 < err32 < 1e-3 * np.abs(want).max()  # the float32 model is a fair yardstick
     assert np.abs(got - want).max() <= err32

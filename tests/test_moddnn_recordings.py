@@ -121,3 +121,4 @@ def test_train_from_a_sweep_directory(sweep_dir, tmp_path):
     # trained from a sweep, the coarray dictionary is the fitted manifold's (--dictionary)
     assert meta["config"]["dictionary"] == "calibrated"
     assert meta["config"]["num_subregions"] == 1  # the default with a calibrated dictionary
+    assert meta["config"]["nonnegative"] is True  # eta >= 0, likewise

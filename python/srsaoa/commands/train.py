@@ -42,6 +42,14 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--no-sparsity", action="store_true", help="plain CG (no zero attractor)")
     g.add_argument(
+        "--nonnegative",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="project every SCG output onto eta >= 0 (eta is a power spectrum; default: on "
+        "with a calibrated dictionary, where it halves the single-path error, off otherwise "
+        "as Algorithm 1 is written: docs/calibration.md)",
+    )
+    g.add_argument(
         "--sampled-subcarriers",
         action="store_true",
         help="the paper's K single sampled subcarriers instead of K averaged subcarrier bands",
@@ -197,6 +205,7 @@ def _train(args: argparse.Namespace, device: str | None = None) -> int:
         sparsity=not args.no_sparsity,
         subcarrier_bands=not args.sampled_subcarriers,
         labels=args.labels,
+        nonnegative=(dictionary == "calibrated") if args.nonnegative is None else args.nonnegative,
     )
     tcfg = TrainConfig(
         epochs=args.epochs,

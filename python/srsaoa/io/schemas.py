@@ -302,6 +302,7 @@ MODEL_CONFIG = _obj(
         "rhs": {"enum": ["observed", "iterate"]},
         "peak_halfwidth_deg": _num(0, 90),
         "labels": {"enum": ["interpolated", "nearest"]},
+        "nonnegative": BOOL,
         "dictionary": {"enum": ["nominal", "calibrated"]},
     }
 )

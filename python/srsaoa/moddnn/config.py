@@ -62,6 +62,10 @@ class ModelConfig:
     # preparation sees one path; ``MoDDNN.set_dictionary``). Calibrated atoms are stored
     # with the weights; docs/calibration.md.
     dictionary: str = "nominal"
+    # eta of eq 11 is a power spectrum (eta_l >= 0). True projects every SCG output eta^i
+    # (eq 20b) onto eta >= 0 before the CNN sees it and at the output; False is Algorithm 1
+    # as written (the zero-attracting step of eq 27 only). docs/calibration.md.
+    nonnegative: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cnn_channels", tuple(int(c) for c in self.cnn_channels))

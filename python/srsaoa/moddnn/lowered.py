@@ -132,6 +132,8 @@ class LoweredMoDDNN:
                 cfg.cg_tol,
                 cfg.sparsity,
             )
+            if cfg.nonnegative:
+                eta = np.maximum(eta, 0.0)
         return eta
 
     def full_spectrum(self, eta: NDArray[np.float64]) -> NDArray[np.float64]:

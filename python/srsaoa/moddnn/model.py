@@ -14,8 +14,9 @@ Pipeline for one CFR H [M, S, K_cfr] (DESIGN section 6):
    matrix P_p = A~_p^H A~_p (eq 14); both are real for a ULA (a^H R a and |a^H b|^2).
 4. ``MoDLSSR``: I alternations of the CNN calibrator z^i = C_w(eta^i) (eq 30; the same
    weights at every iteration, one calibrator per subregion) and the SCG layer solving
-   (P + lambda I) eta = b (eq 21, Algorithm 1). Output eta^I is compared with one-hot labels
-   by the MSE of eq 31.
+   (P + lambda I) eta = b (eq 21, Algorithm 1), each SCG output projected onto eta >= 0
+   with ``cfg.nonnegative``. Output eta^I is compared with one-hot labels by the MSE of
+   eq 31.
 
 The P subregions run side by side as one batched tensor [B, P, L_max]; the shorter
 subregions are zero-padded (zero rows of A~, so their padding stays exactly zero).
@@ -300,6 +301,8 @@ class MoDLSSR(nn.Module):
                 cfg.cg_tol,
                 cfg.sparsity,
             )
+            if cfg.nonnegative:  # eta is a power spectrum (eq 11): project onto eta >= 0
+                eta = F.relu(eta)
         return eta
 
 
