@@ -30,7 +30,7 @@ from gnuradio.srsaoa.moddnn.modelfile import export_onnx, save_model
 from gnuradio.srsaoa.moddnn.train import train
 
 onnx = pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
+onnxruntime = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 TINY = ModelConfig(grid_step_deg=1.0, outer_iterations=2, cg_iterations=6)
@@ -156,3 +156,20 @@ def test_cli_export(tiny_model, tmp_path, capsys):
     before = weights.read_bytes()
     assert main(["export", "--model", str(tmp_path / "tiny"), "--onnx", str(weights)]) == 1
     assert "--onnx" in capsys.readouterr().err and weights.read_bytes() == before
+
+
+def test_nonnegative_model_exports_its_projection(tiny_model, tmp_path):
+    # the same weights with eta >= 0 (ModelConfig.nonnegative): the ONNX graph carries the
+    # projection, onnxruntime agrees with PyTorch (export_onnx checks) and never goes negative
+    m = copy.deepcopy(tiny_model)
+    m.cfg = m.ssr.cfg = dataclasses.replace(TINY, nonnegative=True)
+    path = export_onnx(m, tmp_path / "nn.onnx")
+    x = prepare_cfr(_dataset(np.linspace(-58, 58, 9), 10.0, 11).cfr, TINY)
+    diff = X.check_onnx(m, path, x)
+    assert diff["spectrum_rel"] <= X.RTOL
+    sess = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (got,) = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})
+    assert got.min() >= 0.0
+    with torch.no_grad():
+        plain = tiny_model.full_spectrum(tiny_model(x))
+    assert plain.min() < 0.0  # without the projection the same network does go negative
