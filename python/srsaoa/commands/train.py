@@ -46,8 +46,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="project every SCG output onto eta >= 0 (eta is a power spectrum; default: on "
-        "with a calibrated dictionary, where it halves the single-path error, off otherwise "
-        "as Algorithm 1 is written: docs/calibration.md)",
+        "with a calibrated dictionary, where it lowers the error and makes the single-path "
+        "error reliable, off otherwise as Algorithm 1 is written: docs/calibration.md)",
     )
     g.add_argument(
         "--sampled-subcarriers",
