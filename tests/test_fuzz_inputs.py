@@ -98,8 +98,10 @@ def _mutations(doc, rng, n):
 
 
 def _kind(v) -> str:
-    if isinstance(v, bool) or v is None:
-        return repr(v)
+    if isinstance(v, bool):
+        return "bool"  # True and False are the same kind (a flag defaulting to False may be set)
+    if v is None:
+        return "None"
     if isinstance(v, (int, float)):
         return "number"
     return type(v).__name__
