@@ -58,15 +58,20 @@ class Array:
         b = self.profile.manifold(ULA4, np.atleast_1d(theta), F)
         return b * np.exp(-2j * np.pi * np.outer(self.tau, F))[:, None, :]
 
-    def cfrs(self, paths, snr_db, n_occ, rng, s=4) -> np.ndarray:
-        """[n_occ, M, S, K] for paths [(aoa, delay, power_db)], noise per RE at snr_db."""
+    def cfrs(self, paths, snr_db, n_occ, rng, s=4, static=False) -> np.ndarray:
+        """[n_occ, M, S, K] for paths [(aoa, delay, power_db)], noise per RE at snr_db. Each
+        path's phase is drawn per symbol (the paths' relative phases decorrelate from one
+        symbol to the next, as for a fast-moving geometry) or, ``static``, once (a static UE
+        and reflector: the relative phase is the same in every symbol)."""
         h = 0
         ptot = 0.0
         for aoa, tau, pdb in paths:
-            amp = 10 ** (pdb / 20) * np.exp(2j * np.pi * rng.random((n_occ, 1, s, 1)))
+            shape = (1, 1, 1, 1) if static else (n_occ, 1, s, 1)
+            amp = 10 ** (pdb / 20) * np.exp(2j * np.pi * rng.random(shape))
             b = self.response(np.array([aoa]))[:, 0, :] * np.exp(-2j * np.pi * F * tau)
             h = h + amp * b[None, :, None, :]
             ptot += 10 ** (pdb / 10)
+        h = np.broadcast_to(h, (n_occ, h.shape[1], s, F.size))  # static: every symbol
         sig = np.sqrt(ptot / 10 ** (snr_db / 10) / 2)
         n = (rng.standard_normal(h.shape) + 1j * rng.standard_normal(h.shape)) * sig
         return h + n
@@ -81,7 +86,9 @@ def sweep(arr: Array, step: float, occ: int, rng) -> tuple:
     return cal, single, warnings
 
 
-def tests(arr: Array, snr_db: float, n: int, multipath: bool, rng, occ: int = 1) -> list:
+def tests(
+    arr: Array, snr_db: float, n: int, multipath: bool, rng, occ: int = 1, static: bool = False
+) -> list:
     """[(LOS angle, CFR [M, S, K], paths [(aoa, delay, power_db)])]; ``occ`` SRS occasions
     per test, their symbols side by side (S = 4 occ: what one estimate over ``occ``
     occasions sees)."""
@@ -93,16 +100,19 @@ def tests(arr: Array, snr_db: float, n: int, multipath: bool, rng, occ: int = 1)
             off = rng.uniform(15, 40) * rng.choice([-1, 1])
             th2 = th + off if abs(th + off) < 60 else th - off
             paths.append((th2, rng.uniform(50e-9, 300e-9), -6.0))
-        h = arr.cfrs(paths, snr_db, occ, rng)  # [occ, M, 4, K]
+        h = arr.cfrs(paths, snr_db, occ, rng, static=static)  # [occ, M, 4, K]
         out.append((th, np.concatenate(list(h), axis=1), paths))
     return out
 
 
-def crb_paths(man, paths, snr_db: float, rng, s: int = 4) -> float:
+def crb_paths(man, paths, snr_db: float, rng, s: int = 4, static: bool = False) -> float:
     """sqrt(CRB) (deg) of the LOS angle with every path's angle, delay and per-symbol gain
     unknown (``crb_angle_delay_calibrated`` on the true manifold; the gains' phases drawn
     as the test CFRs draw them): the bound of the LOS + reflection case."""
-    g = np.array([10 ** (p[2] / 20) * np.exp(2j * np.pi * rng.random(s)) for p in paths])
+    g = np.array(
+        [10 ** (p[2] / 20) * np.exp(2j * np.pi * rng.random(1 if static else s)) for p in paths]
+    )
+    g = np.broadcast_to(g, (len(paths), s))
     noise = sum(10 ** (p[2] / 10) for p in paths) / 10 ** (snr_db / 10)
     th = [p[0] for p in paths]
     tau = [p[1] for p in paths]
@@ -139,9 +149,9 @@ def score(err: list[float]) -> tuple[float, float]:
 
 
 def run_case(
-    arr, cal, single, snr_db, n, multipath, rng, methods, models=None, occ: int = 1
+    arr, cal, single, snr_db, n, multipath, rng, methods, models=None, occ: int = 1, static=False
 ) -> dict:
-    cases = tests(arr, snr_db, n, multipath, rng, occ)
+    cases = tests(arr, snr_db, n, multipath, rng, occ, static)
     truth_man = ProfileManifold(arr.profile, ULA4)
     crb = [
         float(C.crb_calibrated(truth_man, th, 4 * occ * F.size, snr_db=snr_db)[0])
@@ -149,7 +159,7 @@ def run_case(
     ]
     res = {"crb": float(np.sqrt(np.mean(np.square(crb))))}
     if multipath:
-        crb2 = [crb_paths(truth_man, paths, snr_db, rng, 4 * occ) for _, _, paths in cases]
+        crb2 = [crb_paths(truth_man, paths, snr_db, rng, 4 * occ, static) for _, _, paths in cases]
         res["crb2"] = float(np.sqrt(np.mean(np.square(crb2))))
     mult_single = single.multipliers(F)
     mult_const = cal.constant.multipliers(F)
@@ -267,6 +277,12 @@ def main() -> None:
     ap.add_argument("--steps", type=float, nargs="+", default=[1.0, 5.0], help="sweep steps (deg)")
     ap.add_argument("--arrays", type=int, default=len(ARRAY_SEEDS), help="how many of the arrays")
     ap.add_argument(
+        "--static-paths",
+        action="store_true",
+        help="test paths with one phase per test (a static UE and reflector) instead of one "
+        "per symbol: the reflection stays coherent with the LOS over the estimate",
+    )
+    ap.add_argument(
         "--methods",
         nargs="+",
         default=None,
@@ -309,7 +325,17 @@ def main() -> None:
                     models = cache["models"]
                     mth += list(models)
                 res = run_case(
-                    arr, cal, single, 10.0, args.tests, mp, rng, mth, models, args.test_occasions
+                    arr,
+                    cal,
+                    single,
+                    10.0,
+                    args.tests,
+                    mp,
+                    rng,
+                    mth,
+                    models,
+                    args.test_occasions,
+                    args.static_paths,
                 )
                 for k, v in res.items():
                     acc.setdefault(k, []).append(v)
@@ -325,6 +351,8 @@ def main() -> None:
                         float(np.mean(v[:, 2])),
                     )
             kind = "LOS + reflection (-6 dB, 15-40 deg, 50-300 ns)" if mp else "single path"
+            if mp and args.static_paths:
+                kind += ", static (one relative phase per test)"
             table(
                 f"{step:g}-deg sweep, {occ} occasions per angle, {kind}, 10 dB, "
                 f"{len(arrays)} arrays x {args.tests} tests of {args.test_occasions} occasion(s)",
