@@ -214,7 +214,7 @@ def moddnn_models(arr, step, occ, rng, epochs, grid_step=1.0, synthetic=9600) ->
     import torch
     from gnuradio.srsaoa.array.manifold import group_by_angle
     from gnuradio.srsaoa.moddnn import data as D
-    from gnuradio.srsaoa.moddnn.config import ModelConfig, TrainConfig
+    from gnuradio.srsaoa.moddnn.config import ModelConfig, TrainConfig, dictionary_defaults
     from gnuradio.srsaoa.moddnn.lowered import LoweredMoDDNN
     from gnuradio.srsaoa.moddnn.modelfile import load_model
     from gnuradio.srsaoa.moddnn.train import train
@@ -240,13 +240,9 @@ def moddnn_models(arr, step, occ, rng, epochs, grid_step=1.0, synthetic=9600) ->
         ("moddnn (from sweep)", "calibrated"),
         ("moddnn (from sweep, nominal dictionary)", "nominal"),
     ):
-        # as train --data: one subregion and eta >= 0 with the calibrated dictionary, the
-        # paper's 4 subregions and Algorithm 1 as written else
+        # as train --data: the dictionary's subregions and eta >= 0 settings
         cfg = ModelConfig(
-            grid_step_deg=grid_step,
-            dictionary=dictionary,
-            num_subregions=1 if dictionary == "calibrated" else 4,
-            nonnegative=dictionary == "calibrated",
+            grid_step_deg=grid_step, dictionary=dictionary, **dictionary_defaults(dictionary)
         )
         t0 = time.time()
         net, _ = train(cfg, tcfg, both, val, progress=False, manifold=man)

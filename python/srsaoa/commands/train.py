@@ -156,7 +156,7 @@ def _train(args: argparse.Namespace, device: str | None = None) -> int:
     from ..errors import SrsaoaError
     from ..moddnn import data as D
     from ..moddnn import distributed
-    from ..moddnn.config import ModelConfig, TrainConfig
+    from ..moddnn.config import ModelConfig, TrainConfig, dictionary_defaults
     from ..moddnn.model import model_subcarriers
     from ..moddnn.modelfile import model_paths, save_model
     from ..moddnn.train import predict, rmse, train
@@ -186,13 +186,12 @@ def _train(args: argparse.Namespace, device: str | None = None) -> int:
             "--dictionary calibrated needs a sweep's manifold: --data SWEEP with --synthetic > 0"
         )
     manifold = None
+    recipe = dictionary_defaults(dictionary)
     cfg = ModelConfig(
         dictionary=dictionary,
         grid_step_deg=args.grid_step,
         num_subregions=(
-            args.subregions
-            if args.subregions is not None
-            else (1 if dictionary == "calibrated" else 4)
+            args.subregions if args.subregions is not None else recipe["num_subregions"]
         ),
         hidden=args.hidden,
         frequency_diverse=not args.shared_encoder,
@@ -205,7 +204,7 @@ def _train(args: argparse.Namespace, device: str | None = None) -> int:
         sparsity=not args.no_sparsity,
         subcarrier_bands=not args.sampled_subcarriers,
         labels=args.labels,
-        nonnegative=(dictionary == "calibrated") if args.nonnegative is None else args.nonnegative,
+        nonnegative=recipe["nonnegative"] if args.nonnegative is None else args.nonnegative,
     )
     tcfg = TrainConfig(
         epochs=args.epochs,

@@ -153,6 +153,16 @@ class ModelConfig:
         return cls(**{"subcarrier_bands": False, "labels": "nearest", **d})
 
 
+def dictionary_defaults(dictionary: str) -> dict[str, Any]:
+    """ModelConfig fields whose default depends on the coarray dictionary, as ``srsaoa
+    train`` sets them: with a sweep's calibrated atoms one subregion (a four-element array's
+    subregion decoders leak a reflection into the LOS's spectrum) and eta >= 0; with the
+    nominal atoms the paper's four subregions and Algorithm 1 as written
+    (docs/calibration.md)."""
+    calibrated = dictionary == "calibrated"
+    return {"num_subregions": 1 if calibrated else 4, "nonnegative": calibrated}
+
+
 @dataclass
 class TrainConfig:
     """Training recipe (Section 5): Adam, lr 0.01, batch 64, lr halved every 5 epochs.
