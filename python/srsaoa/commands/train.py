@@ -338,9 +338,12 @@ def _run(args: argparse.Namespace) -> int:
         if not ctx.is_main:
             args.progress = False
         with distributed.quiet_unless_main():
-            return _train(args, ctx.device)
-    finally:
-        distributed.teardown()
+            rc = _train(args, ctx.device)
+    except BaseException:
+        distributed.teardown(synchronise=False)
+        raise
+    distributed.teardown()
+    return rc
 
 
 def register(sub: argparse._SubParsersAction) -> None:
