@@ -85,13 +85,11 @@ def setup(device: str = "cpu") -> Context | None:
 def teardown(synchronise: bool = True) -> None:
     """Leave the process group.
 
-    ``synchronise`` (after a clean finish): wait for every process first (a barrier). The
-    other ranks finish long before rank 0, which still validates and writes, and without the
-    barrier a rank may start shutting its interpreter down while gloo's worker thread is still
-    releasing the tensors of the last all-reduce; that thread then needs the GIL of a
-    finalising interpreter and the process aborts ("terminate called without an active
-    exception", 1 run in 28 of the torchrun test before this). After an error, no barrier:
-    the other processes may be inside a collective that this one will never join.
+    ``synchronise`` (after a clean finish): wait for every process first (a barrier), so
+    that the group is left by all of them together; the other ranks finish long before
+    rank 0, which still validates and writes. After an error, no barrier: the other
+    processes may be inside a collective that this one will never join. (How a torchrun
+    process then ends: ``commands.train._run``.)
     """
     if not (dist.is_available() and dist.is_initialized()):
         return
