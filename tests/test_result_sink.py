@@ -53,6 +53,11 @@ def test_json_lines_to_file(tmp_path):
         estimate_pdu(1, [-31.0, 8.0], delay=[1e-9, 98e-9]),
         estimate_pdu(2, [], snr=float("inf")),
         pmt.intern("not a pdu"),  # logged and dropped
+        # PDUs that are not estimates (DESIGN section 6: no method / aoa_deg), e.g. a CFR
+        # output wired to the sink: dropped, never written as an estimate of nothing
+        make_cfr_pdu(np.ones((4, 1, 3)), {K.SRS_OCCASION: 3, K.SAMPLE_INDEX: 5}),
+        make_pdu({K.SRS_OCCASION: 4, K.METHOD: "esprit"}, None),
+        make_pdu({K.SRS_OCCASION: 5, K.AOA_DEG: np.zeros(1, np.float32)}, None),
     ]
     run_to_end(sink, msgs)
     assert sink.num_written() == 3

@@ -81,7 +81,13 @@ def _vec(v: Any) -> list[float | None]:
 
 
 def estimate_record(meta: dict[str, Any], sample_rate: float) -> dict[str, Any]:
-    """The DESIGN section 7 JSON object of one estimate PDU's meta (non-finite -> null)."""
+    """The DESIGN section 7 JSON object of one estimate PDU's meta (non-finite -> null).
+
+    Raises ValueError for a meta that is not an estimate's (no ``method`` or no
+    ``aoa_deg``, DESIGN section 6): such a PDU is dropped, never written as an estimate."""
+    missing = [k for k in (K.METHOD, K.AOA_DEG) if meta.get(k) is None]
+    if missing:
+        raise ValueError(f"not an estimate: its meta has no {' or '.join(missing)}")
     si = meta.get(K.SAMPLE_INDEX)
     rec: dict[str, Any] = {
         "t_s": None if si is None else float(si) / sample_rate,
@@ -89,7 +95,7 @@ def estimate_record(meta: dict[str, Any], sample_rate: float) -> dict[str, Any]:
         "srs_occasion": None if meta.get(K.SRS_OCCASION) is None else int(meta[K.SRS_OCCASION]),
         "method": None if meta.get(K.METHOD) is None else str(meta[K.METHOD]),
         "order": None if meta.get(K.ORDER) is None else int(meta[K.ORDER]),
-        "aoa_deg": _vec(meta.get(K.AOA_DEG, [])),
+        "aoa_deg": _vec(meta[K.AOA_DEG]),
         "delay_s": _vec(meta[K.DELAY_S]) if K.DELAY_S in meta else None,
         "snr_db": None if meta.get(K.SNR_DB) is None else _num(meta[K.SNR_DB]),
         "power": _vec(meta.get(K.POWER, [])),
@@ -140,7 +146,8 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
 
     Flow control (docs/performance.md): the estimates queued up are written together, with
     one flush. Skip notices (meta ``skipped``, from the branch's ``skipped`` ports) write
-    nothing. After each batch, out ``ack`` publishes {``consumer``: this block's alias,
+    nothing; messages that are not estimate PDUs (no ``method`` or ``aoa_deg``) are logged
+    and dropped. After each batch, out ``ack`` publishes {``consumer``: this block's alias,
     ``sample_index``: the latest occasion done}, for cfr_extractor's credits.
     ``max_queue`` > 0 bounds the input queue (oldest estimates dropped and counted,
     ``num_dropped()``); 0 never drops. ``num_written()`` counts the lines written,
