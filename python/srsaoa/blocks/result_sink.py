@@ -93,7 +93,7 @@ def estimate_record(meta: dict[str, Any], sample_rate: float) -> dict[str, Any]:
         "t_s": None if si is None else float(si) / sample_rate,
         "sample_index": None if si is None else int(si),
         "srs_occasion": None if meta.get(K.SRS_OCCASION) is None else int(meta[K.SRS_OCCASION]),
-        "method": None if meta.get(K.METHOD) is None else str(meta[K.METHOD]),
+        "method": str(meta[K.METHOD]),
         "order": None if meta.get(K.ORDER) is None else int(meta[K.ORDER]),
         "aoa_deg": _vec(meta[K.AOA_DEG]),
         "delay_s": _vec(meta[K.DELAY_S]) if K.DELAY_S in meta else None,
