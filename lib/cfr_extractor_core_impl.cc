@@ -124,13 +124,15 @@ void cfr_extractor_core_impl::handle_ack(const pmt::pmt_t& msg)
     }
     const pmt::pmt_t who = pmt::dict_ref(msg, keys::consumer(), pmt::PMT_NIL);
     const pmt::pmt_t idx = pmt::dict_ref(msg, keys::sample_index(), pmt::PMT_NIL);
-    if (!(pmt::is_symbol(who) && (pmt::is_integer(idx) || pmt::is_uint64(idx)))) {
-        d_logger->warn("ignoring an acknowledgement without consumer and sample_index");
+    std::uint64_t done = 0;
+    if (!(pmt::is_symbol(who) && tag_utils::count_value(idx, done))) {
+        d_logger->warn(
+            "ignoring an acknowledgement without consumer and a sample_index >= 0");
         return;
     }
     std::lock_guard<std::mutex> lock(d_fc_mutex);
     auto& v = d_acked[pmt::symbol_to_string(who)];
-    v = std::max(v, pmt::to_uint64(idx) + 1);
+    v = std::max(v, done + 1);
     release_locked();
 }
 
@@ -153,8 +155,9 @@ bool cfr_extractor_core_impl::start_occasion(const gr::tag_t& tag,
     occ.cfo_hz = 0.0;
     if (pmt::is_dict(tag.value)) {
         pmt::pmt_t c = pmt::dict_ref(tag.value, keys::cfo_hz(), pmt::PMT_NIL);
-        if (pmt::is_number(c))
-            occ.cfo_hz = pmt::to_double(c);
+        double cfo = 0.0;
+        if (tag_utils::real_value(c, cfo) && std::isfinite(cfo))
+            occ.cfo_hz = cfo;
     }
     occ.has_time = d_time.known();
     occ.time_full = 0;
@@ -228,12 +231,11 @@ void cfr_extractor_core_impl::finish_occasion(occasion& occ, const gr_complex* c
     double frac = 0.0;
     if (pmt::is_dict(occ.tag_value)) {
         pmt::pmt_t o = pmt::dict_ref(occ.tag_value, tags::occasion(), pmt::PMT_NIL);
-        if (pmt::is_integer(o) || pmt::is_uint64(o))
-            occasion_no = pmt::to_uint64(o);
+        tag_utils::count_value(o, occasion_no); // kept as counted unless a count >= 0
         pmt::pmt_t f =
             pmt::dict_ref(occ.tag_value, keys::fractional_offset(), pmt::PMT_NIL);
-        if (pmt::is_number(f))
-            frac = pmt::to_double(f);
+        if (!tag_utils::real_value(f, frac) || !std::isfinite(frac))
+            frac = 0.0;
     }
     const auto m = static_cast<std::int32_t>(d_m);
     const auto s = static_cast<std::int32_t>(d_kernel.num_symbols());
@@ -332,8 +334,8 @@ int cfr_extractor_core_impl::work(int noutput_items,
                 d_rate_ok = ok;
             }
         } else if (pmt::eq(t.key, tags::rx_freq())) {
-            if (pmt::is_number(t.value)) {
-                const double f = pmt::to_double(t.value);
+            double f = 0.0;
+            if (tag_utils::real_value(t.value, f)) {
                 if (d_have_freq && std::abs(f - d_freq) > 0.5) {
                     d_retunes++;
                     if (has_calibration())

@@ -100,8 +100,10 @@ void covariance_accumulator_impl::handle_cfr(const pmt::pmt_t& msg)
             throw pdu_error("CFR has M = " + std::to_string(shape[0]) +
                             " elements, block expects num_channels = " +
                             std::to_string(d_kernel.num_elements()));
-        if (shape[1] < 1 || shape[2] < 1 ||
-            static_cast<std::int64_t>(n) != shape[0] * shape[1] * shape[2])
+        // compare without forming M*S*K, which can overflow int64 for hostile shapes
+        const auto len = static_cast<std::int64_t>(n);
+        if (shape[1] < 1 || shape[2] < 1 || len % shape[0] != 0 ||
+            len / shape[0] % shape[1] != 0 || len / shape[0] / shape[1] != shape[2])
             throw pdu_error("vector length " + std::to_string(n) +
                             " does not match shape [" + std::to_string(shape[0]) + ", " +
                             std::to_string(shape[1]) + ", " + std::to_string(shape[2]) +

@@ -7,6 +7,7 @@
 
 #include "esprit_estimator_impl.h"
 #include "pdu_utils.h"
+#include "tag_utils.h"
 #include <algorithm>
 #include <cmath>
 #include <gnuradio/io_signature.h>
@@ -133,7 +134,11 @@ void esprit_estimator_impl::handle(const pmt::pmt_t& msg)
         if (d_order > 0) {
             d = d_order;
         } else if (pmt::is_integer(mo)) {
-            d = static_cast<int>(pmt::to_long(mo));
+            const long given = pmt::to_long(mo);
+            if (given < 1)
+                throw std::invalid_argument("meta 'order' " + std::to_string(given) +
+                                            " is below 1");
+            d = static_cast<int>(std::min<long>(given, m - 1)); // no int truncation
         } else {
             if (!have_n)
                 throw std::invalid_argument(
@@ -170,12 +175,14 @@ void esprit_estimator_impl::handle(const pmt::pmt_t& msg)
             out = pmt::dict_add(out, key, pmt::dict_ref(meta, key, pmt::PMT_NIL));
     // the SRS occasions behind the covariance (covariance_accumulator), if more than one
     const pmt::pmt_t n_occ = pmt::dict_ref(meta, keys::occasions(), pmt::PMT_NIL);
-    if ((pmt::is_integer(n_occ) || pmt::is_uint64(n_occ)) && pmt::to_uint64(n_occ) > 1)
+    std::uint64_t n_combined = 0; // a negative or non-integer count is ignored
+    if (tag_utils::count_value(n_occ, n_combined) && n_combined > 1)
         out = pmt::dict_add(out, keys::occasions(), n_occ);
     std::uint64_t dropped = d_bound.dropped();
     const pmt::pmt_t up = pmt::dict_ref(meta, keys::dropped(), pmt::PMT_NIL);
-    if (pmt::is_integer(up) || pmt::is_uint64(up))
-        dropped += pmt::to_uint64(up);
+    std::uint64_t upstream = 0;
+    if (tag_utils::count_value(up, upstream))
+        dropped += upstream;
     if (dropped > 0)
         out = pmt::dict_add(out, keys::dropped(), pmt::from_uint64(dropped));
     d_estimates++;

@@ -21,6 +21,30 @@ namespace srsaoa {
  */
 namespace tag_utils {
 
+/*! A real number (integer or double, not complex) as double; false otherwise. */
+inline bool real_value(const pmt::pmt_t& v, double& out)
+{
+    if (!pmt::is_number(v) || pmt::is_complex(v))
+        return false;
+    out = pmt::to_double(v);
+    return true;
+}
+
+/*! A non-negative integer (uint64, or a long >= 0); false otherwise (a negative long, a
+ * double, anything else), where pmt::to_uint64 would throw. */
+inline bool count_value(const pmt::pmt_t& v, std::uint64_t& out)
+{
+    if (pmt::is_uint64(v)) {
+        out = pmt::to_uint64(v);
+        return true;
+    }
+    if (pmt::is_integer(v) && pmt::to_long(v) >= 0) {
+        out = static_cast<std::uint64_t>(pmt::to_long(v));
+        return true;
+    }
+    return false;
+}
+
 /*! UHD's rx_time value: a 2-tuple (full seconds, fractional seconds). False if the
  * value is anything else (the tag is then ignored). */
 inline bool parse_rx_time(const pmt::pmt_t& v, std::uint64_t& full, double& frac)
@@ -29,12 +53,14 @@ inline bool parse_rx_time(const pmt::pmt_t& v, std::uint64_t& full, double& frac
         return false;
     const pmt::pmt_t f = pmt::tuple_ref(v, 0);
     const pmt::pmt_t r = pmt::tuple_ref(v, 1);
-    if (!pmt::is_number(f) || !pmt::is_number(r))
+    // full seconds: a non-negative integer (uint64 as UHD tags it, or a long); fraction:
+    // a real number. Anything else (a double, a negative or complex value) is not an
+    // rx_time.
+    double fr = 0.0;
+    std::uint64_t fu = 0;
+    if (!count_value(f, fu) || !real_value(r, fr) || !std::isfinite(fr))
         return false;
-    const double fr = pmt::to_double(r);
-    if (!std::isfinite(fr))
-        return false;
-    full = pmt::to_uint64(f);
+    full = fu;
     frac = fr;
     return true;
 }
@@ -42,10 +68,7 @@ inline bool parse_rx_time(const pmt::pmt_t& v, std::uint64_t& full, double& frac
 /*! rx_rate (a number, samples per second): false if not a finite number. */
 inline bool parse_rx_rate(const pmt::pmt_t& v, double& rate)
 {
-    if (!pmt::is_number(v))
-        return false;
-    rate = pmt::to_double(v);
-    return std::isfinite(rate);
+    return real_value(v, rate) && std::isfinite(rate);
 }
 
 /*! Does a tagged rate match the configured one (within 1 ppm)? */

@@ -148,6 +148,10 @@ def test_bad_pdus_are_dropped_and_stream_recovers(rng):
         ("cfr", make_cfr_pdu(inf)),
         ("cfr", pmt.intern("not a pdu")),
         ("cfr", pmt.cons(pmt.make_dict(), pmt.init_f32vector(2, [1.0, 2.0]))),
+        # shapes whose product M*S*K wraps int64 to the vector's length (0, or 4 values):
+        # they once passed the length check (a crash / a covariance of 9e18 snapshots)
+        ("cfr", make_pdu({K.SHAPE: np.array([m, 2**31, 2**31], np.int64)}, None)),
+        ("cfr", make_pdu({K.SHAPE: np.array([m, 2**62 + 1, 1], np.int64)}, good[:, 0, :1])),
     ]
     blk = srsaoa.covariance_accumulator(m, 1, False, 0.0)
     out = _run(blk, [*bad, ("cfr", make_cfr_pdu(good))], expect=1)
