@@ -58,6 +58,11 @@ def test_json_lines_to_file(tmp_path):
         make_cfr_pdu(np.ones((4, 1, 3)), {K.SRS_OCCASION: 3, K.SAMPLE_INDEX: 5}),
         make_pdu({K.SRS_OCCASION: 4, K.METHOD: "esprit"}, None),
         make_pdu({K.SRS_OCCASION: 5, K.AOA_DEG: np.zeros(1, np.float32)}, None),
+        # a sample_index that is no uint64 (it once became the latest index acknowledged,
+        # and no later acknowledgement went out): dropped
+        make_pdu(
+            {K.METHOD: "esprit", K.AOA_DEG: np.zeros(1, np.float32), K.SAMPLE_INDEX: 1e300}, None
+        ),
     ]
     run_to_end(sink, msgs)
     assert sink.num_written() == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import os
 import sys
 import threading
@@ -78,6 +79,18 @@ def _num(v: Any) -> float | None:
 
 def _vec(v: Any) -> list[float | None]:
     return [_num(x) for x in np.atleast_1d(np.asarray(v, dtype=np.float64)).ravel()]
+
+
+def _sample_index(v: Any) -> int:
+    """A meta ``sample_index`` as an int in [0, 2^64); ValueError otherwise (a float such as
+    1e300 would otherwise become the latest index acknowledged and hold every later ack)."""
+    try:
+        i = operator.index(v)
+    except TypeError:
+        raise ValueError(f"sample_index {v!r} is not an integer") from None
+    if not 0 <= i < 2**64:
+        raise ValueError(f"sample_index {i} is outside [0, 2^64)")
+    return i
 
 
 def estimate_record(meta: dict[str, Any], sample_rate: float) -> dict[str, Any]:
@@ -230,7 +243,8 @@ class result_sink(gr.basic_block):  # noqa: N801 - GNU Radio block naming
                 meta, _ = _pdu.parse_pdu(m)
                 idx = meta.get(K.SAMPLE_INDEX)
                 if idx is not None:
-                    done = int(idx) if done is None else max(done, int(idx))
+                    idx = _sample_index(idx)  # before it can move the acknowledgements
+                    done = idx if done is None else max(done, idx)
                 if K.SKIPPED in meta:  # a stage of the branch finished it without estimate
                     with self._lock:
                         self._skipped += 1
