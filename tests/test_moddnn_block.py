@@ -107,6 +107,8 @@ def test_block_drops_bad_pdus_and_keeps_going(model_path):
         make_cfr_pdu(nonfinite, meta(1)),
         not_cfr,
         pmt.intern("junk"),
+        make_cfr_pdu(np.zeros_like(h[0]), meta(2)),  # no signal: no estimate of nothing
+        make_cfr_pdu(h[0][:, :0, :], meta(3)),  # no SRS symbol
         make_cfr_pdu(h[0], meta(7)),
     ]
     out = run_graph(srsaoa.moddnn_doa(model_path, 4), msgs, expect=1)

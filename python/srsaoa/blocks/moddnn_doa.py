@@ -205,6 +205,12 @@ class moddnn_doa(gr.basic_block):
                 )
                 self._skip(meta, "shape or non-finite")
                 continue
+            if h.shape[1] < 1 or not np.any(h):
+                # no SRS symbol, or no signal at all: the network would still point
+                # somewhere (an all-zero CFR gave -56 deg), so no estimate, as doa_estimator
+                self.logger.warn(f"dropping CFR of shape {list(h.shape)}: no signal in it")
+                self._skip(meta, "no signal")
+                continue
             sub, scs = meta.get(K.SUBCARRIERS), meta.get(K.SCS_HZ)
             if sub is not None and scs is not None:
                 why = self._domain.check_band(np.asarray(sub, np.float64).ravel() * float(scs))
