@@ -74,3 +74,46 @@ def test_cfr_shape_mismatch():
     bad = make_pdu({"shape": np.array([2, 2, 2], np.int32)}, np.zeros(7, np.complex64))
     with pytest.raises(PduError):
         cfr_from_pdu(bad)
+
+
+def _with(key, value):
+    d = pmt.dict_add(pmt.make_dict(), pmt.intern(key), value)
+    return pmt.cons(d, pmt.init_c32vector(0, []))
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("snr_db", pmt.intern("high")),
+        ("num_snapshots", pmt.from_complex(3 + 1j)),
+        ("scs_hz", pmt.intern("30k")),
+        ("sample_index", pmt.from_double(1e300)),
+        ("srs_occasion", pmt.intern("first")),
+        ("order", pmt.from_double(2.0)),
+        ("occasions", pmt.PMT_T),
+        ("shape", pmt.intern("4,1,12")),
+        ("subcarriers", pmt.init_f32vector(2, [1.5, 2.5])),
+        ("aoa_deg", pmt.intern("north")),
+    ],
+)
+def test_meta_values_of_the_wrong_kind_are_refused(key, value):
+    """DESIGN section 6 keys holding another kind of value: the PDU is malformed, so every
+    block drops that one PDU (a skip notice) instead of failing on it mid-batch."""
+    with pytest.raises(PduError, match=key):
+        parse_pdu(_with(key, value))
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("snr_db", pmt.from_double(float("inf"))),  # written as null, not refused
+        ("sample_index", pmt.from_uint64(2**64 - 1)),
+        ("srs_occasion", pmt.from_long(-1)),
+        ("aoa_deg", pmt.init_f32vector(0, [])),
+        ("subcarriers", pmt.init_s32vector(2, [3, 5])),
+        ("num_snapshots", pmt.from_long(24)),
+    ],
+)
+def test_meta_values_of_the_right_kind_pass(key, value):
+    meta, _ = parse_pdu(_with(key, value))
+    assert key in meta

@@ -97,8 +97,55 @@ def make_pdu(meta: dict[str, Any], vector: np.ndarray | None) -> Any:
     return pmt.cons(d, pmt.init_c32vector(vec.size, vec.ravel()))
 
 
+# DESIGN section 6 meta keys and the kind of value each must hold; parse_pdu refuses a PDU
+# whose value is of another kind (a symbol snr_db, a complex num_snapshots, a float sample
+# index), so that every block drops that one PDU instead of failing on it mid-batch.
+_INT_KEYS = (K.SRS_OCCASION, K.SAMPLE_INDEX, K.OCCASIONS, K.ORDER, K.DROPPED)
+_REAL_KEYS = (K.SNR_DB, K.SCS_HZ, K.CFO_HZ, K.NUM_SNAPSHOTS, K.FRACTIONAL_OFFSET)
+_INT_ARRAY_KEYS = (K.SHAPE, K.SUBCARRIERS)
+_REAL_ARRAY_KEYS = (K.AOA_DEG, K.DELAY_S, K.POWER, K.CRB_DEG)
+
+
+def _check_meta(meta: dict[str, Any]) -> None:
+    for k in _INT_KEYS:
+        v = meta.get(k)
+        if v is None:
+            continue
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise PduError(f"meta {k!r} is not an integer: {v!r}")
+        if not -(2**63) <= int(v) < 2**64:
+            raise PduError(f"meta {k!r} = {int(v)} is out of range")
+    for k in _REAL_KEYS:
+        v = meta.get(k)
+        if v is not None and (
+            isinstance(v, (bool, np.bool_))
+            or not isinstance(v, (int, float, np.integer, np.floating))
+        ):
+            raise PduError(f"meta {k!r} is not a real number: {v!r}")
+    for keys, kinds, what in (
+        (_INT_ARRAY_KEYS, "iu", "integers"),
+        (_REAL_ARRAY_KEYS, "iuf", "real numbers"),
+    ):
+        for k in keys:
+            v = meta.get(k)
+            if v is None:
+                continue
+            a = np.asarray(v) if not isinstance(v, (str, bytes, dict)) else np.asarray(None)
+            if a.size == 0 and a.dtype.kind != "O":  # an empty list parses as float
+                continue
+            if a.dtype.kind not in kinds:
+                raise PduError(f"meta {k!r} is not {what}: {v!r}"[:200])
+            if (
+                a.dtype.kind in "iu"
+                and a.size
+                and (int(a.min()) < -(2**63) or int(a.max()) >= 2**63)
+            ):
+                raise PduError(f"meta {k!r} is out of range")
+
+
 def parse_pdu(msg: Any) -> tuple[dict[str, Any], np.ndarray]:
-    """(meta dict, complex64 vector) of a PDU; PduError if it is not one."""
+    """(meta dict, complex64 vector) of a PDU; PduError if it is not one, or if a DESIGN
+    section 6 meta key holds a value of the wrong kind."""
     if not pmt.is_pair(msg):
         raise PduError("message is not a PDU (meta . vector) pair")
     meta_p, vec_p = pmt.car(msg), pmt.cdr(msg)
@@ -110,6 +157,7 @@ def parse_pdu(msg: Any) -> tuple[dict[str, Any], np.ndarray]:
         kv = pmt.car(items)
         meta[pmt.symbol_to_string(pmt.car(kv))] = from_pmt_value(pmt.cdr(kv))
         items = pmt.cdr(items)
+    _check_meta(meta)
     if not pmt.is_c32vector(vec_p):
         raise PduError("PDU vector is not c32")
     if pmt.length(vec_p) >= _FAST_MIN:
