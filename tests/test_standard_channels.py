@@ -8,6 +8,7 @@ tolerances are sampling bounds (4 standard errors) of the tabulated distribution
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 import pytest
@@ -161,7 +162,9 @@ def test_large_scale_parameter_distributions(model, los):
     Table 7.5-6; the DS-K / DS-ASD correlations against the table's cross-correlations."""
     h_bs, h_ut, d = T.DEFAULT_GEOMETRY[model]
     tab = T.lsp_table(model, los, 3.5, d, h_bs, h_ut)
-    rng = np.random.default_rng(hash((model, los)) % 2**32)
+    # a seed fixed across processes (hash() of a str is salted per interpreter: the draws,
+    # and so this 4-sigma test, changed from run to run and failed once in a while)
+    rng = np.random.default_rng(zlib.crc32(f"{model}-{los}".encode()))
     n = 3000
     draws = [S.draw_lsp(tab, rng) for _ in range(n)]
     for key in ("DS", "ASD", "ASA", "ZSD", "ZSA"):
