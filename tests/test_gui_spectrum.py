@@ -82,13 +82,13 @@ def test_aoa_series_drops_malformed_and_validates():
         pmt.intern("no pdu"),
         make_pdu({K.METHOD: "esprit"}, None),  # no aoa_deg
         make_pdu({K.METHOD: "esprit", K.AOA_DEG: "north"}, None),  # not numeric: dropped
-        # an occasion that is not an integer: the value goes out untagged (it once ended
-        # the block's thread when the tag was made)
+        # an occasion that is not an integer: a malformed PDU, dropped (it once ended the
+        # block's thread when the tag was made)
         make_pdu({K.METHOD: "esprit", K.AOA_DEG: [3.0], K.SRS_OCCASION: "first"}, None),
         estimate_pdu([12.5]),
     ]
     out, tags = run_series(srsaoa.aoa_series(0), msgs)
-    np.testing.assert_array_equal(out, [3.0, 12.5])
+    np.testing.assert_array_equal(out, [12.5])
     assert tags == []
     for bad in (-1, 0.5, True):
         with pytest.raises(ValueError):
