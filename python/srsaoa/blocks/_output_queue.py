@@ -9,7 +9,6 @@ up), the oldest items are dropped and counted, with a warning every ``warn_every
 from __future__ import annotations
 
 import collections
-import operator
 import threading
 from typing import Any
 
@@ -28,18 +27,6 @@ class OutputQueue:
         self.dropped = 0
 
     def push(self, logger: Any, item: Any, occasion: Any) -> None:
-        """Queue ``item``; ``occasion`` is its SRS occasion (an integer), else it gets no tag
-        (a malformed meta value is not allowed to reach ``fill``, in the block's thread)."""
-        if occasion is not None:
-            try:
-                occasion = operator.index(occasion)
-            except TypeError:
-                logger.warn(f"srs_occasion {occasion!r} is not an integer: item not tagged")
-                occasion = None
-            else:
-                if not -(2**63) <= occasion < 2**63:
-                    logger.warn(f"srs_occasion {occasion} out of range: item not tagged")
-                    occasion = None
         with self._lock:
             if len(self._items) >= self._max:
                 self._items.popleft()
@@ -58,5 +45,5 @@ class OutputQueue:
         for i, (item, occ) in enumerate(items):
             out[i] = item
             if occ is not None:
-                block.add_item_tag(0, base + i, key, pmt.from_long(occ))
+                block.add_item_tag(0, base + i, key, pmt.from_long(int(occ)))
         return n

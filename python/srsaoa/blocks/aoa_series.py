@@ -55,11 +55,7 @@ class aoa_series(gr.sync_block):  # noqa: N801 - GNU Radio block naming
         if self._quantity == K.SNR_DB:
             value = _scalar(meta.get(K.SNR_DB))
         else:
-            try:
-                aoa = np.atleast_1d(np.asarray(meta[K.AOA_DEG], dtype=np.float64)).ravel()
-            except (TypeError, ValueError):
-                self.logger.error("dropping an estimate PDU whose aoa_deg is not numeric")
-                return
+            aoa = np.atleast_1d(np.asarray(meta[K.AOA_DEG], dtype=np.float64)).ravel()
             with self._lock:
                 i = self._index
             value = float(aoa[i]) if i < aoa.size else float("nan")
